@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test servers need, only when one is missing.
+# The real PostgreSQL and OpenSSH servers in tests/ come from here.
+set -euo pipefail
+need=()
+command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+[ -e /usr/lib/x86_64-linux-gnu/odbc/psqlodbcw.so ] || need+=(odbc-postgresql)
+command -v odbcinst >/dev/null 2>&1 || need+=(unixodbc)
+[ -e /usr/lib/x86_64-linux-gnu/odbc/libtdsodbc.so ] || need+=(tdsodbc)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" != 0 ]; then
+    echo "system-packages: missing ${need[*]}; run as root or install them (tests needing them will skip)" >&2
+    exit 0
+fi
+echo "system-packages: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,135 @@
+"""The command line: parses arguments, builds objects, calls a command core.
+
+Kept thin and light on purpose: only typer and the standard library are
+imported here, so `oslomig --help` starts fast; pydantic, the solver and the
+database drivers are imported inside the commands that use them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import sys
+from pathlib import Path
+from typing import Annotated, Callable, List, Optional
+
+import typer
+
+from oslomig import __version__
+
+app = typer.Typer(
+    name="oslomig",
+    help="Plan and run a municipality's data-centre and file-share migration.\n\n"
+    "Reads YAML migration plans and inventories; computes co-migration groups, schedules downtime windows, "
+    "writes owner notices, scans inventories nightly and builds SharePoint move manifests.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    # plain click help: rich's help renderer pulls in markdown-it and costs ~60 ms at every start
+    rich_markup_mode=None,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+inventory_app = typer.Typer(help="Nightly inventory scans and drift reports.", no_args_is_help=True, rich_markup_mode=None)
+share_app = typer.Typer(help="File share scans and SharePoint move manifests.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(inventory_app, name="inventory")
+app.add_typer(share_app, name="share")
+
+_state = {"debug": False}
+
+
+class ValidateFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+class SchemaName(str, enum.Enum):
+    plan = "plan"
+    share_plan = "share-plan"
+    scan_targets = "scan-targets"
+    inventory = "inventory"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"oslomig {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for internal errors (also OSLOMIG_DEBUG=1).")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def _env(quiet: bool = False):
+    from oslomig.console import Env
+
+    env = Env.from_os(debug=_state["debug"])
+    env.quiet = quiet
+    return env
+
+
+def _run(call: Callable[[], int]) -> None:
+    """Run a command core and turn its outcome into the spec's exit codes (SPEC §1)."""
+    import os
+
+    debug = _state["debug"] or os.environ.get("OSLOMIG_DEBUG") == "1"
+    try:
+        code = call()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted; earlier outputs were left as they were\n")
+        raise typer.Exit(130)
+    except typer.Exit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into exit codes
+        from oslomig.errors import OslomigError
+
+        if isinstance(exc, OslomigError):
+            sys.stderr.write(f"error: {exc}\n")
+            raise typer.Exit(exc.exit_code)
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        else:
+            sys.stderr.write(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)\n")
+        raise typer.Exit(3)
+    raise typer.Exit(code)
+
+
+def _parse_date(value: Optional[str]) -> Optional[dt.date]:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date like 2021-04-20") from None
+
+
+@app.command()
+def validate(
+    paths: Annotated[Optional[List[Path]], typer.Argument(help="Files or directories (searched for *.yaml/*.yml). Default: plans/ and inventories/.")] = None,
+    format: Annotated[ValidateFormat, typer.Option("--format", "-f", help="text for people, json for tools, github for Actions annotations.")] = ValidateFormat.text,
+) -> None:
+    """Check plans, scan targets and inventories: schema, references, windows; `file:line:col` for every problem.
+
+    Exit 0 when there are no errors (warnings allowed), 1 when there are, 2 when a path is missing.
+    """
+    from oslomig.commands import validate as command
+
+    _run(lambda: command.run(list(paths or []), format.value, _env()))
+
+
+@app.command()
+def schema(name: Annotated[SchemaName, typer.Argument(help="Which file kind.")]) -> None:
+    """Print the JSON Schema of a file kind, for editors and other tools."""
+    from oslomig.commands import schema as command
+
+    _run(lambda: command.run(name.value, _env()))
+
+
+def main() -> None:
+    app()

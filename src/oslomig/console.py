@@ -1,0 +1,123 @@
+"""The terminal, injected: commands get an `Env` and never touch sys.* directly,
+so tests can fake a TTY or its absence (httpie's habit)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+
+@dataclass
+class Env:
+    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
+    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
+    stdout_isatty: bool = False
+    stderr_isatty: bool = False
+    no_color: bool = False
+    debug: bool = False
+    quiet: bool = False
+
+    @classmethod
+    def from_os(cls, debug: bool = False) -> "Env":
+        def tty(stream: Any) -> bool:
+            try:
+                return stream.isatty()
+            except (AttributeError, ValueError):
+                return False
+
+        return cls(
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+            stdout_isatty=tty(sys.stdout),
+            stderr_isatty=tty(sys.stderr),
+            no_color="NO_COLOR" in os.environ,
+            debug=debug or os.environ.get("OSLOMIG_DEBUG") == "1",
+        )
+
+    @property
+    def colour_out(self) -> bool:
+        return self.stdout_isatty and not self.no_color
+
+    @property
+    def colour_err(self) -> bool:
+        return self.stderr_isatty and not self.no_color
+
+    def out(self, text: str) -> None:
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self.stderr.write(message.rstrip("\n") + "\n")
+            self.stderr.flush()
+
+    def warn(self, message: str) -> None:
+        prefix = "\x1b[33mwarning:\x1b[0m " if self.colour_err else "warning: "
+        self.stderr.write(prefix + message.rstrip("\n") + "\n")
+        self.stderr.flush()
+
+    def error(self, message: str) -> None:
+        prefix = "\x1b[31merror:\x1b[0m " if self.colour_err else "error: "
+        self.stderr.write(prefix + message.rstrip("\n") + "\n")
+        self.stderr.flush()
+
+    def table_console(self):
+        """A rich Console for tables on stdout: colour only on a TTY, never cropped to 80 columns off a TTY."""
+        from rich.console import Console
+
+        return Console(
+            file=self.stdout,
+            force_terminal=self.stdout_isatty,
+            no_color=self.no_color or not self.stdout_isatty,
+            width=None if self.stdout_isatty else 10_000,
+            soft_wrap=not self.stdout_isatty,
+            highlight=False,
+        )
+
+    def progress(self, description: str, total: int | None = None):
+        """A transient progress bar on stderr, only on a TTY (a no-op object otherwise)."""
+        if not self.stderr_isatty or self.quiet:
+            return _NoProgress()
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=Console(file=self.stderr, no_color=self.no_color), transient=True,
+        )
+        return _RichProgress(progress, description, total)
+
+
+class _NoProgress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def update(self, **kwargs) -> None:
+        pass
+
+
+class _RichProgress(_NoProgress):
+    def __init__(self, progress, description, total):
+        self.progress, self.description, self.total = progress, description, total
+
+    def __enter__(self):
+        self.progress.__enter__()
+        self.task = self.progress.add_task(self.description, total=self.total)
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def advance(self, n: int = 1) -> None:
+        self.progress.advance(self.task, n)
+
+    def update(self, **kwargs) -> None:
+        self.progress.update(self.task, **kwargs)

@@ -1,0 +1,318 @@
+"""Read YAML the way a migration plan needs it read.
+
+PyYAML resolves scalars by YAML 1.1 rules, where `NO` is false and `18:00`
+is the number 1080, and silently keeps the last of two duplicate keys. We
+compose the node graph (in C when libyaml is there) and build Python values
+ourselves with YAML 1.2 core-schema rules: only true/false are booleans,
+timestamps stay strings (the models turn them into dates only where the
+spec has dates), and a duplicate key is an error. The node graph is kept so
+any later error can be pointed back at `file:line:col`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+try:  # libyaml composes ~10x faster; marks are kept either way
+    from yaml import CSafeLoader as _ComposeLoader
+except ImportError:  # pragma: no cover - libyaml is in the PyYAML wheels
+    from yaml import SafeLoader as _ComposeLoader  # type: ignore[assignment]
+
+MAX_FILE_BYTES = int(os.environ.get("OSLOMIG_MAX_YAML_BYTES", 32 * 1024 * 1024))
+# A legitimate file rarely expands more than a few times through aliases; a
+# "billion laughs" document expands by orders of magnitude.
+MAX_EXPANSION_FACTOR = 10
+MIN_EXPANSION_LIMIT = 1_000_000
+
+_STR = "tag:yaml.org,2002:str"
+_IMPLICIT_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:merge",
+    "tag:yaml.org,2002:value",
+}
+_NULL = {"", "~", "null", "Null", "NULL"}
+_TRUE = {"true", "True", "TRUE"}
+_FALSE = {"false", "False", "FALSE"}
+_INT = re.compile(r"[-+]?[0-9]+")
+_OCT = re.compile(r"0o[0-7]+")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_INF = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"}
+_NINF = {"-.inf", "-.Inf", "-.INF"}
+_NAN = {".nan", ".NaN", ".NAN"}
+
+
+class YamlError(Exception):
+    """A file that cannot be read as YAML; carries a position and a problem code."""
+
+    def __init__(self, path: str, line: int, column: int, code: str, message: str):
+        super().__init__(f"{path}:{line}:{column}: {message}")
+        self.path, self.line, self.column, self.code, self.message = path, line, column, code, message
+
+
+@dataclass
+class Document:
+    """A parsed YAML file: Python data plus the node graph that knows positions."""
+
+    path: str
+    data: Any
+    root: yaml.Node | None
+    text_lines: int = 0
+    _memo: dict = field(default_factory=dict, repr=False)
+
+    def node_at(self, loc: tuple) -> tuple[yaml.Node | None, bool]:
+        """The node at `loc`, or the nearest ancestor; the flag says whether `loc` was reached."""
+        node = self.root
+        for i, part in enumerate(loc):
+            nxt = _child(node, part)
+            if nxt is None:
+                return node, False
+            node = nxt
+        return node, True
+
+    def key_node_at(self, loc: tuple) -> yaml.Node | None:
+        """The key node of the last element of `loc` inside its mapping, if there is one."""
+        if not loc:
+            return None
+        parent, found = self.node_at(loc[:-1])
+        if not found or not isinstance(parent, yaml.MappingNode):
+            return None
+        for key, _ in parent.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == str(loc[-1]):
+                return key
+        return None
+
+    def position(self, loc: tuple, *, key: bool = False) -> tuple[int, int]:
+        node = self.key_node_at(loc) if key else None
+        if node is None:
+            node, _ = self.node_at(loc)
+        return mark_of(node)
+
+
+def mark_of(node: yaml.Node | None) -> tuple[int, int]:
+    if node is None:
+        return 1, 1
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _child(node: yaml.Node | None, part: Any) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                return value
+        # a key brought in by a `<<` merge: look inside the merged mappings
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == "<<":
+                for merged in value.value if isinstance(value, yaml.SequenceNode) else [value]:
+                    found = _child(merged, part)
+                    if found is not None:
+                        return found
+        return None
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        return node.value[part]
+    return None
+
+
+def read_text(path: Path, display: str) -> str:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise YamlError(display, 1, 1, "unreadable", f"cannot read file: {exc.strerror or exc}") from None
+    if size > MAX_FILE_BYTES:
+        raise YamlError(
+            display, 1, 1, "file-too-large",
+            f"file is {size / 1048576:.1f} MiB, more than the {MAX_FILE_BYTES / 1048576:.0f} MiB oslomig reads "
+            "(split it into several files of one inventory, or raise OSLOMIG_MAX_YAML_BYTES)",
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise YamlError(display, 1, 1, "unreadable", f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise YamlError(
+            display, line, col, "not-utf8",
+            f"byte 0x{raw[exc.start]:02x} is not valid UTF-8; save the file as UTF-8",
+        ) from None
+
+
+def load_file(path: Path | str, display: str | None = None) -> Document:
+    path = Path(path)
+    display = display if display is not None else str(path)
+    return load_text(read_text(path, display), display)
+
+
+def load_text(text: str, display: str = "<string>") -> Document:
+    if "\t" in text:
+        _check_tabs(text, display)
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_ComposeLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = exc.problem or exc.context or "invalid YAML"
+        raise YamlError(display, line, col, "yaml-syntax", f"YAML syntax error: {what}") from None
+    except yaml.YAMLError as exc:
+        raise YamlError(display, 1, 1, "yaml-syntax", f"YAML syntax error: {exc}") from None
+    except RecursionError:
+        raise YamlError(display, 1, 1, "too-deep", "YAML nesting is too deep") from None
+    nodes = [n for n in nodes if n is not None]
+    if not nodes:
+        raise YamlError(display, 1, 1, "empty-file", "file is empty (no YAML document in it)")
+    if len(nodes) > 1:
+        line, col = mark_of(nodes[1])
+        raise YamlError(display, line, col, "multiple-documents", "only one YAML document per file is read; split the file")
+    root = nodes[0]
+    _check_expansion(root, display)
+    builder = _Builder(display)
+    try:
+        data = builder.build(root)
+    except RecursionError:
+        raise YamlError(display, 1, 1, "too-deep", "YAML nesting is too deep") from None
+    return Document(display, data, root, text.count("\n") + 1)
+
+
+def _check_tabs(text: str, display: str) -> None:
+    # libyaml's message for a tab in indentation is cryptic ("found character that cannot start any token")
+    for lineno, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip(" ")
+        if stripped.startswith("\t") and stripped.strip():
+            raise YamlError(
+                display, lineno, len(line) - len(stripped) + 1, "tab-indent",
+                "a tab is used for indentation; YAML allows only spaces there",
+            )
+
+
+def _check_expansion(root: yaml.Node, display: str) -> None:
+    """Fail fast on alias bombs: count the nodes the document expands to, in time linear in its unique nodes."""
+    sizes: dict[int, int] = {}
+    unique = 0
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        nid = id(node)
+        if nid in sizes and not done:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            sizes[nid] = 1
+            unique += 1
+            continue
+        children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else list(node.value)
+        if not done:
+            sizes[nid] = -1  # in progress: a cycle back to it counts as 1 (recursive aliases are refused below)
+            stack.append((node, True))
+            for child in children:
+                if id(child) not in sizes:
+                    stack.append((child, False))
+            continue
+        unique += 1
+        total = 1
+        for child in children:
+            s = sizes.get(id(child), 1)
+            if s < 0:
+                line, col = mark_of(child)
+                raise YamlError(display, line, col, "recursive-alias", "an alias refers to a node that contains it")
+            total += s
+        sizes[nid] = total
+    limit = max(MIN_EXPANSION_LIMIT, MAX_EXPANSION_FACTOR * unique)
+    if sizes[id(root)] > limit:
+        raise YamlError(
+            display, 1, 1, "alias-bomb",
+            f"aliases expand this document to {sizes[id(root)]:,} nodes from {unique:,} written ones; refused",
+        )
+
+
+class _Builder:
+    def __init__(self, display: str):
+        self.display = display
+        self.memo: dict[int, Any] = {}
+
+    def fail(self, node: yaml.Node, code: str, message: str) -> None:
+        line, col = mark_of(node)
+        raise YamlError(self.display, line, col, code, message)
+
+    def build(self, node: yaml.Node) -> Any:
+        nid = id(node)
+        if nid in self.memo:
+            return self.memo[nid]
+        if isinstance(node, yaml.ScalarNode):
+            value = self.scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = [self.build(child) for child in node.value]
+        else:
+            value = self.mapping(node)
+        self.memo[nid] = value
+        return value
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag not in _IMPLICIT_TAGS:
+            self.fail(node, "unsupported-tag", f"YAML tag {node.tag!r} is not supported here")
+        text = node.value
+        if node.style:  # quoted or block scalars are always strings ('' or None is plain)
+            return text
+        if node.tag == _STR and not _looks_typed(text):
+            return text
+        if text in _NULL:
+            return None
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        if _INT.fullmatch(text):
+            return int(text)
+        if _OCT.fullmatch(text):
+            return int(text[2:], 8)
+        if _HEX.fullmatch(text):
+            return int(text[2:], 16)
+        if _FLOAT.fullmatch(text):
+            return float(text)
+        if text in _INF:
+            return float("inf")
+        if text in _NINF:
+            return float("-inf")
+        if text in _NAN:
+            return float("nan")
+        return text
+
+    def mapping(self, node: yaml.MappingNode) -> dict:
+        result: dict = {}
+        seen: dict[Any, yaml.Node] = {}
+        merges: list[yaml.Node] = []
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" and not key_node.style:
+                merges.append(value_node)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.fail(key_node, "bad-key", "a mapping key must be a plain value, not a list or mapping")
+            key = self.build(key_node)
+            if key in seen:
+                first = seen[key].start_mark.line + 1
+                self.fail(key_node, "duplicate-key", f"key {key!r} appears twice in this mapping (first on line {first})")
+            seen[key] = key_node
+            result[key] = self.build(value_node)
+        for merge in merges:  # explicit keys win over merged ones, as YAML's merge key says
+            sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
+            for src in sources:
+                if not isinstance(src, yaml.MappingNode):
+                    self.fail(src, "bad-merge", "`<<` must refer to a mapping")
+                for k, v in self.build(src).items():
+                    result.setdefault(k, v)
+        return result
+
+
+def _looks_typed(text: str) -> bool:
+    return bool(text) and (text[0] in "-+.0123456789~ntfNTF")
