@@ -84,7 +84,7 @@ def _report(doc: Document, cls: type[BaseModel], err: dict, problems: Problems) 
     text = err["msg"].removeprefix("Value error, ")
     got = err.get("input")
     shown = f" (got {got!r})" if isinstance(got, (str, int, float, bool)) and kind != "value_error" else ""
-    code = "wrong-type" if kind.endswith("_type") or kind in {"list_type", "dict_type", "model_type", "model_attributes_type"} else "bad-value"
+    code = "wrong-type" if kind.endswith(("_type", "_parsing")) else "bad-value"
     prefix = f"{where}: " if where else ""
     problems.error(doc.path, line, col, code, f"{prefix}{text}{shown}")
 

@@ -41,6 +41,7 @@ _IMPLICIT_TAGS = {
     "tag:yaml.org,2002:merge",
     "tag:yaml.org,2002:value",
 }
+_COLLECTION_TAGS = {"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
 _NULL = {"", "~", "null", "Null", "NULL"}
 _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
@@ -251,6 +252,8 @@ class _Builder:
             return self.memo[nid]
         if isinstance(node, yaml.ScalarNode):
             value = self.scalar(node)
+        elif node.tag not in _COLLECTION_TAGS:
+            self.fail(node, "unsupported-tag", f"YAML tag {node.tag!r} is not supported here")
         elif isinstance(node, yaml.SequenceNode):
             value = [self.build(child) for child in node.value]
         else:
