@@ -28,7 +28,7 @@ def test_merge_keys_and_positions():
     assert doc.data["hosts"][0] == {"name": "x", "site": "b", "os": "linux"}
     assert doc.position(("hosts", 0, "name")) == (3, 20)
     assert doc.position(("hosts", 0, "os")) == (1, 15)  # found through the merge
-    assert doc.position(("hosts", 5, "name")) == (3, 5)  # nearest existing node: the list
+    assert doc.position(("hosts", 5, "name")) == (3, 3)  # nearest existing node: the list
 
 
 def test_recursive_alias_refused():
