@@ -1,0 +1,492 @@
+"""Downtime-window scheduling (SPEC §3): every hard constraint, an exact solver, reasons for what cannot be placed.
+
+Pipeline:
+1. expand window occurrences inside the period (`timewindows`);
+2. per group, filter occurrences by the constraints that concern one group
+   alone (length, engines, blackouts, notice) and remember why each was ruled out;
+3. greedy earliest-fit in precedence order gives a fast, valid start;
+4. CP-SAT (deterministic time limit, one worker, so the answer is the same
+   every run) maximises the number of groups placed, then minimises the
+   finish, then the sum of end ranks; capacity and test-before-prod are its
+   constraints;
+5. a lower bound on the finish (precedence chains and cumulative capacity,
+   both relaxations) is reported with the gap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from oslomig.grouping import NON_PROD, Group, GroupingResult
+from oslomig.loading import Inventory
+from oslomig.models import DatabasePlan
+from oslomig.timewindows import Occurrence, blackout_days, local_span, matching_window, occurrences
+
+
+@dataclass
+class Assignment:
+    group: Group
+    occurrence: Occurrence
+    announced: bool
+
+    def as_json(self) -> dict:
+        g = self.group
+        return {
+            "group": g.id, "window": self.occurrence.window,
+            "start": self.occurrence.start.isoformat(), "end": self.occurrence.end.isoformat(),
+            "estimated_hours": round(g.estimated_hours, 3), "size_gb": round(g.size_gb, 3),
+            "databases": g.databases, "hosts": g.hosts, "systems": g.systems, "agencies": g.agencies,
+            "announced": self.announced,
+        }
+
+
+@dataclass
+class Unscheduled:
+    group: Group
+    reasons: list[str]
+
+    def as_json(self) -> dict:
+        return {"group": self.group.id, "databases": self.group.databases, "reasons": self.reasons}
+
+
+@dataclass
+class Schedule:
+    plan: str
+    today: dt.date
+    assignments: list[Assignment]
+    unscheduled: list[Unscheduled]
+    warnings: list[dict]
+    finish: dt.datetime | None = None
+    lower_bound: dt.datetime | None = None
+    solver: str = "greedy"
+    proven_optimal: bool = False
+    explain: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        gap = None
+        if self.finish and self.lower_bound:
+            gap = round(max(0.0, (self.finish - self.lower_bound).total_seconds() / 3600), 2)
+        return {
+            "plan": self.plan, "today": self.today.isoformat(),
+            "assignments": [a.as_json() for a in self.assignments],
+            "unscheduled": [u.as_json() for u in self.unscheduled],
+            "warnings": self.warnings,
+            "summary": {
+                "groups": len(self.assignments) + len(self.unscheduled), "scheduled": len(self.assignments),
+                "unscheduled": len(self.unscheduled),
+                "finish": self.finish.isoformat() if self.finish else None,
+                "lower_bound": self.lower_bound.isoformat() if self.lower_bound else None,
+                "gap_hours": gap, "solver": self.solver, "proven_optimal": self.proven_optimal,
+            },
+        }
+
+
+def _minutes(hours: float) -> int:
+    return int(math.ceil(round(hours * 60, 6)))
+
+
+@dataclass
+class _Ctx:
+    plan: DatabasePlan
+    inv: Inventory
+    today: dt.date
+    occs: list[Occurrence]
+    tz: ZoneInfo
+    blackout_sets: list[frozenset[dt.date]]
+
+
+def applies(blackout, group: Group) -> bool:
+    if not blackout.systems and not blackout.agencies:
+        return True
+    return bool(set(blackout.systems) & set(group.systems) or set(blackout.agencies) & set(group.agencies))
+
+
+def _ruled_out(ctx: _Ctx, group: Group, occ: Occurrence, announced: bool = False) -> str | None:
+    """Why one occurrence cannot take this group on its own (None: it can)."""
+    if group.estimated_hours > occ.real_hours + 1e-9:
+        return f"too short ({occ.real_hours:g} h) for {group.estimated_hours:.2f} h"
+    if occ.engines and not set(group.engines) <= occ.engines:
+        return f"engine {', '.join(sorted(set(group.engines) - occ.engines))} not allowed"
+    if announced:
+        return None
+    for b, days in zip(ctx.plan.blackouts, ctx.blackout_sets):
+        if applies(b, group) and days.intersection(occ.days):
+            return f"blackout {b.name}"
+    earliest = ctx.today + dt.timedelta(days=ctx.plan.notice_days)
+    if occ.start.date() < earliest:
+        return f"before the notice date {earliest}"
+    return None
+
+
+def _precedence(groups: list[Group], inv: Inventory, days: int, warnings: list[dict]) -> list[tuple[int, int, str]]:
+    """(before, after, system): group `after` holds prod of `system`, `before` holds its non-prod."""
+    prod_of, test_of = defaultdict(set), defaultdict(set)
+    for gi, g in enumerate(groups):
+        for d in g.databases:
+            owner = inv.owner.get(d)
+            if owner is None:
+                continue
+            env = inv.databases[d].environment or "other"
+            (prod_of if env == "prod" else test_of)[owner].add(gi)
+    pairs = set()
+    for system, prods in prod_of.items():
+        for p in prods:
+            for t in test_of.get(system, ()):
+                if t != p:
+                    pairs.add((t, p, system))
+                elif not any(w.get("group") == groups[p].id and w["code"] == "test-and-prod-together" for w in warnings):
+                    warnings.append({"code": "test-and-prod-together", "group": groups[p].id,
+                                     "message": f"{groups[p].id} holds both test and prod databases of {system}; test-before-prod is not enforced inside it"})
+    return sorted(pairs)
+
+
+def build_schedule(plan: DatabasePlan, inv: Inventory, grouping: GroupingResult, today: dt.date,
+                   time_limit: float = 20.0, use_solver: bool = True) -> Schedule:
+    tz = ZoneInfo(plan.timezone)
+    occs = occurrences(plan)
+    lo, hi = plan.period.start, plan.period.end
+    ctx = _Ctx(plan, inv, today, occs, tz, [blackout_days(b, lo - dt.timedelta(days=1), hi + dt.timedelta(days=2)) for b in plan.blackouts])
+    warnings = list(grouping.warnings)
+    groups = grouping.groups
+    n = len(groups)
+
+    # announced groups keep their start
+    fixed: dict[int, Occurrence] = {}
+    group_of_db = {d: gi for gi, g in enumerate(groups) for d in g.databases}
+    extra_occs: list[Occurrence] = []
+    for a in plan.announced:
+        gi = group_of_db.get(a.database)
+        if gi is None:
+            continue
+        start = a.start if a.start.tzinfo else a.start.replace(tzinfo=tz)
+        start = start.astimezone(tz)
+        occ = next((o for o in occs if o.start == start), None)
+        if occ is None:
+            window = matching_window(plan, start.replace(tzinfo=None))
+            if window is None:
+                warnings.append({"code": "announced-not-a-window", "group": groups[gi].id,
+                                 "message": f"{groups[gi].id}: announced start {start:%Y-%m-%d %H:%M} is not an occurrence of any window; kept as announced"})
+                continue
+            s, e = local_span(start.date(), window.start, window.hours, tz)
+            occ = Occurrence(len(occs) + len(extra_occs), window.name, s, e, window.parallel, window.max_groups, frozenset(window.engines), window.hours)
+            extra_occs.append(occ)
+            warnings.append({"code": "announced-outside-period", "group": groups[gi].id,
+                             "message": f"{groups[gi].id}: announced start {start:%Y-%m-%d %H:%M} lies outside the period; kept as announced"})
+        if gi in fixed and fixed[gi] != occ:
+            warnings.append({"code": "announced-conflict", "group": groups[gi].id,
+                             "message": f"{groups[gi].id}: members were announced for different starts; keeping {fixed[gi].start:%Y-%m-%d %H:%M}"})
+            continue
+        fixed[gi] = occ
+    all_occs = occs + extra_occs
+
+    for gi, occ in sorted(fixed.items()):
+        g = groups[gi]
+        for b, days in zip(plan.blackouts, ctx.blackout_sets):
+            if applies(b, g) and days.intersection(occ.days):
+                warnings.append({"code": "announced-in-blackout", "group": g.id,
+                                 "message": f"{g.id}: announced start {occ.start:%Y-%m-%d %H:%M} falls in blackout {b.name}; kept, because owners were told"})
+        why = _ruled_out(ctx, g, occ, announced=True)
+        if why:
+            warnings.append({"code": "announced-does-not-fit", "group": g.id,
+                             "message": f"{g.id}: announced window {occ.window} {occ.start:%Y-%m-%d %H:%M} is {why}; kept, because owners were told"})
+
+    # single-group feasibility, with reasons
+    options: list[list[int]] = []
+    ruled: list[dict[int, str]] = []
+    for gi, g in enumerate(groups):
+        if gi in fixed:
+            options.append([fixed[gi].index])
+            ruled.append({})
+            continue
+        opts, why = [], {}
+        for o in occs:
+            r = _ruled_out(ctx, g, o)
+            if r is None:
+                opts.append(o.index)
+            else:
+                why[o.index] = r
+        options.append(opts)
+        ruled.append(why)
+
+    prec = _precedence(groups, inv, plan.test_before_prod_days, warnings)
+    gap = dt.timedelta(days=plan.test_before_prod_days)
+    # an announced prod group never moves, so its test groups must end `gap` before it starts
+    for t, p, system in prec:
+        if p in fixed and t not in fixed:
+            deadline = fixed[p].start - gap
+            keep = []
+            for oi in options[t]:
+                if all_occs[oi].end <= deadline:
+                    keep.append(oi)
+                else:
+                    ruled[t][oi] = f"test-before-prod: must end by {deadline:%Y-%m-%d %H:%M}, {gap.days} days before announced {groups[p].id} ({system})"
+            options[t] = keep
+
+    cap_min = {o.index: _minutes(o.real_hours) * o.parallel for o in all_occs}
+    dur = [_minutes(g.estimated_hours) for g in groups]
+
+    chosen = _greedy(groups, all_occs, options, fixed, prec, gap, cap_min, dur)
+    _left_shift(chosen, all_occs, options, fixed, prec, gap, cap_min, dur)
+    solver_name, proven = "greedy", False
+    schedulable = sum(1 for opts in options if opts)
+    bound = _lower_bound(groups, all_occs, options, fixed, prec, gap, cap_min, dur, set(chosen)) if chosen else None
+    greedy_finish = max((all_occs[oi].end for oi in chosen.values()), default=None)
+    if len(chosen) == schedulable and greedy_finish == bound:
+        solver_name, proven = "greedy", True  # every group that fits alone is placed, at the lower bound: optimal
+    elif use_solver and n:
+        result = _solve_cp_sat(groups, all_occs, options, fixed, prec, gap, cap_min, dur, chosen, time_limit, bound)
+        if result is not None:
+            found, proven = result
+            found_finish = max((all_occs[oi].end for oi in found.values()), default=None)
+            if (len(found), -found_finish.timestamp() if found_finish else 0) > (len(chosen), -greedy_finish.timestamp() if greedy_finish else 0) or proven:
+                chosen, solver_name = found, "cp-sat"
+                _left_shift(chosen, all_occs, options, fixed, prec, gap, cap_min, dur)
+
+    # after solving: reasons for groups left out
+    assignments, unscheduled = [], []
+    by_occ = defaultdict(list)
+    for gi, oi in chosen.items():
+        by_occ[oi].append(gi)
+    for gi, g in enumerate(groups):
+        if gi in chosen:
+            assignments.append(Assignment(g, all_occs[chosen[gi]], gi in fixed))
+            continue
+        unscheduled.append(Unscheduled(g, _reasons(ctx, g, gi, options[gi], ruled[gi], prec, chosen, groups, all_occs, gap, by_occ, cap_min, dur)))
+    assignments.sort(key=lambda a: (a.occurrence.start, a.occurrence.window, a.group.id))
+    unscheduled.sort(key=lambda u: u.group.id)
+    finish = max((a.occurrence.end for a in assignments), default=None)
+    lower = _lower_bound(groups, all_occs, options, fixed, prec, gap, cap_min, dur, set(chosen)) if assignments else None
+    if proven and finish is not None:
+        lower = finish
+    explain = {g.id: _explain(ctx, g, gi, chosen, ruled[gi], all_occs, prec, groups, gap) for gi, g in enumerate(groups)}
+    warnings.sort(key=lambda w: (w["code"], w["message"]))
+    return Schedule(plan.name, today, assignments, unscheduled, warnings, finish, lower, solver_name, proven, explain)
+
+
+def _predecessors(prec) -> dict[int, list[int]]:
+    preds = defaultdict(list)
+    for t, p, _ in prec:
+        preds[p].append(t)
+    return preds
+
+
+def _topological(n: int, prec) -> list[int]:
+    preds = _predecessors(prec)
+    indeg = Counter()
+    succ = defaultdict(list)
+    for t, p, _ in set((t, p, "") for t, p, _ in prec):
+        indeg[p] += 1
+        succ[t].append(p)
+    order, ready = [], sorted(i for i in range(n) if indeg[i] == 0)
+    import heapq
+
+    heapq.heapify(ready)
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for j in succ[i]:
+            indeg[j] -= 1
+            if indeg[j] == 0:
+                heapq.heappush(ready, j)
+    seen = set(order)
+    order.extend(i for i in range(n) if i not in seen)  # cycles: left for the solver to refuse
+    return order
+
+
+def _greedy(groups, occs, options, fixed, prec, gap, cap_min, dur) -> dict[int, int]:
+    used_min = Counter()
+    used_cnt = Counter()
+    chosen: dict[int, int] = {}
+    for gi, o in fixed.items():
+        chosen[gi] = o.index
+        used_min[o.index] += dur[gi]
+        used_cnt[o.index] += 1
+    preds = _predecessors(prec)
+    order = _topological(len(groups), prec)
+    # within precedence order, the least flexible and largest first
+    rank = {gi: k for k, gi in enumerate(order)}
+    level = {}
+    for gi in order:
+        level[gi] = 1 + max((level.get(t, 0) for t in preds.get(gi, [])), default=0)
+    for gi in sorted(order, key=lambda i: (level[i], len(options[i]), -dur[i], rank[i])):
+        if gi in chosen:
+            continue
+        if any(t not in chosen for t in preds.get(gi, [])):
+            continue
+        not_before = max((occs[chosen[t]].end + gap for t in preds.get(gi, [])), default=None)
+        for oi in options[gi]:
+            o = occs[oi]
+            if not_before is not None and o.start < not_before:
+                continue
+            if used_min[oi] + dur[gi] > cap_min[oi]:
+                continue
+            if o.max_groups is not None and used_cnt[oi] + 1 > o.max_groups:
+                continue
+            chosen[gi] = oi
+            used_min[oi] += dur[gi]
+            used_cnt[oi] += 1
+            break
+    return chosen
+
+
+def _left_shift(chosen, occs, options, fixed, prec, gap, cap_min, dur) -> None:
+    """Move each placed group to its earliest occurrence that still respects capacity and test-before-prod.
+
+    Moving a group earlier never delays anyone else, so the finish can only stay or improve."""
+    preds, succs = _predecessors(prec), defaultdict(list)
+    for t, p, _ in prec:
+        succs[t].append(p)
+    used_min, used_cnt = Counter(), Counter()
+    for gi, oi in chosen.items():
+        used_min[oi] += dur[gi]
+        used_cnt[oi] += 1
+    changed = True
+    while changed:
+        changed = False
+        for gi in sorted(chosen, key=lambda i: (occs[chosen[i]].start, i)):
+            if gi in fixed:
+                continue
+            current = chosen[gi]
+            not_before = max((occs[chosen[t]].end + gap for t in preds.get(gi, []) if t in chosen), default=None)
+            for oi in options[gi]:
+                o = occs[oi]
+                if o.start >= occs[current].start:
+                    break
+                if not_before is not None and o.start < not_before:
+                    continue
+                if used_min[oi] + dur[gi] > cap_min[oi] or (o.max_groups is not None and used_cnt[oi] + 1 > o.max_groups):
+                    continue
+                used_min[current] -= dur[gi]
+                used_cnt[current] -= 1
+                used_min[oi] += dur[gi]
+                used_cnt[oi] += 1
+                chosen[gi] = oi
+                changed = True
+                break
+
+
+def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap_min, dur, hint, time_limit, bound):
+    from ortools.sat.python import cp_model
+
+    model = cp_model.CpModel()
+    end_rank = {t: r for r, t in enumerate(sorted({o.end for o in occs}))}
+    x: dict[tuple[int, int], object] = {}
+    per_occ = defaultdict(list)
+    for gi, opts in enumerate(options):
+        for oi in opts:
+            var = model.NewBoolVar(f"x{gi}_{oi}")
+            x[gi, oi] = var
+            per_occ[oi].append(gi)
+        if opts:
+            if gi in fixed:
+                model.Add(sum(x[gi, oi] for oi in opts) == 1)
+            else:
+                model.AddAtMostOne(x[gi, oi] for oi in opts)
+    for oi, gis in per_occ.items():
+        model.Add(sum(dur[gi] * x[gi, oi] for gi in gis) <= cap_min[oi])
+        if occs[oi].max_groups is not None:
+            model.Add(sum(x[gi, oi] for gi in gis) <= occs[oi].max_groups)
+    for t, p, _ in sorted(set((t, p, "") for t, p, _ in prec)):
+        for op in options[p]:
+            ok = [x[t, ot] for ot in options[t] if occs[ot].end + gap <= occs[op].start]
+            model.Add(x[p, op] <= sum(ok)) if ok else model.Add(x[p, op] == 0)
+    scheduled = sum(x.values())
+    max_rank = max(end_rank.values(), default=0)
+    # the relaxation's bound holds for any schedule placing at least as many groups: tell the solver
+    low = end_rank.get(bound, 0) if bound is not None and len(hint) == sum(1 for o in options if o) else 0
+    makespan = model.NewIntVar(low, max_rank, "makespan")
+    for (gi, oi), var in x.items():
+        model.Add(makespan >= end_rank[occs[oi].end]).OnlyEnforceIf(var)
+    # schedule as many groups as possible, then finish as early as possible; early
+    # placement of the others comes from `_left_shift`, which keeps the proof cheap
+    model.Maximize((max_rank + 2) * scheduled - makespan)
+    for (gi, oi), var in x.items():
+        model.AddHint(var, 1 if hint.get(gi) == oi else 0)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1  # one worker + deterministic time: the same answer every run
+    solver.parameters.max_deterministic_time = time_limit
+    solver.parameters.random_seed = 0
+    status = solver.Solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    chosen = {gi: oi for (gi, oi), var in x.items() if solver.Value(var)}
+    return chosen, status == cp_model.OPTIMAL
+
+
+def _lower_bound(groups, occs, options, fixed, prec, gap, cap_min, dur, placed: set[int]) -> dt.datetime | None:
+    """A finish no schedule placing the same groups can beat: precedence chains, then cumulative capacity."""
+    preds = _predecessors(prec)
+    earliest_end: dict[int, dt.datetime] = {}
+    for gi in _topological(len(groups), prec):
+        if gi not in placed:
+            continue
+        not_before = max((earliest_end[t] + gap for t in preds.get(gi, []) if t in earliest_end), default=None)
+        ends = [occs[oi].end for oi in options[gi] if not_before is None or occs[oi].start >= not_before]
+        earliest_end[gi] = min(ends) if ends else min(occs[oi].end for oi in options[gi])
+    bound = max(earliest_end.values(), default=None)
+    # cumulative capacity: an occurrence contributes only what the groups able to use it could fill
+    users = defaultdict(list)
+    for gi in placed:
+        for oi in options[gi]:
+            users[oi].append(gi)
+    demand = sum(dur[gi] for gi in placed)
+    count = len(placed)
+    acc_min = acc_cnt = 0
+    for o in sorted((occs[oi] for oi in users), key=lambda o: o.end):
+        who = users[o.index]
+        acc_min += min(cap_min[o.index], sum(dur[gi] for gi in who))
+        acc_cnt += min(len(who), o.max_groups if o.max_groups is not None else len(who))
+        if acc_min >= demand and acc_cnt >= count:
+            bound = max(bound, o.end) if bound else o.end
+            break
+    return bound
+
+
+def _reasons(ctx, g, gi, opts, why, prec, chosen, groups, occs, gap, by_occ, cap_min, dur) -> list[str]:
+    """Which constraints ruled out which windows, for a group left unscheduled."""
+    if not ctx.occs:
+        return ["no window occurs inside the period"]
+    reasons = []
+    per_window: dict[str, Counter] = defaultdict(Counter)
+    for oi, text in why.items():
+        per_window[occs[oi].window][text] += 1
+    for window in sorted(per_window):
+        total = sum(1 for o in ctx.occs if o.window == window)
+        ruled_out = sum(per_window[window].values())
+        parts = "; ".join(f"{n}x {text}" for text, n in sorted(per_window[window].items()))
+        reasons.append(f"window {window}: {ruled_out} of {total} occurrences ruled out ({parts})")
+    for t in sorted({t for t, p, _ in prec if p == gi} if opts else ()):
+        systems = ", ".join(sorted({s for tt, p, s in prec if p == gi and tt == t}))
+        if t not in chosen:
+            reasons.append(f"test-before-prod: the non-prod group {groups[t].id} of {systems} is not scheduled")
+        elif not any(occs[oi].start >= occs[chosen[t]].end + gap for oi in opts):
+            reasons.append(f"test-before-prod: no usable occurrence starts {gap.days} days after {groups[t].id} ends ({occs[chosen[t]].end:%Y-%m-%d %H:%M})")
+    full = [oi for oi in opts if sum(dur[x] for x in by_occ.get(oi, [])) + dur[gi] > cap_min[oi]
+            or (occs[oi].max_groups is not None and len(by_occ.get(oi, [])) >= occs[oi].max_groups)]
+    if full:
+        reasons.append(f"capacity: {len(full)} of the {len(opts)} occurrences it could use alone are full with other groups")
+    return reasons or ["no occurrence fits together with the other groups' constraints"]
+
+
+def _explain(ctx, g, gi, chosen, why, occs, prec, groups, gap) -> list[str]:
+    lines = []
+    if gi in chosen:
+        o = occs[chosen[gi]]
+        lines.append(f"placed in {o.window} {o.start:%Y-%m-%d %H:%M}–{o.end:%Y-%m-%d %H:%M} ({g.estimated_hours:.2f} h of {o.real_hours:g} h)")
+        limit = o.start
+    else:
+        lines.append("not placed")
+        limit = None
+    for occ in ctx.occs:
+        if limit is not None and occ.start >= limit:
+            break
+        reason = why.get(occ.index)
+        if reason is None:
+            blocking = [groups[t].id for t, p, _ in prec if p == gi and t in chosen and occs[chosen[t]].end + gap > occ.start]
+            reason = f"test-before-prod: waits for {', '.join(sorted(set(blocking)))}" if blocking else "capacity or a better overall finish (used by other groups)"
+        lines.append(f"  {occ.window} {occ.start:%Y-%m-%d %H:%M}: {reason}")
+    return lines

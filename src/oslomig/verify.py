@@ -1,0 +1,174 @@
+"""An independent check of a schedule against the plan's hard constraints (SPEC §3).
+
+It reads the schedule *as JSON* (what users and scripts see) and recomputes
+everything it needs from the plan and inventory with its own code: it does
+not reuse the scheduler's occurrence expansion, feasibility filter or
+grouping, so a bug there cannot hide itself here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from zoneinfo import ZoneInfo
+
+from oslomig.loading import Inventory
+from oslomig.models import WEEKDAYS, DatabasePlan
+
+
+def _days_touched(start: dt.datetime, end: dt.datetime) -> set[dt.date]:
+    days, day = set(), start.date()
+    last = (end - dt.timedelta(seconds=1)).date()
+    while day <= last:
+        days.add(day)
+        day += dt.timedelta(days=1)
+    return days
+
+
+def _blackout_hits(plan: DatabasePlan, day: dt.date, systems: set[str], agencies: set[str]) -> list[str]:
+    hits = []
+    for b in plan.blackouts:
+        if (b.systems or b.agencies) and not (systems & set(b.systems) or agencies & set(b.agencies)):
+            continue
+        if b.from_ and b.to and b.from_ <= day <= b.to:
+            hits.append(b.name)
+        elif b.monthly_days and day.day in b.monthly_days:
+            hits.append(b.name)
+        elif b.weekdays and WEEKDAYS[day.weekday()] in b.weekdays:
+            hits.append(b.name)
+        elif b.holidays:
+            import holidays
+
+            code, _, sub = b.holidays.partition("-")
+            kw = {"subdiv": sub} if sub else {}
+            if code == "NO":
+                kw["include_sundays"] = False
+            if day in holidays.country_holidays(code, years=[day.year], **kw):
+                hits.append(b.name)
+    return hits
+
+
+def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: dt.date) -> list[str]:
+    """Every hard constraint the schedule breaks, as sentences (empty: it holds)."""
+    tz = ZoneInfo(plan.timezone)
+    problems: list[str] = []
+    windows = {w.name: w for w in plan.windows}
+    migrated = set(plan.migrated)
+    announced = {a.database: (a.start if a.start.tzinfo else a.start.replace(tzinfo=tz)) for a in plan.announced}
+    usage: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
+    start_of: dict[str, dt.datetime] = {}
+    end_of: dict[str, dt.datetime] = {}
+    seen: dict[str, str] = {}
+    period_start = dt.datetime.combine(plan.period.start, dt.time()).replace(tzinfo=tz)
+    period_end = dt.datetime.combine(plan.period.end + dt.timedelta(days=1), dt.time()).replace(tzinfo=tz)
+
+    for a in schedule["assignments"]:
+        gid = a["group"]
+        start, end = dt.datetime.fromisoformat(a["start"]), dt.datetime.fromisoformat(a["end"])
+        local = start.astimezone(tz)
+        w = windows.get(a["window"])
+        if w is None:
+            problems.append(f"{gid}: window {a['window']!r} is not in the plan")
+            continue
+        # 0. the bounds are a real occurrence of the window (wall-clock start + hours)
+        if local.strftime("%H:%M") != w.start or not (local.date() in w.dates or WEEKDAYS[local.weekday()] in w.weekdays):
+            problems.append(f"{gid}: {a['start']} is not an occurrence of window {w.name}")
+        wall_end = (local.replace(tzinfo=None) + dt.timedelta(hours=w.hours)).replace(tzinfo=tz)
+        if wall_end.astimezone(dt.timezone.utc) != end.astimezone(dt.timezone.utc):
+            problems.append(f"{gid}: end {a['end']} is not {w.hours:g} wall-clock hours after the start")
+        real_hours = (end - start).total_seconds() / 3600
+        # estimated hours recomputed from the inventory
+        size = sum(inv.databases[d].size_gb for d in a["databases"])
+        est = plan.timing.overhead_hours + size / plan.timing.throughput_gb_per_hour
+        if abs(est - a["estimated_hours"]) > 0.01:
+            problems.append(f"{gid}: estimated_hours {a['estimated_hours']} but the databases add up to {est:.3f}")
+        is_announced = any(d in announced and announced[d].astimezone(dt.timezone.utc) == start.astimezone(dt.timezone.utc) for d in a["databases"])
+        if a.get("announced") and not is_announced:
+            problems.append(f"{gid}: marked announced, but no member was announced for {a['start']}")
+        # 1. inside the period
+        if not is_announced and (start < period_start or end > period_end):
+            problems.append(f"{gid}: {a['start']}–{a['end']} is outside the period")
+        # 2. fits the window
+        if est > real_hours + 1e-6:
+            problems.append(f"{gid}: needs {est:.2f} h, window {w.name} gives {real_hours:g} h")
+        # 4. engines
+        engines = {inv.instances[inv.databases[d].instance].engine for d in a["databases"]}
+        if w.engines and not engines <= set(w.engines):
+            problems.append(f"{gid}: engines {sorted(engines)} not allowed in window {w.name}")
+        systems = {inv.owner[d] for d in a["databases"] if d in inv.owner}
+        agencies = {inv.systems[s].agency for s in systems if inv.systems[s].agency}
+        if not is_announced:
+            # 5. blackouts
+            for day in sorted(_days_touched(local, end.astimezone(tz))):
+                for name in _blackout_hits(plan, day, systems, agencies):
+                    problems.append(f"{gid}: {day} is in blackout {name}")
+            # 6. notice
+            if local.date() < today + dt.timedelta(days=plan.notice_days):
+                problems.append(f"{gid}: starts {local.date()}, less than {plan.notice_days} days after {today}")
+        usage[(w.name, a["start"])].append((gid, est))
+        start_of[gid], end_of[gid] = start, end
+        for d in a["databases"]:
+            if d in seen:
+                problems.append(f"{d} is in both {seen[d]} and {gid}")
+            seen[d] = gid
+            if d in migrated:
+                problems.append(f"{gid}: {d} is already migrated")
+    # 3. capacity per occurrence
+    for (wname, start), items in usage.items():
+        w = windows[wname]
+        first = next(a for a in schedule["assignments"] if a["window"] == wname and a["start"] == start)
+        real = (dt.datetime.fromisoformat(first["end"]) - dt.datetime.fromisoformat(start)).total_seconds() / 3600
+        if sum(h for _, h in items) > real * w.parallel + 1e-6:
+            problems.append(f"{wname} {start}: {sum(h for _, h in items):.2f} h of groups exceed {real:g} h x {w.parallel}")
+        if w.max_groups is not None and len(items) > w.max_groups:
+            problems.append(f"{wname} {start}: {len(items)} groups exceed max_groups {w.max_groups}")
+    announced_groups = {a["group"] for a in schedule["assignments"] if a.get("announced")}
+    for u in schedule["unscheduled"]:
+        if not u.get("reasons"):
+            problems.append(f"{u['group']}: unscheduled without a reason")
+        for d in u["databases"]:
+            if d in seen:
+                problems.append(f"{d} is both scheduled ({seen[d]}) and unscheduled ({u['group']})")
+            seen[d] = u["group"]
+    # 7. test before prod, per system
+    by_system = defaultdict(lambda: ([], []))
+    for d, gid in seen.items():
+        owner = inv.owner.get(d)
+        if owner is not None:
+            env = inv.databases[d].environment or "other"
+            by_system[owner][0 if env == "prod" else 1].append(gid)
+    gap = dt.timedelta(days=plan.test_before_prod_days)
+    for system, (prod_groups, test_groups) in by_system.items():
+        for p in set(prod_groups):
+            if p not in start_of:
+                continue
+            for t in set(test_groups):
+                if t == p:
+                    continue
+                if t not in end_of and p in announced_groups:
+                    continue  # an announced prod group never moves; its unplaceable test group is reported, not a breach
+                if t not in end_of:
+                    problems.append(f"{p}: prod of {system} is scheduled but its non-prod group {t} is not")
+                elif start_of[p] < end_of[t] + gap:
+                    problems.append(f"{p}: prod of {system} starts {start_of[p]:%Y-%m-%d %H:%M}, less than {gap.days} days after {t} ends")
+    # coverage and co-migration: every in-scope database once; databases on one instance or host together
+    from oslomig.grouping import in_scope  # scope selection is a rule of the plan, not of the solver
+
+    for d in sorted(in_scope(plan, inv) - migrated):
+        if d not in seen:
+            problems.append(f"{d} is in scope but neither scheduled nor listed as unscheduled")
+    bind = set(plan.grouping.bind)
+    together: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for d, gid in seen.items():
+        db = inv.databases[d]
+        if "instance" in bind:
+            together[("instance", db.instance)].add(gid)
+        if "host" in bind:
+            for h in inv.instances[db.instance].all_hosts:
+                together[("host", h)].add(gid)
+        if "availability_group" in bind and db.availability_group:
+            together[("availability_group", db.availability_group)].add(gid)
+    for (rule, key), gids in sorted(together.items()):
+        if len(gids) > 1:
+            problems.append(f"databases of {rule} {key} are split over {', '.join(sorted(gids))}")
+    return problems
