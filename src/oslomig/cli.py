@@ -131,5 +131,97 @@ def schema(name: Annotated[SchemaName, typer.Argument(help="Which file kind.")])
     _run(lambda: command.run(name.value, _env()))
 
 
+class GroupsFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    dot = "dot"
+
+
+class ScheduleFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    ics = "ics"
+
+
+class Lang(str, enum.Enum):
+    nb = "nb"
+    en = "en"
+
+
+PlanOpt = Annotated[Path, typer.Option("--plan", "-p", help="A database migration plan (kind: database-migration).")]
+InventoryOpt = Annotated[Optional[Path], typer.Option("--inventory", "-i", help="Inventory directory. Default: the plan's `inventory:`, else inventories/ beside the plan's folder.")]
+TodayOpt = Annotated[Optional[str], typer.Option("--today", help="Fix 'now' (YYYY-MM-DD) for notice lead time. Default: today in the plan's timezone.")]
+
+
+@app.command()
+def groups(
+    plan: PlanOpt,
+    inventory: InventoryOpt = None,
+    format: Annotated[GroupsFormat, typer.Option("--format", "-f", help="table for people; json, csv or dot (Graphviz) for tools.")] = GroupsFormat.table,
+) -> None:
+    """Co-migration groups: databases tied by instance, host, cluster, availability group (and links or systems when bound) move together.
+
+    Example: oslomig groups --plan plans/sql-2021.yaml --format json
+    """
+    from oslomig.commands import planning
+
+    _run(lambda: planning.run_groups(plan, inventory, format.value, _env()))
+
+
+@app.command()
+def schedule(
+    plan: PlanOpt,
+    inventory: InventoryOpt = None,
+    today: TodayOpt = None,
+    format: Annotated[ScheduleFormat, typer.Option("--format", "-f", help="table (with a per-month summary), json, csv or ics.")] = ScheduleFormat.table,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the payload to this file (atomically) instead of stdout.")] = None,
+    explain: Annotated[Optional[str], typer.Option("--explain", help="Show why GROUP got its window and what ruled out earlier ones.", metavar="GROUP")] = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Solver effort (deterministic seconds) when the greedy schedule is not proven optimal.")] = 20.0,
+) -> None:
+    """Give every group one downtime window that keeps all hard constraints; explain the ones that cannot be placed.
+
+    Exit 0 when every group is scheduled, 1 when some are not.
+    Example: oslomig schedule --plan plans/sql-2021.yaml --today 2021-04-20 --format json --out schedule.json
+    """
+    from oslomig.commands import planning
+
+    _run(lambda: planning.run_schedule(plan, inventory, _parse_date(today), format.value, out, explain, time_limit, _env()))
+
+
+@app.command()
+def notices(
+    plan: PlanOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the notice texts, notices.csv and notices.ics.")],
+    inventory: InventoryOpt = None,
+    today: TodayOpt = None,
+    lang: Annotated[Lang, typer.Option("--lang", help="nb (bokmål, default) or en.")] = Lang.nb,
+) -> None:
+    """Write owner notices for every scheduled group: one text per system contact, a CSV for the customer portal, an .ics calendar.
+
+    Example: oslomig notices --plan plans/sql-2021.yaml --today 2021-04-20 --out notices/
+    """
+    from oslomig.commands import planning
+
+    _run(lambda: planning.run_notices(plan, inventory, _parse_date(today), out, lang.value, _env()))
+
+
+@app.command()
+def verify(
+    plan: PlanOpt,
+    schedule_file: Annotated[Path, typer.Option("--schedule", "-s", help="A schedule JSON from `oslomig schedule --format json`.")],
+    inventory: InventoryOpt = None,
+    today: TodayOpt = None,
+) -> None:
+    """Check a schedule JSON against every hard constraint of the plan, independently of the scheduler.
+
+    Example: oslomig verify --plan plans/sql-2021.yaml --schedule schedule.json
+    """
+    from oslomig.commands import planning
+
+    _run(lambda: planning.run_verify(plan, inventory, schedule_file, _parse_date(today), _env()))
+
+
 def main() -> None:
     app()

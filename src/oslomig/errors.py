@@ -7,5 +7,11 @@ class OslomigError(Exception):
     exit_code = 2
 
 
+class NothingInScope(OslomigError):
+    """The plan selects nothing to move: a finding about the plan (exit 1), not a usage error."""
+
+    exit_code = 1
+
+
 class ConnectError(Exception):
     """A target could not be reached or refused us; the message is a plain sentence without secrets."""

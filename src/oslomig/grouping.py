@@ -34,6 +34,8 @@ class Group:
     bound_by: list[dict]
     migrated: list[str] = field(default_factory=list)
     out_of_scope: list[str] = field(default_factory=list)
+    # per member database, the bound ties it takes part in (for drawing; not part of the JSON)
+    ties: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
 
     def as_json(self) -> dict:
         out = {
@@ -189,6 +191,7 @@ def compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
             agencies=sorted(agencies), engines=sorted(engines), environments=sorted(envs), size_gb=size,
             estimated_hours=plan.timing.overhead_hours + size * hours_per_gb,
             bound_by=[{"rule": r, "key": k} for r, k in group_ties], migrated=done, out_of_scope=outside,
+            ties={d: sorted(set(ties_of[index[d]]) & set(group_ties)) for d in moving},
         ))
         tied = set(group_ties)
         for d in outside:

@@ -1,0 +1,308 @@
+"""Command cores for `groups`, `schedule` and `notices`: load, compute, render."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from oslomig import models
+from oslomig.atomic import write_text
+from oslomig.console import Env
+from oslomig.errors import NothingInScope, OslomigError
+from oslomig.loading import Inventory, parse_model, plan_inventory_dir, read_document
+from oslomig.problems import Problems, render_text
+from oslomig.validation import check_plan, load_checked_inventory
+
+
+@dataclass
+class PlanContext:
+    plan: models.DatabasePlan
+    inventory: Inventory
+    path: Path
+
+
+def load_plan_context(plan_path: Path, inventory: Path | None, env: Env) -> PlanContext | None:
+    """The plan and its inventory, checked; problems go to stderr and None means "stop with exit 1"."""
+    if not plan_path.is_file():
+        raise OslomigError(f"no such plan file: {plan_path}")
+    if inventory is not None and not inventory.exists():
+        raise OslomigError(f"no such inventory: {inventory}")
+    problems = Problems()
+    doc = read_document(plan_path, problems)
+    plan = parse_model(doc, models.DatabasePlan, problems) if doc else None
+    if plan is None:
+        env.stderr.write(render_text(problems, colour=env.colour_err))
+        return None
+    inv_dir = plan_inventory_dir(plan_path, plan.inventory, inventory)
+    if not inv_dir.exists():
+        raise OslomigError(f"the plan's inventory {inv_dir} does not exist (give --inventory DIR)")
+    inv = load_checked_inventory([inv_dir], problems)
+    check_plan(plan, doc, inv, problems)
+    if problems.errors:
+        env.stderr.write(render_text(problems.errors, colour=env.colour_err))
+        env.error(f"{len(problems.errors)} error(s) in the plan or its inventory; run `oslomig validate` for all of them")
+        return None
+    return PlanContext(plan, inv, plan_path)
+
+
+def default_today(plan: models.DatabasePlan, today: dt.date | None) -> dt.date:
+    return today or dt.datetime.now(ZoneInfo(plan.timezone)).date()
+
+
+def _emit(payload: str, out: Path | None, env: Env) -> None:
+    if out is not None:
+        write_text(out, payload)
+        env.info(f"wrote {out}")
+    else:
+        env.out(payload)
+
+
+def _csv(rows: list[list], header: list[str] | None = None) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    if header:
+        writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _warn_all(warnings: list[dict], env: Env) -> None:
+    for w in warnings:
+        env.warn(f"[{w['code']}] {w['message']}")
+
+
+# ------------------------------------------------------------------ groups
+
+def run_groups(plan_path: Path, inventory: Path | None, fmt: str, env: Env) -> int:
+    from oslomig.grouping import compute_groups
+
+    ctx = load_plan_context(plan_path, inventory, env)
+    if ctx is None:
+        return 1
+    result = compute_groups(ctx.plan, ctx.inventory)
+    if fmt == "json":
+        env.out(json.dumps(result.as_json(), indent=2, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        rows = [[g.id, ";".join(g.databases), ";".join(g.instances), ";".join(g.hosts), ";".join(g.systems),
+                 ";".join(g.agencies), ";".join(g.engines), ";".join(g.environments), f"{g.size_gb:.3f}",
+                 f"{g.estimated_hours:.3f}", ";".join(f"{b['rule']}={b['key']}" for b in g.bound_by)] for g in result.groups]
+        env.out(_csv(rows, ["group", "databases", "instances", "hosts", "systems", "agencies", "engines",
+                            "environments", "size_gb", "estimated_hours", "bound_by"]))
+    elif fmt == "dot":
+        env.out(groups_dot(result))
+    else:
+        _groups_table(result, env)
+    if fmt in ("table",) or not env.quiet:
+        _warn_all(result.warnings, env)
+    dbs = sum(len(g.databases) for g in result.groups)
+    env.info(f"{len(result.groups)} groups, {dbs} databases, {len(result.warnings)} warnings")
+    return 0
+
+
+def _groups_table(result, env: Env) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Co-migration groups: {result.plan}", title_justify="left")
+    for name, justify in [("group", "left"), ("dbs", "right"), ("hosts", "left"), ("systems", "left"), ("engines", "left"),
+                          ("env", "left"), ("GB", "right"), ("hours", "right"), ("bound by", "left")]:
+        table.add_column(name, justify=justify)
+    for g in result.groups:
+        hosts = ", ".join(g.hosts[:3]) + (f" +{len(g.hosts) - 3}" if len(g.hosts) > 3 else "")
+        systems = ", ".join(g.systems[:3]) + (f" +{len(g.systems) - 3}" if len(g.systems) > 3 else "")
+        rules = sorted({b["rule"] for b in g.bound_by})
+        table.add_row(g.id, str(len(g.databases)), hosts, systems, ",".join(g.engines), ",".join(g.environments),
+                      f"{g.size_gb:,.1f}", f"{g.estimated_hours:.1f}", ",".join(rules) or "alone")
+    env.table_console().print(table)
+
+
+def groups_dot(result) -> str:
+    """Graphviz: one cluster per group, databases linked to the keys that tie them."""
+
+    def q(s: str) -> str:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = [f"graph {q(result.plan)} {{", "  rankdir=LR;", "  node [shape=box, fontsize=10];"]
+    for g in result.groups:
+        lines.append(f"  subgraph {q('cluster_' + g.id)} {{")
+        lines.append(f"    label={q(f'{g.id} ({g.estimated_hours:.1f} h)')};")
+        for d in g.databases:
+            lines.append(f"    {q(d)};")
+        for b in g.bound_by:
+            key = f"{b['rule']}:{b['key']}"
+            lines.append(f"    {q(key)} [shape=ellipse, label={q(b['rule'] + chr(10) + b['key'])}];")
+        lines.append("  }")
+        for d in g.databases:
+            for rule, key in g.ties.get(d, []):
+                lines.append(f"  {q(d)} -- {q(rule + ':' + key)};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------- schedule
+
+def compute(ctx: PlanContext, today: dt.date, time_limit: float = 20.0):
+    from oslomig.grouping import compute_groups
+    from oslomig.scheduling import build_schedule
+
+    grouping = compute_groups(ctx.plan, ctx.inventory)
+    if not grouping.groups:
+        raise NothingInScope("nothing is in scope: the plan's scope selects no database that still has to move")
+    return build_schedule(ctx.plan, ctx.inventory, grouping, today, time_limit=time_limit)
+
+
+def run_schedule(plan_path: Path, inventory: Path | None, today: dt.date | None, fmt: str, out: Path | None,
+                 explain: str | None, time_limit: float, env: Env) -> int:
+    ctx = load_plan_context(plan_path, inventory, env)
+    if ctx is None:
+        return 1
+    today = default_today(ctx.plan, today)
+    sched = compute(ctx, today, time_limit)
+    if explain:
+        if explain not in sched.explain:
+            raise OslomigError(f"no group {explain!r} in this plan (see `oslomig groups`)")
+        _emit("\n".join([explain] + sched.explain[explain]) + "\n", out, env)
+        return 0
+    if fmt == "json":
+        _emit(json.dumps(sched.as_json(), indent=2, ensure_ascii=False) + "\n", out, env)
+    elif fmt == "csv":
+        rows = [[a.group.id, a.occurrence.window, a.occurrence.start.isoformat(), a.occurrence.end.isoformat(),
+                 f"{a.group.estimated_hours:.3f}", f"{a.group.size_gb:.3f}", ";".join(a.group.databases), ";".join(a.group.hosts),
+                 ";".join(a.group.systems), ";".join(a.group.agencies), str(a.announced).lower()] for a in sched.assignments]
+        _emit(_csv(rows, ["group", "window", "start", "end", "estimated_hours", "size_gb", "databases", "hosts", "systems",
+                          "agencies", "announced"]), out, env)
+    elif fmt == "ics":
+        _emit(schedule_ics(ctx, sched, today).decode("utf-8"), out, env)
+    else:
+        if out is not None:
+            raise OslomigError("--out takes a machine format: use --format json, csv or ics")
+        _schedule_table(ctx, sched, env)
+    _warn_all(sched.warnings, env)
+    for u in sched.unscheduled:
+        env.warn(f"[unscheduled] {u.group.id} ({', '.join(u.group.databases[:3])}{' …' if len(u.group.databases) > 3 else ''}): " + "; ".join(u.reasons))
+    summary = sched.as_json()["summary"]
+    finish = sched.finish.strftime("%Y-%m-%d") if sched.finish else "-"
+    gap = "proven optimal" if sched.proven_optimal else (f"gap to lower bound {summary['gap_hours']} h" if summary["gap_hours"] is not None else "no bound")
+    env.info(f"{summary['scheduled']} of {summary['groups']} groups scheduled, {summary['unscheduled']} unscheduled; "
+             f"finish {finish} ({gap}, {sched.solver})")
+    return 1 if sched.unscheduled else 0
+
+
+def _schedule_table(ctx: PlanContext, sched, env: Env) -> None:
+    from rich.table import Table
+
+    tz = ZoneInfo(ctx.plan.timezone)
+    table = Table(title=f"Schedule: {sched.plan} (today {sched.today})", title_justify="left")
+    for name, justify in [("start", "left"), ("end", "left"), ("window", "left"), ("group", "left"), ("hours", "right"),
+                          ("GB", "right"), ("systems", "left"), ("announced", "left")]:
+        table.add_column(name, justify=justify)
+    months = defaultdict(lambda: [0, 0.0, 0.0])
+    for a in sched.assignments:
+        s, e = a.occurrence.start.astimezone(tz), a.occurrence.end.astimezone(tz)
+        systems = ", ".join(a.group.systems[:3]) + (f" +{len(a.group.systems) - 3}" if len(a.group.systems) > 3 else "")
+        table.add_row(f"{s:%a %Y-%m-%d %H:%M}", f"{e:%a %H:%M}", a.occurrence.window, a.group.id, f"{a.group.estimated_hours:.1f}",
+                      f"{a.group.size_gb:,.1f}", systems, "yes" if a.announced else "")
+        m = months[f"{s:%Y-%m}"]
+        m[0] += 1
+        m[1] += a.group.estimated_hours
+        m[2] += a.group.size_gb
+    console = env.table_console()
+    console.print(table)
+    per_month = Table(title="Per month", title_justify="left")
+    for name in ("month", "groups", "hours", "GB"):
+        per_month.add_column(name, justify="left" if name == "month" else "right")
+    for month in sorted(months):
+        n, h, gb = months[month]
+        per_month.add_row(month, str(n), f"{h:.1f}", f"{gb:,.1f}")
+    console.print(per_month)
+
+
+def schedule_ics(ctx: PlanContext, sched, today: dt.date, lang: str = "en") -> bytes:
+    from icalendar import Calendar, Event
+
+    cal = Calendar()
+    cal.add("prodid", "-//oslomig//downtime windows//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", f"{sched.plan}: downtime")
+    stamp = dt.datetime.combine(today, dt.time(), tzinfo=dt.timezone.utc)  # deterministic DTSTAMP
+    for a in sched.assignments:
+        ev = Event()
+        ev.add("uid", f"{a.group.id}@oslomig")  # stable: a re-import updates the event
+        ev.add("dtstamp", stamp)
+        ev.add("dtstart", a.occurrence.start.astimezone(dt.timezone.utc))
+        ev.add("dtend", a.occurrence.end.astimezone(dt.timezone.utc))
+        title = "Nedetid" if lang == "nb" else "Downtime"
+        ev.add("summary", f"{title}: {', '.join(a.group.systems) or a.group.id} ({a.group.id})")
+        ev.add("description", "\n".join([f"{a.group.estimated_hours:.1f} h, {a.group.size_gb:,.1f} GB", "", *a.group.databases, "", *a.group.hosts]))
+        ev.add("categories", ["oslomig", a.occurrence.window])
+        cal.add_component(ev)
+    return cal.to_ical()
+
+
+# ------------------------------------------------------------------ notices
+
+def run_notices(plan_path: Path, inventory: Path | None, today: dt.date | None, out_dir: Path, lang: str, env: Env) -> int:
+    from oslomig.notices import build_notices, notices_csv
+
+    ctx = load_plan_context(plan_path, inventory, env)
+    if ctx is None:
+        return 1
+    today = default_today(ctx.plan, today)
+    sched = compute(ctx, today)
+    notices = build_notices(ctx.plan, ctx.inventory, sched, lang)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    previous = _previous_notice_files(out_dir / "notices.csv")
+    with env.progress("writing notices", total=len(notices)) as bar:
+        for n in notices:
+            write_text(out_dir / n.filename, n.text)
+            bar.advance()
+    # the index last: until it is replaced, the old one still describes a complete set
+    write_text(out_dir / "notices.ics", schedule_ics(ctx, sched, today, lang).decode("utf-8"))
+    write_text(out_dir / "notices.csv", notices_csv(notices))
+    for stale in previous - {n.filename for n in notices}:
+        (out_dir / stale).unlink(missing_ok=True)
+    late = [n for n in notices if n.publish_by < today]
+    for n in late:
+        env.warn(f"[late-notice] {n.id}: should have been published by {n.publish_by}")
+    for u in sched.unscheduled:
+        env.warn(f"[unscheduled] {u.group.id}: no notice written; " + "; ".join(u.reasons))
+    env.info(f"{len(notices)} notices for {len(sched.assignments)} scheduled groups written to {out_dir} "
+             f"(notices.csv, notices.ics, one .txt per notice)")
+    return 1 if sched.unscheduled else 0
+
+
+def _previous_notice_files(index: Path) -> set[str]:
+    if not index.exists():
+        return set()
+    with index.open(encoding="utf-8", newline="") as handle:
+        return {row["file"] for row in csv.DictReader(handle) if row.get("file", "").endswith(".txt") and "/" not in row["file"]}
+
+
+# ------------------------------------------------------------------- verify
+
+def run_verify(plan_path: Path, inventory: Path | None, schedule_path: Path, today: dt.date | None, env: Env) -> int:
+    """Check a schedule JSON (ours or hand-edited) against every hard constraint."""
+    from oslomig.verify import verify_schedule
+
+    ctx = load_plan_context(plan_path, inventory, env)
+    if ctx is None:
+        return 1
+    try:
+        data = json.loads(schedule_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OslomigError(f"no such schedule file: {schedule_path}") from None
+    except json.JSONDecodeError as exc:
+        env.error(f"{schedule_path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}")
+        return 1
+    if today is None:
+        today = dt.date.fromisoformat(data["today"]) if data.get("today") else default_today(ctx.plan, None)
+    broken = verify_schedule(data, ctx.plan, ctx.inventory, today)
+    for line in broken:
+        env.out(line + "\n")
+    env.info(f"{len(broken)} constraint violation(s) in {len(data.get('assignments', []))} assignments")
+    return 1 if broken else 0
