@@ -226,25 +226,33 @@ def build_schedule(plan: DatabasePlan, inv: Inventory, grouping: GroupingResult,
                     ruled[t][oi] = f"test-before-prod: must end by {deadline:%Y-%m-%d %H:%M}, {gap.days} days before announced {groups[p].id} ({system})"
             options[t] = keep
 
-    cap_min = {o.index: _minutes(o.real_hours) * o.parallel for o in all_occs}
     dur = [_minutes(g.estimated_hours) for g in groups]
+    cap_min = {o.index: _minutes(o.real_hours) * o.parallel for o in all_occs}
+    cap_cnt = {o.index: o.max_groups for o in all_occs}
+    # announced groups are kept even where they overfill an occurrence: then it has no room left for others
+    for oi in {o.index for o in fixed.values()}:
+        held = [gi for gi, o in fixed.items() if o.index == oi]
+        cap_min[oi] = max(cap_min[oi], sum(dur[gi] for gi in held))
+        if cap_cnt[oi] is not None:
+            cap_cnt[oi] = max(cap_cnt[oi], len(held))
+    cap = (cap_min, cap_cnt)
 
-    chosen = _greedy(groups, all_occs, options, fixed, prec, gap, cap_min, dur)
-    _left_shift(chosen, all_occs, options, fixed, prec, gap, cap_min, dur)
+    chosen = _greedy(groups, all_occs, options, fixed, prec, gap, cap, dur)
+    _left_shift(chosen, all_occs, options, fixed, prec, gap, cap, dur)
     solver_name, proven = "greedy", False
     schedulable = sum(1 for opts in options if opts)
-    bound = _lower_bound(groups, all_occs, options, fixed, prec, gap, cap_min, dur, set(chosen)) if chosen else None
+    bound = _lower_bound(groups, all_occs, options, fixed, prec, gap, cap, dur, set(chosen)) if chosen else None
     greedy_finish = max((all_occs[oi].end for oi in chosen.values()), default=None)
     if len(chosen) == schedulable and greedy_finish == bound:
         solver_name, proven = "greedy", True  # every group that fits alone is placed, at the lower bound: optimal
     elif use_solver and n:
-        result = _solve_cp_sat(groups, all_occs, options, fixed, prec, gap, cap_min, dur, chosen, time_limit, bound)
+        result = _solve_cp_sat(groups, all_occs, options, fixed, prec, gap, cap, dur, chosen, time_limit, bound)
         if result is not None:
             found, proven = result
             found_finish = max((all_occs[oi].end for oi in found.values()), default=None)
             if (len(found), -found_finish.timestamp() if found_finish else 0) > (len(chosen), -greedy_finish.timestamp() if greedy_finish else 0) or proven:
                 chosen, solver_name = found, "cp-sat"
-                _left_shift(chosen, all_occs, options, fixed, prec, gap, cap_min, dur)
+                _left_shift(chosen, all_occs, options, fixed, prec, gap, cap, dur)
 
     # after solving: reasons for groups left out
     assignments, unscheduled = [], []
@@ -255,11 +263,11 @@ def build_schedule(plan: DatabasePlan, inv: Inventory, grouping: GroupingResult,
         if gi in chosen:
             assignments.append(Assignment(g, all_occs[chosen[gi]], gi in fixed))
             continue
-        unscheduled.append(Unscheduled(g, _reasons(ctx, g, gi, options[gi], ruled[gi], prec, chosen, groups, all_occs, gap, by_occ, cap_min, dur)))
+        unscheduled.append(Unscheduled(g, _reasons(ctx, g, gi, options[gi], ruled[gi], prec, chosen, groups, all_occs, gap, by_occ, cap, dur)))
     assignments.sort(key=lambda a: (a.occurrence.start, a.occurrence.window, a.group.id))
     unscheduled.sort(key=lambda u: u.group.id)
     finish = max((a.occurrence.end for a in assignments), default=None)
-    lower = _lower_bound(groups, all_occs, options, fixed, prec, gap, cap_min, dur, set(chosen)) if assignments else None
+    lower = _lower_bound(groups, all_occs, options, fixed, prec, gap, cap, dur, set(chosen)) if assignments else None
     if proven and finish is not None:
         lower = finish
     explain = {g.id: _explain(ctx, g, gi, chosen, ruled[gi], all_occs, prec, groups, gap) for gi, g in enumerate(groups)}
@@ -297,7 +305,8 @@ def _topological(n: int, prec) -> list[int]:
     return order
 
 
-def _greedy(groups, occs, options, fixed, prec, gap, cap_min, dur) -> dict[int, int]:
+def _greedy(groups, occs, options, fixed, prec, gap, cap, dur) -> dict[int, int]:
+    cap_min, cap_cnt = cap
     used_min = Counter()
     used_cnt = Counter()
     chosen: dict[int, int] = {}
@@ -324,7 +333,7 @@ def _greedy(groups, occs, options, fixed, prec, gap, cap_min, dur) -> dict[int, 
                 continue
             if used_min[oi] + dur[gi] > cap_min[oi]:
                 continue
-            if o.max_groups is not None and used_cnt[oi] + 1 > o.max_groups:
+            if cap_cnt[oi] is not None and used_cnt[oi] + 1 > cap_cnt[oi]:
                 continue
             chosen[gi] = oi
             used_min[oi] += dur[gi]
@@ -333,10 +342,11 @@ def _greedy(groups, occs, options, fixed, prec, gap, cap_min, dur) -> dict[int, 
     return chosen
 
 
-def _left_shift(chosen, occs, options, fixed, prec, gap, cap_min, dur) -> None:
+def _left_shift(chosen, occs, options, fixed, prec, gap, cap, dur) -> None:
     """Move each placed group to its earliest occurrence that still respects capacity and test-before-prod.
 
     Moving a group earlier never delays anyone else, so the finish can only stay or improve."""
+    cap_min, cap_cnt = cap
     preds, succs = _predecessors(prec), defaultdict(list)
     for t, p, _ in prec:
         succs[t].append(p)
@@ -358,7 +368,7 @@ def _left_shift(chosen, occs, options, fixed, prec, gap, cap_min, dur) -> None:
                     break
                 if not_before is not None and o.start < not_before:
                     continue
-                if used_min[oi] + dur[gi] > cap_min[oi] or (o.max_groups is not None and used_cnt[oi] + 1 > o.max_groups):
+                if used_min[oi] + dur[gi] > cap_min[oi] or (cap_cnt[oi] is not None and used_cnt[oi] + 1 > cap_cnt[oi]):
                     continue
                 used_min[current] -= dur[gi]
                 used_cnt[current] -= 1
@@ -369,7 +379,8 @@ def _left_shift(chosen, occs, options, fixed, prec, gap, cap_min, dur) -> None:
                 break
 
 
-def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap_min, dur, hint, time_limit, bound):
+def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap, dur, hint, time_limit, bound):
+    cap_min, cap_cnt = cap
     from ortools.sat.python import cp_model
 
     model = cp_model.CpModel()
@@ -388,8 +399,8 @@ def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap_min, dur, hint, t
                 model.AddAtMostOne(x[gi, oi] for oi in opts)
     for oi, gis in per_occ.items():
         model.Add(sum(dur[gi] * x[gi, oi] for gi in gis) <= cap_min[oi])
-        if occs[oi].max_groups is not None:
-            model.Add(sum(x[gi, oi] for gi in gis) <= occs[oi].max_groups)
+        if cap_cnt[oi] is not None:
+            model.Add(sum(x[gi, oi] for gi in gis) <= cap_cnt[oi])
     for t, p, _ in sorted(set((t, p, "") for t, p, _ in prec)):
         for op in options[p]:
             ok = [x[t, ot] for ot in options[t] if occs[ot].end + gap <= occs[op].start]
@@ -417,7 +428,7 @@ def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap_min, dur, hint, t
     return chosen, status == cp_model.OPTIMAL
 
 
-def _lower_bound(groups, occs, options, fixed, prec, gap, cap_min, dur, placed: set[int]) -> dt.datetime | None:
+def _lower_bound(groups, occs, options, fixed, prec, gap, cap, dur, placed: set[int]) -> dt.datetime | None:
     """A finish no schedule placing the same groups can beat: precedence chains, then cumulative capacity."""
     preds = _predecessors(prec)
     earliest_end: dict[int, dt.datetime] = {}
@@ -428,6 +439,7 @@ def _lower_bound(groups, occs, options, fixed, prec, gap, cap_min, dur, placed: 
         ends = [occs[oi].end for oi in options[gi] if not_before is None or occs[oi].start >= not_before]
         earliest_end[gi] = min(ends) if ends else min(occs[oi].end for oi in options[gi])
     bound = max(earliest_end.values(), default=None)
+    cap_min, cap_cnt = cap
     # cumulative capacity: an occurrence contributes only what the groups able to use it could fill
     users = defaultdict(list)
     for gi in placed:
@@ -439,14 +451,15 @@ def _lower_bound(groups, occs, options, fixed, prec, gap, cap_min, dur, placed: 
     for o in sorted((occs[oi] for oi in users), key=lambda o: o.end):
         who = users[o.index]
         acc_min += min(cap_min[o.index], sum(dur[gi] for gi in who))
-        acc_cnt += min(len(who), o.max_groups if o.max_groups is not None else len(who))
+        acc_cnt += min(len(who), cap_cnt[o.index] if cap_cnt[o.index] is not None else len(who))
         if acc_min >= demand and acc_cnt >= count:
             bound = max(bound, o.end) if bound else o.end
             break
     return bound
 
 
-def _reasons(ctx, g, gi, opts, why, prec, chosen, groups, occs, gap, by_occ, cap_min, dur) -> list[str]:
+def _reasons(ctx, g, gi, opts, why, prec, chosen, groups, occs, gap, by_occ, cap, dur) -> list[str]:
+    cap_min, cap_cnt = cap
     """Which constraints ruled out which windows, for a group left unscheduled."""
     if not ctx.occs:
         return ["no window occurs inside the period"]
@@ -466,7 +479,7 @@ def _reasons(ctx, g, gi, opts, why, prec, chosen, groups, occs, gap, by_occ, cap
         elif not any(occs[oi].start >= occs[chosen[t]].end + gap for oi in opts):
             reasons.append(f"test-before-prod: no usable occurrence starts {gap.days} days after {groups[t].id} ends ({occs[chosen[t]].end:%Y-%m-%d %H:%M})")
     full = [oi for oi in opts if sum(dur[x] for x in by_occ.get(oi, [])) + dur[gi] > cap_min[oi]
-            or (occs[oi].max_groups is not None and len(by_occ.get(oi, [])) >= occs[oi].max_groups)]
+            or (cap_cnt[oi] is not None and len(by_occ.get(oi, [])) >= cap_cnt[oi])]
     if full:
         reasons.append(f"capacity: {len(full)} of the {len(opts)} occurrences it could use alone are full with other groups")
     return reasons or ["no occurrence fits together with the other groups' constraints"]

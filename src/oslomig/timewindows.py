@@ -29,7 +29,9 @@ class Occurrence:
 
     @property
     def real_hours(self) -> float:
-        return (self.end - self.start).total_seconds() / 3600.0
+        # through UTC: aware datetimes sharing one tzinfo subtract as wall-clock times in Python
+        utc = dt.timezone.utc
+        return (self.end.astimezone(utc) - self.start.astimezone(utc)).total_seconds() / 3600.0
 
     @property
     def days(self) -> tuple[dt.date, ...]:

@@ -88,12 +88,12 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
         # 1. inside the period
         if not is_announced and (start < period_start or end > period_end):
             problems.append(f"{gid}: {a['start']}–{a['end']} is outside the period")
-        # 2. fits the window
-        if est > real_hours + 1e-6:
+        # 2. fits the window (an announced group is kept as announced, even where it does not fit)
+        if est > real_hours + 1e-6 and not is_announced:
             problems.append(f"{gid}: needs {est:.2f} h, window {w.name} gives {real_hours:g} h")
         # 4. engines
         engines = {inv.instances[inv.databases[d].instance].engine for d in a["databases"]}
-        if w.engines and not engines <= set(w.engines):
+        if w.engines and not engines <= set(w.engines) and not is_announced:
             problems.append(f"{gid}: engines {sorted(engines)} not allowed in window {w.name}")
         systems = {inv.owner[d] for d in a["databases"] if d in inv.owner}
         agencies = {inv.systems[s].agency for s in systems if inv.systems[s].agency}
@@ -105,7 +105,7 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
             # 6. notice
             if local.date() < today + dt.timedelta(days=plan.notice_days):
                 problems.append(f"{gid}: starts {local.date()}, less than {plan.notice_days} days after {today}")
-        usage[(w.name, a["start"])].append((gid, est))
+        usage[(w.name, a["start"])].append((gid, est, is_announced))
         start_of[gid], end_of[gid] = start, end
         for d in a["databases"]:
             if d in seen:
@@ -118,8 +118,10 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
         w = windows[wname]
         first = next(a for a in schedule["assignments"] if a["window"] == wname and a["start"] == start)
         real = (dt.datetime.fromisoformat(first["end"]) - dt.datetime.fromisoformat(start)).total_seconds() / 3600
-        if sum(h for _, h in items) > real * w.parallel + 1e-6:
-            problems.append(f"{wname} {start}: {sum(h for _, h in items):.2f} h of groups exceed {real:g} h x {w.parallel}")
+        if all(announced_ for _, _, announced_ in items):
+            continue  # only announced groups: what owners were told stands, full or not
+        if sum(h for _, h, _ in items) > real * w.parallel + 1e-6:
+            problems.append(f"{wname} {start}: {sum(h for _, h, _ in items):.2f} h of groups exceed {real:g} h x {w.parallel}")
         if w.max_groups is not None and len(items) > w.max_groups:
             problems.append(f"{wname} {start}: {len(items)} groups exceed max_groups {w.max_groups}")
     announced_groups = {a["group"] for a in schedule["assignments"] if a.get("announced")}

@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from estate import make_inventory, make_plan
+from oslomig.grouping import compute_groups
+from oslomig.scheduling import build_schedule
+from oslomig.timewindows import occurrences
+from oslomig.verify import verify_schedule
+
+TODAY = dt.date(2021, 4, 1)
+
+
+def schedule(plan, inv, today=TODAY, **kw):
+    result = build_schedule(plan, inv, compute_groups(plan, inv), today, **kw)
+    assert verify_schedule(result.as_json(), plan, inv, today) == []
+    return result
+
+
+def starts(result):
+    return {a.group.databases[0]: a.occurrence.start for a in result.assignments}
+
+
+def test_window_across_daylight_saving_changes():
+    plan = make_plan(period={"start": "2021-03-20", "end": "2021-11-06"},
+                     windows=[{"name": "sat", "weekdays": ["sat"], "start": "18:00", "hours": 10}])
+    occs = {o.start.date(): o for o in occurrences(plan)}
+    assert occs[dt.date(2021, 10, 30)].real_hours == 11  # clocks go back: an hour longer
+    assert occs[dt.date(2021, 3, 27)].real_hours == 9    # clocks go forward: an hour shorter
+    assert occs[dt.date(2021, 10, 23)].real_hours == 10
+    assert occs[dt.date(2021, 10, 30)].end.utcoffset() == dt.timedelta(hours=1)
+    # 10.5 h fits only the October night; 9.5 h fits every night but the March one
+    inv = make_inventory([{"id": "h1/A/big", "instance": "h1/A", "size_gb": 1900}])  # 1 + 9.5 h
+    result = schedule(make_plan(period={"start": "2021-10-01", "end": "2021-11-06"}, windows=plan.model_dump()["windows"]), inv)
+    assert starts(result)["h1/A/big"].date() == dt.date(2021, 10, 30)
+    inv2 = make_inventory([{"id": "h1/A/mid", "instance": "h1/A", "size_gb": 1700}])  # 9.5 h
+    spring = schedule(make_plan(period={"start": "2021-03-20", "end": "2021-04-30"}, windows=plan.model_dump()["windows"]), inv2, today=dt.date(2021, 3, 13))  # first candidate: 27 March
+    assert starts(spring)["h1/A/mid"].date() == dt.date(2021, 4, 3)  # not 27 March
+
+
+def test_notice_blackouts_and_holidays():
+    inv = make_inventory([{"id": "h1/A/x", "instance": "h1/A"}], systems=[{"id": "PAY", "databases": ["h1/A/x"]}])
+    plan = make_plan(blackouts=[{"name": "holidays", "holidays": "NO"}])
+    # today 2021-04-28 + 14 days = 2021-05-12; Thursday 13 May 2021 is Ascension Day; next is Tue 18 May
+    result = schedule(plan, inv, today=dt.date(2021, 4, 28))
+    assert starts(result)["h1/A/x"].date() == dt.date(2021, 5, 18)
+    payroll = make_plan(blackouts=[{"name": "payroll", "monthly_days": [4, 5, 6], "systems": ["PAY"]}])
+    assert starts(schedule(payroll, inv))["h1/A/x"].date() == dt.date(2021, 5, 11)  # 4 May and 6 May are out
+    other = make_plan(blackouts=[{"name": "payroll", "monthly_days": [4, 5, 6], "systems": ["OTHER"]}])
+    assert starts(schedule(other, inv))["h1/A/x"].date() == dt.date(2021, 5, 4)
+
+
+def _per_night(result):
+    nights = {}
+    for a in result.assignments:
+        nights.setdefault(a.occurrence.start, []).append(a)
+    return sorted((len(v) for v in nights.values()), reverse=True)
+
+
+def test_capacity_parallel_and_max_groups():
+    window = {"name": "w", "weekdays": ["tue"], "start": "18:00", "hours": 10, "parallel": 2, "max_groups": 3}
+    plan = make_plan(windows=[window])
+    eight_hours = make_inventory([{"id": f"h{i}/A/x", "instance": f"h{i}/A", "size_gb": 1400} for i in range(5)])
+    assert _per_night(schedule(plan, eight_hours)) == [2, 2, 1]  # 3 x 8 h > 10 h x 2
+    two_hours = make_inventory([{"id": f"h{i}/A/x", "instance": f"h{i}/A", "size_gb": 200} for i in range(5)])
+    assert _per_night(schedule(plan, two_hours)) == [3, 2]  # max_groups
+
+
+def test_engines_restrict_windows():
+    inv = make_inventory([{"id": "h1/O/x", "instance": "h1/O"}], instances=[{"id": "h1/O", "engine": "oracle", "host": "h1"}])
+    plan = make_plan(windows=[{"name": "sql-only", "weekdays": ["tue"], "start": "18:00", "hours": 10, "engines": ["sqlserver"]},
+                              {"name": "any", "weekdays": ["sat"], "start": "08:00", "hours": 10}])
+    (a,) = schedule(plan, inv).assignments
+    assert a.occurrence.window == "any"
+
+
+def test_test_before_prod():
+    dbs = [{"id": "p1/A/app", "instance": "p1/A", "environment": "prod"},
+           {"id": "t1/A/app_test", "instance": "t1/A", "environment": "test", "size_gb": 1000}]
+    inv = make_inventory(dbs, systems=[{"id": "S", "databases": ["*/app*"]}])
+    result = schedule(make_plan(), inv)
+    s = starts(result)
+    test_end = next(a.occurrence.end for a in result.assignments if a.group.databases == ["t1/A/app_test"])
+    assert s["p1/A/app"] >= test_end + dt.timedelta(days=7)
+    # a chain that cannot fit in the period: the prod group is unscheduled with the reason
+    tight = schedule(make_plan(test_before_prod_days=60), inv)
+    (u,) = tight.unscheduled
+    assert u.group.databases == ["p1/A/app"] and any("test-before-prod" in r for r in u.reasons)
+
+
+def test_announced_kept_in_blackout_and_counts_against_capacity():
+    dbs = [{"id": "h1/A/x", "instance": "h1/A", "size_gb": 1400}, {"id": "h2/A/y", "instance": "h2/A", "size_gb": 1400}]
+    inv = make_inventory(dbs)
+    plan = make_plan(
+        windows=[{"name": "w", "weekdays": ["tue"], "start": "18:00", "hours": 10}],
+        blackouts=[{"name": "frozen", "from": "2021-05-01", "to": "2021-05-05"}],
+        announced=[{"database": "h1/A/x", "start": "2021-05-04T18:00"}],
+    )
+    result = schedule(plan, inv, today=dt.date(2021, 4, 28))  # the announced start is inside the notice period too
+    s = starts(result)
+    assert s["h1/A/x"] == dt.datetime(2021, 5, 4, 18, 0, tzinfo=s["h1/A/x"].tzinfo)
+    assert s["h2/A/y"].date() == dt.date(2021, 5, 18)  # 11 May is before the notice date; 4 May is full
+    assert {w["code"] for w in result.warnings} >= {"announced-in-blackout"}
+    assert [a.announced for a in result.assignments] == [True, False]
+
+
+def test_bad_plans_explain_every_unscheduled_group():
+    inv = make_inventory([{"id": "h1/A/huge", "instance": "h1/A", "size_gb": 5000}, {"id": "h2/A/ok", "instance": "h2/A"}])
+    too_big = schedule(make_plan(), inv)
+    (u,) = too_big.unscheduled
+    assert "too short (10 h) for 26.00 h" in u.reasons[0]
+    blacked = schedule(make_plan(blackouts=[{"name": "all", "from": "2021-05-01", "to": "2021-07-01"}]), inv)
+    reasons = {u.group.databases[0]: " ".join(u.reasons) for u in blacked.unscheduled}
+    assert "17x blackout all" in reasons["h2/A/ok"] and "too short" in reasons["h1/A/huge"]
+    late = schedule(make_plan(), inv, today=dt.date(2021, 6, 25))
+    assert len(late.unscheduled) == 2 and "before the notice date 2021-07-09" in late.unscheduled[1].reasons[0]
+    no_windows = schedule(make_plan(windows=[]), inv)
+    assert [u.reasons for u in no_windows.unscheduled] == [["no window occurs inside the period"]] * 2
+
+
+def test_deterministic_output():
+    dbs = [{"id": f"h{i % 4}/A/d{i}", "instance": f"h{i % 4}/A", "size_gb": 100 * i} for i in range(12)]
+    inv = make_inventory(dbs)
+    plan = make_plan(windows=[{"name": "w", "weekdays": ["tue"], "start": "18:00", "hours": 10, "max_groups": 1}])
+    a = build_schedule(plan, inv, compute_groups(plan, inv), TODAY).as_json()
+    b = build_schedule(plan, inv, compute_groups(plan, inv), TODAY).as_json()
+    assert a == b
+
+
+# ------------------------------------------------------------ property tests
+
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+@st.composite
+def estates(draw):
+    n_hosts = draw(st.integers(1, 8))
+    n_dbs = draw(st.integers(1, 14))
+    dbs = []
+    for i in range(n_dbs):
+        host = draw(st.integers(0, n_hosts - 1))
+        inst = draw(st.sampled_from(["A", "B"]))
+        dbs.append({"id": f"h{host}/{inst}/db{i}", "instance": f"h{host}/{inst}",
+                    "size_gb": draw(st.sampled_from([0, 10, 150, 600, 1200, 2500])),
+                    "environment": draw(st.sampled_from(["prod", "prod", "test", "dev"])),
+                    "availability_group": draw(st.sampled_from([None, None, None, "ag1"]))})
+    engines = {f"h{h}/{i}": draw(st.sampled_from(["sqlserver", "oracle"])) for h in range(n_hosts) for i in "AB"}
+    instances = [{"id": i, "engine": e, "host": i.split("/")[0]} for i, e in sorted(engines.items()) if any(d["instance"] == i for d in dbs)]
+    hosts = [{"name": f"h{h}", "cluster": draw(st.sampled_from([None, None, "c1"]))} for h in range(n_hosts)]
+    n_sys = draw(st.integers(1, 4))
+    owner = {d["id"]: draw(st.integers(0, n_sys - 1)) for d in dbs}
+    systems = [{"id": f"S{s}", "agency": "UKE", "databases": [d for d, o in owner.items() if o == s] or ["nomatch-*"]} for s in range(n_sys)]
+    systems = [s for s in systems if s["databases"] != ["nomatch-*"]]
+    inv = make_inventory(dbs, hosts=hosts, instances=instances, systems=systems)
+    windows = []
+    for w in range(draw(st.integers(0, 2))):
+        windows.append({"name": f"w{w}", "weekdays": draw(st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=3, unique=True)),
+                        "start": draw(st.sampled_from(["08:00", "18:00", "22:30"])), "hours": draw(st.sampled_from([2, 6, 10, 14])),
+                        "parallel": draw(st.integers(1, 3)), "max_groups": draw(st.sampled_from([None, 1, 2])),
+                        "engines": draw(st.sampled_from([[], ["sqlserver"]]))})
+    blackouts = draw(st.sampled_from([[], [{"name": "ferie", "from": "2021-07-01", "to": "2021-08-08"}],
+                                      [{"name": "h", "holidays": "NO"}, {"name": "pay", "monthly_days": [9, 10], "systems": ["S0"]}]]))
+    plan = make_plan(period={"start": "2021-05-03", "end": draw(st.sampled_from(["2021-06-15", "2021-09-30", "2021-11-10"]))},
+                     windows=windows, blackouts=blackouts, test_before_prod_days=draw(st.sampled_from([0, 7, 30])),
+                     scope={"engines": draw(st.sampled_from([[], ["sqlserver"]]))},
+                     migrated=draw(st.lists(st.sampled_from([d["id"] for d in dbs]), max_size=2, unique=True)))
+    occs = occurrences(plan)
+    if occs and draw(st.booleans()):
+        o = draw(st.sampled_from(occs))
+        plan = plan.model_copy(update={"announced": [type(plan).model_validate({**plan.model_dump(by_alias=True), "announced": [
+            {"database": draw(st.sampled_from([d["id"] for d in dbs])), "start": o.start.replace(tzinfo=None).isoformat()}]}).announced[0]]})
+    today = draw(st.sampled_from([dt.date(2021, 4, 1), dt.date(2021, 5, 20), dt.date(2021, 8, 1)]))
+    return plan, inv, today
+
+
+@settings(max_examples=int(os.environ.get("OSLOMIG_PROPERTY_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(estates(), st.booleans())
+def test_every_schedule_passes_the_verifier(case, use_solver):
+    plan, inv, today = case
+    grouping = compute_groups(plan, inv)
+    result = build_schedule(plan, inv, grouping, today, time_limit=2.0, use_solver=use_solver).as_json()
+    assert verify_schedule(result, plan, inv, today) == []
+    placed = {d for a in result["assignments"] for d in a["databases"]} | {d for u in result["unscheduled"] for d in u["databases"]}
+    from oslomig.grouping import in_scope
+
+    assert in_scope(plan, inv) - set(plan.migrated) <= placed
+    if result["summary"]["proven_optimal"] and result["summary"]["finish"]:
+        assert result["summary"]["lower_bound"] == result["summary"]["finish"]
