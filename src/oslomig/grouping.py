@@ -8,7 +8,8 @@ runs while the membership does.
 
 from __future__ import annotations
 
-import fnmatch
+import gc
+
 from dataclasses import dataclass, field
 
 import xxhash
@@ -34,8 +35,6 @@ class Group:
     bound_by: list[dict]
     migrated: list[str] = field(default_factory=list)
     out_of_scope: list[str] = field(default_factory=list)
-    # per member database, the bound ties it takes part in (for drawing; not part of the JSON)
-    ties: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
 
     def as_json(self) -> dict:
         out = {
@@ -93,128 +92,263 @@ def in_scope(plan: DatabasePlan, inv: Inventory) -> set[str]:
 
 
 def compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
-    ids = sorted(inv.databases)
-    index = {d: i for i, d in enumerate(ids)}
-    parent = list(range(len(ids)))
+    # The cyclic GC would re-scan the millions of live inventory objects again and again
+    # while this allocates (making it superlinear); nothing here creates reference cycles.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _compute_groups(plan, inv)
+    finally:
+        if was_enabled:
+            gc.enable()
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+
+def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
+    """Connected components of the bind ties over the whole inventory, then selected by scope.
+
+    Built on arrays so a million databases take seconds: every database, instance,
+    host, cluster, availability group and (when bound) system is a node of one
+    sparse graph; ties are its edges; scipy finds the components.
+    """
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
     bind = set(plan.grouping.bind)
-    first_of: dict[tuple[str, str], int] = {}
-    tie_count: dict[tuple[str, str], int] = {}
-    ties_of: list[list[tuple[str, str]]] = [[] for _ in ids]
+    db_ids = list(inv.databases)
+    dbs = list(inv.databases.values())
+    n = len(db_ids)
+    if n == 0:
+        return GroupingResult(plan.name, [], [])
+    index = {d: i for i, d in enumerate(db_ids)}
+    inst_ids = list(inv.instances)
+    inst_index = {k: i for i, k in enumerate(inst_ids)}
+    host_ids = list(inv.hosts)
+    host_index = {k: i for i, k in enumerate(host_ids)}
+    cluster_ids = sorted({h.cluster for h in inv.hosts.values() if h.cluster})
+    cluster_index = {k: i for i, k in enumerate(cluster_ids)}
+    ag_of = [d.availability_group for d in dbs]
+    ag_ids = sorted({a for a in ag_of if a})
+    ag_index = {k: i for i, k in enumerate(ag_ids)}
+    sys_ids = list(inv.systems)
+    sys_index = {k: i for i, k in enumerate(sys_ids)}
+    n_inst, n_host, n_clu, n_ag, n_sys = len(inst_ids), len(host_ids), len(cluster_ids), len(ag_ids), len(sys_ids)
+    off_inst = n
+    off_host = off_inst + n_inst
+    off_clu = off_host + n_host
+    off_ag = off_clu + n_clu
+    off_sys = off_ag + n_ag
+    nodes = off_sys + n_sys
 
-    def tie(i: int, rule: str, key: str) -> None:
-        k = (rule, key)
-        ties_of[i].append(k)
-        j = first_of.setdefault(k, i)
-        if j != i:
-            tie_count[k] = tie_count.get(k, 1) + 1
-            ri, rj = find(i), find(j)
-            if ri != rj:
-                parent[max(ri, rj)] = min(ri, rj)
+    # map() over a dict's __getitem__ with a -1 default: the fastest per-database lookup CPython offers
+    inst_lookup = _Default(inst_index)
+    db_inst = np.array(list(map(inst_lookup.__getitem__, [d.instance for d in dbs])), dtype=np.int64)
+    owner_lookup = _Default({d: sys_index[s] for d, s in inv.owner.items() if s in sys_index})
+    owner = np.array(list(map(owner_lookup.__getitem__, db_ids)), dtype=np.int64)
+    # instance -> host pairs (an instance on a RAC or failover cluster has several hosts)
+    ih_inst, ih_host = [], []
+    for k, inst in enumerate(inv.instances.values()):
+        for h in inst.all_hosts:
+            if h in host_index:
+                ih_inst.append(k)
+                ih_host.append(host_index[h])
+    ih_inst_a, ih_host_a = np.array(ih_inst, dtype=np.int64), np.array(ih_host, dtype=np.int64)
+    host_cluster = np.array([cluster_index.get(h.cluster, -1) if h.cluster else -1 for h in inv.hosts.values()], dtype=np.int64)
+    ic_pairs = np.unique(np.stack([ih_inst_a, host_cluster[ih_host_a]], axis=1), axis=0) if len(ih_inst) else np.zeros((0, 2), np.int64)
+    ic_pairs = ic_pairs[ic_pairs[:, 1] >= 0]
 
-    cluster_of = {name: h.cluster for name, h in inv.hosts.items() if h.cluster}
-    unbound_links: list[tuple[str, str]] = []
-    for i, did in enumerate(ids):
-        db = inv.databases[did]
-        inst = inv.instances.get(db.instance)
-        hosts = inst.all_hosts if inst else []
-        if "instance" in bind:
-            tie(i, "instance", db.instance)
+    rows, cols = [], []
+    has_inst = db_inst >= 0
+    db_range = np.arange(n, dtype=np.int64)
+    if bind & {"instance", "host"}:
+        rows.append(db_range[has_inst])
+        cols.append(off_inst + db_inst[has_inst])
         if "host" in bind:
-            for h in hosts:
-                tie(i, "host", h)
-        if "cluster" in bind:
-            for h in hosts:
-                if h in cluster_of:
-                    tie(i, "cluster", cluster_of[h])
-        if "availability_group" in bind and db.availability_group:
-            tie(i, "availability_group", db.availability_group)
-        if plan.grouping.systems and did in inv.owner:
-            tie(i, "systems", inv.owner[did])
-        for link in db.links:
-            if link not in index:
-                continue
-            if "links" in bind:
-                a, b = sorted((did, link))
-                key = f"{a} -> {b}"
-                tie(i, "links", key)
-                tie(index[link], "links", key)
-            else:
-                unbound_links.append((did, link))
+            rows.append(off_inst + ih_inst_a)
+            cols.append(off_host + ih_host_a)
+        if "cluster" in bind and len(ic_pairs):
+            rows.append(off_inst + ic_pairs[:, 0])
+            cols.append(off_clu + ic_pairs[:, 1])
+    elif "cluster" in bind and len(ic_pairs):
+        # clusters alone: a database meets its cluster directly, not through its instance
+        inst_to_pairs = {}
+        for inst_k, clu in ic_pairs.tolist():
+            inst_to_pairs.setdefault(inst_k, []).append(clu)
+        for i in np.flatnonzero(np.isin(db_inst, ic_pairs[:, 0])).tolist():
+            for clu in inst_to_pairs[int(db_inst[i])]:
+                rows.append(np.array([i]))
+                cols.append(np.array([off_clu + clu]))
+    ag_lookup = _Default(ag_index)
+    ag_idx = np.array(list(map(ag_lookup.__getitem__, ag_of)), dtype=np.int64)
+    if "availability_group" in bind:
+        m = ag_idx >= 0
+        rows.append(db_range[m])
+        cols.append(off_ag + ag_idx[m])
+    if plan.grouping.systems:
+        m = owner >= 0
+        rows.append(db_range[m])
+        cols.append(off_sys + owner[m])
+    link_pairs: list[tuple[str, str]] = [(db_ids[i], link) for i, d in enumerate(dbs) if d.links for link in d.links if link in index]
+    if "links" in bind and link_pairs:
+        rows.append(np.array([index[a] for a, _ in link_pairs], dtype=np.int64))
+        cols.append(np.array([index[b] for _, b in link_pairs], dtype=np.int64))
+    r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+    graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(nodes, nodes)).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    db_label = labels[:n]
 
-    members: dict[int, list[int]] = {}
-    for i in range(len(ids)):
-        members.setdefault(find(i), []).append(i)
-    bound: dict[int, list[tuple[str, str]]] = {}
-    for k, n in tie_count.items():
-        bound.setdefault(find(first_of[k]), []).append(k)
+    # which keys really tie (two or more databases share them), for `bound_by`
+    per_inst = np.bincount(db_inst[has_inst], minlength=n_inst)
+    bound_keys: dict[int, list[tuple[str, str]]] = {}
 
-    scope = in_scope(plan, inv)
-    migrated = set(plan.migrated)
+    def add_bound(rule: str, names: list[str], counts, node_offset: int, members=None) -> None:
+        for k in np.flatnonzero(counts >= 2).tolist():
+            bound_keys.setdefault(int(labels[node_offset + k]) if members is None else int(db_label[members[k]]), []).append((rule, names[k]))
+
+    if "instance" in bind:
+        add_bound("instance", inst_ids, per_inst, off_inst)
+    if "host" in bind:
+        add_bound("host", host_ids, np.bincount(ih_host_a, weights=per_inst[ih_inst_a], minlength=n_host), off_host)
+    if "cluster" in bind and len(ic_pairs):
+        add_bound("cluster", cluster_ids, np.bincount(ic_pairs[:, 1], weights=per_inst[ic_pairs[:, 0]], minlength=n_clu), off_clu)
+    if "availability_group" in bind and n_ag:
+        first = {}
+        for i in np.flatnonzero(ag_idx >= 0).tolist():
+            first.setdefault(int(ag_idx[i]), i)
+        add_bound("availability_group", ag_ids, np.bincount(ag_idx[ag_idx >= 0], minlength=n_ag), 0, members=first)
+    if plan.grouping.systems and n_sys:
+        first = {}
+        for i in np.flatnonzero(owner >= 0).tolist():
+            first.setdefault(int(owner[i]), i)
+        add_bound("systems", sys_ids, np.bincount(owner[owner >= 0], minlength=n_sys), 0, members=first)
+    if "links" in bind:
+        for a, b in link_pairs:
+            lo, hi = sorted((a, b))
+            bound_keys.setdefault(int(db_label[index[a]]), []).append(("links", f"{lo} -> {hi}"))
+
+    # scope and migration, as masks
+    scope_mask = _scope_mask(plan, inv, np, db_ids, index, db_inst, owner, inst_ids, inst_index, sys_ids)
+    migrated_mask = np.zeros(n, dtype=bool)
+    for d in plan.migrated:
+        if d in index:
+            migrated_mask[index[d]] = True
+    wanted = np.unique(db_label[scope_mask & ~migrated_mask])
+    member_mask = np.isin(db_label, wanted)
+    members = np.flatnonzero(member_mask)
+    order = members[np.argsort(db_label[members], kind="stable")]
+    cut = np.flatnonzero(np.diff(db_label[order])) + 1
+
+    inst_hosts = [inst.all_hosts for inst in inv.instances.values()]
+    inst_engine = [inst.engine for inst in inv.instances.values()]
+    # plain lists for the per-group loop: element access on numpy arrays is slow
+    mig, dinst, own, in_scope_l = migrated_mask.tolist(), db_inst.tolist(), owner.tolist(), scope_mask.tolist()
+    sizes = [d.size_gb for d in dbs]
+    envs_of = [d.environment or "other" for d in dbs]
+    agency_of = [inv.systems[s].agency for s in sys_ids]
     hours_per_gb = 1.0 / plan.timing.throughput_gb_per_hour
+    overhead = plan.timing.overhead_hours
+    key = db_ids.__getitem__
+    has_migrated = bool(migrated_mask.any())
     groups: list[Group] = []
     warnings: list[dict] = []
-    for root, idxs in members.items():
-        dbs = [ids[i] for i in idxs]  # already sorted: indices ascend
-        if not any(d in scope and d not in migrated for d in dbs):
-            continue
-        moving = [d for d in dbs if d not in migrated]
-        done = [d for d in dbs if d in migrated]
+    db_label_l = db_label.tolist()
+    order_l = order.tolist()
+    bounds = [0, *cut.tolist(), len(order_l)] if order_l else [0]
+    for a, b in zip(bounds, bounds[1:]):
+        idxs = order_l[a:b]
+        if len(idxs) > 1:
+            idxs.sort(key=key)
+        moving_idx = [i for i in idxs if not mig[i]] if has_migrated else idxs
+        moving = [db_ids[i] for i in moving_idx]
+        done = [db_ids[i] for i in idxs if mig[i]] if has_migrated else []
+        if len(moving_idx) == 1:  # the common case: a database alone on its server
+            i = moving_idx[0]
+            k, o = dinst[i], own[i]
+            insts = {k} if k >= 0 else set()
+            sys_set = {o} if o >= 0 else set()
+            envs = [envs_of[i]]
+            size = sizes[i]
+        else:
+            insts = {dinst[i] for i in moving_idx} - {-1}
+            sys_set = {own[i] for i in moving_idx} - {-1}
+            envs = sorted({envs_of[i] for i in moving_idx})
+            size = sum(sizes[i] for i in moving_idx)
+        systems = sorted(sys_ids[k] for k in sys_set)
+        agencies = sorted({agency_of[k] for k in sys_set} - {None})
         gid = group_id(moving)
-        instances, hosts, systems, agencies, engines, envs = set(), set(), set(), set(), set(), set()
-        size = 0.0
-        for d in moving:
-            db = inv.databases[d]
-            size += db.size_gb
-            instances.add(db.instance)
-            inst = inv.instances.get(db.instance)
-            if inst:
-                hosts.update(inst.all_hosts)
-                engines.add(inst.engine)
-            owner = inv.owner.get(d)
-            if owner:
-                systems.add(owner)
-                agency = inv.systems[owner].agency
-                if agency:
-                    agencies.add(agency)
-            envs.add(db.environment or "other")
-        outside = [d for d in moving if d not in scope]
-        group_ties = sorted(bound.get(root, []))
+        ties = sorted(set(bound_keys.get(db_label_l[idxs[0]], ())))
+        outside = [db_ids[i] for i in moving_idx if not in_scope_l[i]]
         groups.append(Group(
-            id=gid, databases=moving, instances=sorted(instances), hosts=sorted(hosts), systems=sorted(systems),
-            agencies=sorted(agencies), engines=sorted(engines), environments=sorted(envs), size_gb=size,
-            estimated_hours=plan.timing.overhead_hours + size * hours_per_gb,
-            bound_by=[{"rule": r, "key": k} for r, k in group_ties], migrated=done, out_of_scope=outside,
-            ties={d: sorted(set(ties_of[index[d]]) & set(group_ties)) for d in moving},
+            id=gid, databases=moving, instances=sorted(inst_ids[k] for k in insts),
+            hosts=sorted({h for k in insts for h in inst_hosts[k]}), systems=systems, agencies=agencies,
+            engines=sorted({inst_engine[k] for k in insts}), environments=envs, size_gb=size,
+            estimated_hours=overhead + size * hours_per_gb, bound_by=[{"rule": r, "key": k} for r, k in ties],
+            migrated=done, out_of_scope=outside,
         ))
-        tied = set(group_ties)
+        g = groups[-1]
         for d in outside:
-            how = [f"{r} {k}" for r, k in ties_of[index[d]] if (r, k) in tied]
+            how = [f"{r} {k}" for r, k in member_ties(plan, inv, g, d)]
             warnings.append({"code": "out-of-scope-member", "group": gid,
                              "message": f"{gid}: {d} is outside the plan's scope but moves with the group (tied by {', '.join(how) or 'the group'})"})
-        if envs & {"prod"} and envs & NON_PROD:
+        if "prod" in envs and NON_PROD.intersection(envs):
             warnings.append({"code": "mixed-environments", "group": gid,
-                             "message": f"{gid}: mixes prod and non-prod databases ({', '.join(sorted(envs))}); test-before-prod cannot be kept inside one group"})
+                             "message": f"{gid}: mixes prod and non-prod databases ({', '.join(envs)}); test-before-prod cannot be kept inside one group"})
         if done:
             warnings.append({"code": "partly-migrated", "group": gid,
                              "message": f"{gid}: {len(done)} member(s) already migrated ({', '.join(done)}); the rest still move together"})
-    group_of = {d: g.id for g in groups for d in g.databases}
-    for a, b in unbound_links:
-        ga, gb = group_of.get(a), group_of.get(b)
-        if (ga or gb) and ga != gb:
-            warnings.append({"code": "unbound-link", "group": ga or gb,
-                             "message": f"{a} links to {b} in {'another group' if ga and gb else 'a database outside this plan'}; "
-                                        "they may move in different windows (bind `links` to keep them together)"})
+    if "links" not in bind and link_pairs:
+        group_of = {d: g.id for g in groups for d in g.databases}
+        for a, b in link_pairs:
+            ga, gb = group_of.get(a), group_of.get(b)
+            if (ga or gb) and ga != gb:
+                warnings.append({"code": "unbound-link", "group": ga or gb,
+                                 "message": f"{a} links to {b} in {'another group' if ga and gb else 'a database outside this plan'}; "
+                                            "they may move in different windows (bind `links` to keep them together)"})
     groups.sort(key=lambda g: g.databases[0])
     warnings.sort(key=lambda w: (w["code"], w["message"]))
     return GroupingResult(plan.name, groups, warnings)
 
 
-def matches(pattern: str, ident: str) -> bool:
-    return fnmatch.fnmatchcase(ident, pattern)
+class _Default(dict):
+    """A dict copy whose missing keys read as -1, for `map(d.__getitem__, keys)`."""
+
+    def __missing__(self, key):
+        return -1
+
+
+def _scope_mask(plan, inv, np, db_ids, index, db_inst, owner, inst_ids, inst_index, sys_ids):
+    scope = plan.scope
+    n = len(db_ids)
+    mask = db_inst >= 0
+    if scope.engines:
+        ok = np.array([inst.engine in scope.engines for inst in inv.instances.values()] + [False], dtype=bool)
+        mask &= ok[db_inst]  # index -1 hits the trailing False
+    if scope.systems or scope.agencies:
+        allowed = np.array([(not scope.systems or s in scope.systems) and (not scope.agencies or inv.systems[s].agency in scope.agencies)
+                            for s in sys_ids] + [False], dtype=bool)
+        mask &= allowed[owner]
+    if scope.exclude:
+        exclude = set(scope.exclude)
+        bad_inst = np.array([k in exclude or bool(exclude.intersection(inst.all_hosts)) for k, inst in inv.instances.items()] + [False], dtype=bool)
+        mask &= ~bad_inst[db_inst]
+        for d in exclude:
+            if d in index:
+                mask[index[d]] = False
+    return mask
+
+
+def member_ties(plan: DatabasePlan, inv: Inventory, group: Group, db_id: str) -> list[tuple[str, str]]:
+    """The group's bound ties that this member takes part in (for warnings and drawings)."""
+    db = inv.databases[db_id]
+    inst = inv.instances.get(db.instance)
+    hosts = inst.all_hosts if inst else []
+    mine = {("instance", db.instance), ("availability_group", db.availability_group or ""), ("systems", inv.owner.get(db_id, ""))}
+    mine |= {("host", h) for h in hosts}
+    mine |= {("cluster", inv.hosts[h].cluster) for h in hosts if h in inv.hosts and inv.hosts[h].cluster}
+    out = []
+    for b in group.bound_by:
+        key = (b["rule"], b["key"])
+        if key in mine or (b["rule"] == "links" and db_id in b["key"].split(" -> ")):
+            out.append(key)
+    return out

@@ -27,6 +27,11 @@ from oslomig.models import DatabasePlan
 from oslomig.timewindows import Occurrence, blackout_days, local_span, matching_window, occurrences
 
 
+# Above this many (group, occurrence) choices CP-SAT rarely improves on the greedy start
+# within seconds; the greedy schedule and its lower bound are reported instead.
+MAX_SOLVER_CHOICES = 60_000
+
+
 @dataclass
 class Assignment:
     group: Group
@@ -245,6 +250,8 @@ def build_schedule(plan: DatabasePlan, inv: Inventory, grouping: GroupingResult,
     greedy_finish = max((all_occs[oi].end for oi in chosen.values()), default=None)
     if len(chosen) == schedulable and greedy_finish == bound:
         solver_name, proven = "greedy", True  # every group that fits alone is placed, at the lower bound: optimal
+    elif use_solver and n and sum(len(o) for o in options) > MAX_SOLVER_CHOICES:
+        solver_name = f"greedy (model of {sum(len(o) for o in options):,} choices too large for the solver)"
     elif use_solver and n:
         result = _solve_cp_sat(groups, all_occs, options, fixed, prec, gap, cap, dur, chosen, time_limit, bound)
         if result is not None:
@@ -401,10 +408,29 @@ def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap, dur, hint, time_
         model.Add(sum(dur[gi] * x[gi, oi] for gi in gis) <= cap_min[oi])
         if cap_cnt[oi] is not None:
             model.Add(sum(x[gi, oi] for gi in gis) <= cap_cnt[oi])
-    for t, p, _ in sorted(set((t, p, "") for t, p, _ in prec)):
-        for op in options[p]:
-            ok = [x[t, ot] for ot in options[t] if occs[ot].end + gap <= occs[op].start]
-            model.Add(x[p, op] <= sum(ok)) if ok else model.Add(x[p, op] == 0)
+    # test before prod, linear in the number of choices: start/end in minutes from the first occurrence
+    origin = min(o.start for o in occs)
+
+    def minutes(t: dt.datetime) -> int:
+        return int((t - origin).total_seconds() // 60)
+
+    horizon = minutes(max(o.end for o in occs)) + 1
+    gap_min = int(gap.total_seconds() // 60)
+    placed_var, start_var, end_var = {}, {}, {}
+    for gi in sorted({g for t, p, _ in prec for g in (t, p)}):
+        opts = options[gi]
+        placed_var[gi] = sum(x[gi, oi] for oi in opts) if opts else 0
+        start_var[gi] = sum(minutes(occs[oi].start) * x[gi, oi] for oi in opts) if opts else 0
+        end_var[gi] = sum(minutes(occs[oi].end) * x[gi, oi] for oi in opts) if opts else 0
+    for t, p in sorted({(t, p) for t, p, _ in prec}):
+        if not options[p]:
+            continue
+        if not options[t]:
+            model.Add(placed_var[p] == 0)
+            continue
+        model.Add(placed_var[p] <= placed_var[t])
+        # when p is placed: start_p >= end_t + gap; when it is not, start_p is 0 and the big-M term relaxes it
+        model.Add(start_var[p] >= end_var[t] + gap_min - (horizon + gap_min) * (1 - placed_var[p]))
     scheduled = sum(x.values())
     max_rank = max(end_rank.values(), default=0)
     # the relaxation's bound holds for any schedule placing at least as many groups: tell the solver
@@ -420,6 +446,7 @@ def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap, dur, hint, time_
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1  # one worker + deterministic time: the same answer every run
     solver.parameters.max_deterministic_time = time_limit
+    solver.parameters.max_time_in_seconds = 3 * time_limit  # a safety net on a loaded machine
     solver.parameters.random_seed = 0
     status = solver.Solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):

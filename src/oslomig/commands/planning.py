@@ -95,7 +95,7 @@ def run_groups(plan_path: Path, inventory: Path | None, fmt: str, env: Env) -> i
         env.out(_csv(rows, ["group", "databases", "instances", "hosts", "systems", "agencies", "engines",
                             "environments", "size_gb", "estimated_hours", "bound_by"]))
     elif fmt == "dot":
-        env.out(groups_dot(result))
+        env.out(groups_dot(result, ctx))
     else:
         _groups_table(result, env)
     if fmt in ("table",) or not env.quiet:
@@ -121,8 +121,9 @@ def _groups_table(result, env: Env) -> None:
     env.table_console().print(table)
 
 
-def groups_dot(result) -> str:
+def groups_dot(result, ctx: PlanContext) -> str:
     """Graphviz: one cluster per group, databases linked to the keys that tie them."""
+    from oslomig.grouping import member_ties
 
     def q(s: str) -> str:
         return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -138,7 +139,7 @@ def groups_dot(result) -> str:
             lines.append(f"    {q(key)} [shape=ellipse, label={q(b['rule'] + chr(10) + b['key'])}];")
         lines.append("  }")
         for d in g.databases:
-            for rule, key in g.ties.get(d, []):
+            for rule, key in member_ties(ctx.plan, ctx.inventory, g, d):
                 lines.append(f"  {q(d)} -- {q(rule + ':' + key)};")
     lines.append("}")
     return "\n".join(lines) + "\n"

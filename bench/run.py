@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""oslomig benchmarks: each figure beside its reference, measured in the same run.
+
+    make bench                      # everything
+    .venv/bin/python bench/run.py startup validate groups schedule
+    .venv/bin/python bench/run.py --quick   # smaller sizes, for a quick look
+
+The machine is shared and noisy: every figure is a median of repeated runs,
+and the comparisons are ratios against a reference taken right beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+PY = sys.executable
+BIN = Path(PY).parent
+
+
+def median_time(cmd: list[str], runs: int, cwd: Path = ROOT) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def row(what: str, value: str, reference: str, verdict: str) -> None:
+    print(f"  {what:<48} {value:>14}   {reference:<44} {verdict}")
+
+
+def bench_startup(args) -> None:
+    print("startup (median of %d cold processes)" % args.runs)
+    base = median_time([PY, "-c", "pass"], args.runs)
+    help_ = median_time([str(BIN / "oslomig"), "--help"], args.runs)
+    imp = median_time([PY, "-c", "import oslomig.cli"], args.runs)
+    row("oslomig --help", f"{help_ * 1000:.0f} ms", f"python -c pass: {base * 1000:.0f} ms", f"budget 150 ms: {'OK' if help_ <= 0.150 else 'OVER'}")
+    row("import oslomig.cli", f"{imp * 1000:.0f} ms", f"ratio to python -c pass: {imp / base:.1f}x", "")
+
+
+def bench_validate(args) -> None:
+    files = sorted(str(p) for p in list((ROOT / "plans").glob("*.yaml")) + list((ROOT / "inventories").rglob("*.yaml")))
+    lines = sum(Path(f).read_text(encoding="utf-8").count("\n") for f in files)
+    print(f"validate on the shipped examples ({len(files)} files, {lines:,} lines; median of {args.runs // 2 + 1})")
+    ours = median_time([str(BIN / "oslomig"), "validate", "plans", "inventories"], args.runs // 2 + 1)
+    yamllint = shutil.which("yamllint", path=str(BIN)) or shutil.which("yamllint")
+    if yamllint is None:
+        row("oslomig validate", f"{ours:.2f} s", "yamllint: not installed", "")
+        return
+    ref = median_time([yamllint, "-d", "default", *files], args.runs // 2 + 1)
+    row("oslomig validate plans inventories", f"{ours:.2f} s", f"yamllint (same files): {ref:.2f} s",
+        f"ratio {ours / ref:.2f}x: {'OK' if ours <= ref else 'SLOWER'}")
+
+
+def synthetic_inventory(n_dbs: int, n_hosts: int, seed: int = 1):
+    """An estate built without YAML (model_construct): what `groups` works on after loading."""
+    from oslomig import models
+    from oslomig.loading import Inventory
+
+    rng = random.Random(seed)
+    hosts = [models.Host.model_construct(name=f"h{i:06d}", cluster=(f"c{i // 4:05d}" if i % 50 == 0 else None)) for i in range(n_hosts)]
+    instances = []
+    for i in range(n_hosts):
+        instances.append(models.Instance.model_construct(id=f"h{i:06d}/A", engine="sqlserver" if i % 3 else "oracle", host=f"h{i:06d}", hosts=None))
+        if i % 5 == 0:
+            instances.append(models.Instance.model_construct(id=f"h{i:06d}/B", engine="sqlserver", host=f"h{i:06d}", hosts=None))
+    inst_ids = [i.id for i in instances]
+    dbs = []
+    for d in range(n_dbs):
+        inst = inst_ids[rng.randrange(len(inst_ids))]
+        ag = f"ag{d % 5000}" if d % 97 == 0 else None
+        # as in a real estate, test and prod databases live on different servers
+        env = "test" if int(inst[1:7]) % 3 == 0 else "prod"
+        dbs.append(models.Database.model_construct(id=f"{inst}/db{d:07d}", instance=inst, size_gb=float(rng.randint(1, 500)),
+                                                   environment=env, availability_group=ag, links=[]))
+    inv = Inventory()
+    inv.hosts = {h.name: h for h in hosts}
+    inv.instances = {i.id: i for i in instances}
+    inv.databases = {d.id: d for d in dbs}
+    return inv
+
+
+def bench_groups(args) -> None:
+    from oslomig.grouping import compute_groups
+    from oslomig.models import DatabasePlan
+
+    n_dbs, n_hosts = (100_000, 20_000) if args.quick else (1_000_000, 200_000)
+    print(f"groups: {n_dbs:,} databases on {n_hosts:,} hosts")
+    import gc
+
+    t0 = time.perf_counter()
+    gc.disable()  # building a million objects: the collector would rescan them all, many times
+    inv = synthetic_inventory(n_dbs, n_hosts)
+    gc.enable()
+    gc.freeze()  # what a long-lived loaded inventory looks like to the collector
+    built = time.perf_counter() - t0
+    plan = DatabasePlan.model_validate({"kind": "database-migration", "name": "bench", "period": {"start": "2021-05-03", "end": "2022-05-02"}})
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        result = compute_groups(plan, inv)
+        times.append(time.perf_counter() - t0)
+    t = statistics.median(times)
+    budget = 5.0 * (n_dbs / 1_000_000)
+    row("compute_groups (median of 3)", f"{t:.2f} s", f"building the estate in memory: {built:.2f} s",
+        f"budget {budget:g} s: {'OK' if t <= budget else 'OVER'}; {len(result.groups):,} groups")
+
+
+def synthetic_plan(n_groups: int, seed: int = 7):
+    """`n_groups` hosts with one to three databases each, a year of windows, test before prod."""
+    from oslomig import models
+    from oslomig.loading import Inventory
+    from oslomig.validation import resolve_ownership
+
+    rng = random.Random(seed)
+    hosts, instances, dbs, systems = [], [], [], []
+    for g in range(n_groups):
+        prod = g % 4 != 0
+        h = f"{'p' if prod else 't'}{g:05d}"
+        hosts.append(models.Host.model_construct(name=h, cluster=None))
+        instances.append(models.Instance.model_construct(id=f"{h}/I", engine="sqlserver", host=h, hosts=None))
+        for k in range(rng.randint(1, 3)):
+            dbs.append(models.Database.model_construct(id=f"{h}/I/d{k}", instance=f"{h}/I", size_gb=float(rng.choice([5, 20, 80, 300, 900])),
+                                                       environment="prod" if prod else "test", availability_group=None, links=[]))
+    # systems: a test database and a prod database each, so test-before-prod ties groups together
+    test_dbs = [d.id for d in dbs if d.environment == "test"]
+    prod_dbs = [d.id for d in dbs if d.environment == "prod"]
+    for s, (t, p) in enumerate(zip(test_dbs, prod_dbs[::3])):
+        systems.append(models.System.model_construct(id=f"S{s:05d}", agency=None, contacts=[], databases=[t, p], depends_on=[], name=None))
+    inv = Inventory()
+    inv.hosts = {h.name: h for h in hosts}
+    inv.instances = {i.id: i for i in instances}
+    inv.databases = {d.id: d for d in dbs}
+    inv.systems = {s.id: s for s in systems}
+    resolve_ownership(inv)
+    weeks = max(52, n_groups // 8)
+    plan = models.DatabasePlan.model_validate({
+        "kind": "database-migration", "name": f"bench {n_groups}",
+        "period": {"start": "2021-01-04", "end": (dt.date(2021, 1, 4) + dt.timedelta(weeks=weeks)).isoformat()},
+        "windows": [{"name": "weeknight", "weekdays": ["tue", "thu"], "start": "18:00", "hours": 10, "parallel": 3, "max_groups": 4},
+                    {"name": "saturday", "weekdays": ["sat"], "start": "08:00", "hours": 14, "parallel": 2, "max_groups": 3}],
+        "blackouts": [{"name": "fellesferie", "from": "2021-07-01", "to": "2021-08-08"}, {"name": "helligdager", "holidays": "NO"}],
+        "test_before_prod_days": 7, "notice_days": 14,
+    })
+    return plan, inv
+
+
+def bench_schedule(args) -> None:
+    from oslomig.grouping import compute_groups
+    from oslomig.scheduling import build_schedule
+
+    print("schedule: groups over a year of windows (tue/thu nights, saturdays; holidays, fellesferie, test before prod)")
+    sizes = [100, 400, 1000] if args.quick else [100, 400, 1000, 3000, 10000]
+    for n in sizes:
+        plan, inv = synthetic_plan(n)
+        grouping = compute_groups(plan, inv)
+        t0 = time.perf_counter()
+        result = build_schedule(plan, inv, grouping, dt.date(2020, 12, 1), time_limit=5.0)
+        t = time.perf_counter() - t0
+        s = result.as_json()["summary"]
+        gap = "proven optimal" if s["proven_optimal"] else f"gap to lower bound {s['gap_hours']} h"
+        verdict = f"budget 10 s: {'OK' if t <= 10 else 'OVER'}" if n == 400 else ""
+        row(f"{len(grouping.groups):>6,} groups", f"{t:.2f} s", f"{s['scheduled']:,} placed, finish {s['finish'][:10] if s['finish'] else '-'}, {gap} ({s['solver']})", verdict)
+
+
+BENCHES = {"startup": bench_startup, "validate": bench_validate, "groups": bench_groups, "schedule": bench_schedule}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("which", nargs="*", choices=[*BENCHES, []], default=[])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--runs", type=int, default=11, help="repetitions for process timings")
+    args = parser.parse_args()
+    for name in args.which or list(BENCHES):
+        BENCHES[name](args)
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
