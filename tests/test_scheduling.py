@@ -191,3 +191,28 @@ def test_every_schedule_passes_the_verifier(case, use_solver):
     assert in_scope(plan, inv) - set(plan.migrated) <= placed
     if result["summary"]["proven_optimal"] and result["summary"]["finish"]:
         assert result["summary"]["lower_bound"] == result["summary"]["finish"]
+
+
+def test_vectorised_feasibility_matches_the_rule_one_by_one():
+    """The numpy filter and `_ruled_out` must agree exactly: too strict would hide windows, too lax would break rules."""
+    from pathlib import Path
+
+    from oslomig import scheduling
+    from oslomig.loading import parse_model, read_document
+    from oslomig.models import DatabasePlan
+    from oslomig.problems import Problems
+    from oslomig.timewindows import blackout_days
+    from oslomig.validation import load_checked_inventory
+
+    root = Path(__file__).resolve().parent.parent
+    problems = Problems()
+    inv = load_checked_inventory([root / "inventories"], problems)
+    plan = parse_model(read_document(root / "plans" / "sql-2021.yaml", problems), DatabasePlan, problems)
+    today = dt.date(2021, 5, 20)
+    occs = occurrences(plan)
+    sets = [blackout_days(b, plan.period.start - dt.timedelta(days=1), plan.period.end + dt.timedelta(days=2)) for b in plan.blackouts]
+    ctx = scheduling._Ctx(plan, inv, today, occs, None, sets)
+    feasible = scheduling._Feasibility(ctx)
+    for group in compute_groups(plan, inv).groups:
+        one_by_one = [o.index for o in occs if scheduling._ruled_out(ctx, group, o) is None]
+        assert feasible.options(group) == one_by_one, group.id

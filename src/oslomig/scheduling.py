@@ -127,6 +127,39 @@ def _ruled_out(ctx: _Ctx, group: Group, occ: Occurrence, announced: bool = False
     return None
 
 
+class _Feasibility:
+    """`_ruled_out` for every occurrence at once, as numpy masks (same rules, same order)."""
+
+    def __init__(self, ctx: _Ctx):
+        import numpy as np
+
+        self.np = np
+        self.ctx = ctx
+        occs = ctx.occs
+        self.real = np.array([o.real_hours for o in occs], dtype=float)
+        self.engines = [o.engines for o in occs]
+        earliest = ctx.today + dt.timedelta(days=ctx.plan.notice_days)
+        self.after_notice = np.array([o.start.date() >= earliest for o in occs], dtype=bool)
+        self.blacked = []
+        for b, days in zip(ctx.plan.blackouts, ctx.blackout_sets):
+            self.blacked.append(np.array([bool(days.intersection(o.days)) for o in occs], dtype=bool))
+        self.engine_masks: dict[frozenset, object] = {}
+
+    def options(self, group: Group) -> list[int]:
+        np = self.np
+        if not self.ctx.occs:
+            return []
+        mask = (self.real + 1e-9 >= group.estimated_hours) & self.after_notice
+        engines = frozenset(group.engines)
+        if engines not in self.engine_masks:
+            self.engine_masks[engines] = np.array([not e or engines <= e for e in self.engines], dtype=bool)
+        mask &= self.engine_masks[engines]
+        for b, blacked in zip(self.ctx.plan.blackouts, self.blacked):
+            if applies(b, group):
+                mask &= ~blacked
+        return [self.ctx.occs[i].index for i in np.flatnonzero(mask).tolist()]
+
+
 def _precedence(groups: list[Group], inv: Inventory, days: int, warnings: list[dict]) -> list[tuple[int, int, str]]:
     """(before, after, system): group `after` holds prod of `system`, `before` holds its non-prod."""
     prod_of, test_of = defaultdict(set), defaultdict(set)
@@ -150,7 +183,7 @@ def _precedence(groups: list[Group], inv: Inventory, days: int, warnings: list[d
 
 
 def build_schedule(plan: DatabasePlan, inv: Inventory, grouping: GroupingResult, today: dt.date,
-                   time_limit: float = 20.0, use_solver: bool = True) -> Schedule:
+                   time_limit: float = 20.0, use_solver: bool = True, explain_group: str | None = None) -> Schedule:
     tz = ZoneInfo(plan.timezone)
     occs = occurrences(plan)
     lo, hi = plan.period.start, plan.period.end
@@ -199,23 +232,11 @@ def build_schedule(plan: DatabasePlan, inv: Inventory, grouping: GroupingResult,
             warnings.append({"code": "announced-does-not-fit", "group": g.id,
                              "message": f"{g.id}: announced window {occ.window} {occ.start:%Y-%m-%d %H:%M} is {why}; kept, because owners were told"})
 
-    # single-group feasibility, with reasons
-    options: list[list[int]] = []
-    ruled: list[dict[int, str]] = []
-    for gi, g in enumerate(groups):
-        if gi in fixed:
-            options.append([fixed[gi].index])
-            ruled.append({})
-            continue
-        opts, why = [], {}
-        for o in occs:
-            r = _ruled_out(ctx, g, o)
-            if r is None:
-                opts.append(o.index)
-            else:
-                why[o.index] = r
-        options.append(opts)
-        ruled.append(why)
+    # single-group feasibility as masks over the occurrences; the reasons are worded
+    # later, only for the groups that need them (unscheduled, or asked to explain)
+    feasible = _Feasibility(ctx)
+    options: list[list[int]] = [[fixed[gi].index] if gi in fixed else feasible.options(g) for gi, g in enumerate(groups)]
+    deadlines: dict[int, list[tuple[dt.datetime, str, str]]] = defaultdict(list)
 
     prec = _precedence(groups, inv, plan.test_before_prod_days, warnings)
     gap = dt.timedelta(days=plan.test_before_prod_days)
@@ -223,13 +244,24 @@ def build_schedule(plan: DatabasePlan, inv: Inventory, grouping: GroupingResult,
     for t, p, system in prec:
         if p in fixed and t not in fixed:
             deadline = fixed[p].start - gap
-            keep = []
-            for oi in options[t]:
-                if all_occs[oi].end <= deadline:
-                    keep.append(oi)
-                else:
-                    ruled[t][oi] = f"test-before-prod: must end by {deadline:%Y-%m-%d %H:%M}, {gap.days} days before announced {groups[p].id} ({system})"
-            options[t] = keep
+            deadlines[t].append((deadline, groups[p].id, system))
+            options[t] = [oi for oi in options[t] if all_occs[oi].end <= deadline]
+
+    def ruled(gi: int) -> dict[int, str]:
+        """Why each occurrence is out for group `gi` on its own (worded on demand)."""
+        if gi in fixed:
+            return {}
+        why = {}
+        for o in occs:
+            r = _ruled_out(ctx, groups[gi], o)
+            if r is None:
+                late = [(d, gid, s) for d, gid, s in deadlines.get(gi, []) if o.end > d]
+                if late:
+                    d, gid, s = min(late)
+                    r = f"test-before-prod: must end by {d:%Y-%m-%d %H:%M}, {gap.days} days before announced {gid} ({s})"
+            if r is not None:
+                why[o.index] = r
+        return why
 
     dur = [_minutes(g.estimated_hours) for g in groups]
     cap_min = {o.index: _minutes(o.real_hours) * o.parallel for o in all_occs}
@@ -270,14 +302,15 @@ def build_schedule(plan: DatabasePlan, inv: Inventory, grouping: GroupingResult,
         if gi in chosen:
             assignments.append(Assignment(g, all_occs[chosen[gi]], gi in fixed))
             continue
-        unscheduled.append(Unscheduled(g, _reasons(ctx, g, gi, options[gi], ruled[gi], prec, chosen, groups, all_occs, gap, by_occ, cap, dur)))
+        unscheduled.append(Unscheduled(g, _reasons(ctx, g, gi, options[gi], ruled(gi), prec, chosen, groups, all_occs, gap, by_occ, cap, dur)))
     assignments.sort(key=lambda a: (a.occurrence.start, a.occurrence.window, a.group.id))
     unscheduled.sort(key=lambda u: u.group.id)
     finish = max((a.occurrence.end for a in assignments), default=None)
     lower = _lower_bound(groups, all_occs, options, fixed, prec, gap, cap, dur, set(chosen)) if assignments else None
     if proven and finish is not None:
         lower = finish
-    explain = {g.id: _explain(ctx, g, gi, chosen, ruled[gi], all_occs, prec, groups, gap) for gi, g in enumerate(groups)}
+    explain = {g.id: _explain(ctx, g, gi, chosen, ruled(gi), all_occs, prec, groups, gap)
+               for gi, g in enumerate(groups) if g.id == explain_group}
     warnings.sort(key=lambda w: (w["code"], w["message"]))
     return Schedule(plan.name, today, assignments, unscheduled, warnings, finish, lower, solver_name, proven, explain)
 

@@ -147,14 +147,14 @@ def groups_dot(result, ctx: PlanContext) -> str:
 
 # ----------------------------------------------------------------- schedule
 
-def compute(ctx: PlanContext, today: dt.date, time_limit: float = 20.0):
+def compute(ctx: PlanContext, today: dt.date, time_limit: float = 20.0, explain: str | None = None):
     from oslomig.grouping import compute_groups
     from oslomig.scheduling import build_schedule
 
     grouping = compute_groups(ctx.plan, ctx.inventory)
     if not grouping.groups:
         raise NothingInScope("nothing is in scope: the plan's scope selects no database that still has to move")
-    return build_schedule(ctx.plan, ctx.inventory, grouping, today, time_limit=time_limit)
+    return build_schedule(ctx.plan, ctx.inventory, grouping, today, time_limit=time_limit, explain_group=explain)
 
 
 def run_schedule(plan_path: Path, inventory: Path | None, today: dt.date | None, fmt: str, out: Path | None,
@@ -163,7 +163,7 @@ def run_schedule(plan_path: Path, inventory: Path | None, today: dt.date | None,
     if ctx is None:
         return 1
     today = default_today(ctx.plan, today)
-    sched = compute(ctx, today, time_limit)
+    sched = compute(ctx, today, time_limit, explain)
     if explain:
         if explain not in sched.explain:
             raise OslomigError(f"no group {explain!r} in this plan (see `oslomig groups`)")
