@@ -223,5 +223,37 @@ def verify(
     _run(lambda: planning.run_verify(plan, inventory, schedule_file, _parse_date(today), _env()))
 
 
+@share_app.command("scan")
+def share_scan(
+    source: Annotated[Optional[str], typer.Argument(help="Ad hoc: a local path or ssh://user@host[:port]/path (instead of --plan).")] = None,
+    plan: Annotated[Optional[Path], typer.Option("--plan", "-p", help="A share plan (kind: share-migration).")] = None,
+    share: Annotated[Optional[List[str]], typer.Option("--share", help="Only these share ids (repeatable).")] = None,
+    db: Annotated[Path, typer.Option("--db", help="The SQLite scan database (created if missing).")] = Path("shares.sqlite"),
+) -> None:
+    """Walk shares once (symlinks never followed) into a SQLite file; hash only files whose sizes collide.
+
+    Example: oslomig share scan --plan plans/shares-ine-2021.yaml --db scans/ine.sqlite
+    """
+    from oslomig.commands import shares
+
+    _run(lambda: shares.run_scan(plan, source, list(share or []), db, _env()))
+
+
+@share_app.command("manifest")
+def share_manifest(
+    plan: Annotated[Path, typer.Option("--plan", "-p", help="The share plan the scan was made for.")],
+    db: Annotated[Path, typer.Option("--db", help="The SQLite scan database from `share scan`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for manifest.csv, spmt.csv/json, summary, timeline and review files.")],
+    today: TodayOpt = None,
+) -> None:
+    """Classify every scanned file (migrate, review or skip, with reasons) and write SharePoint Migration Tool tasks.
+
+    Example: oslomig share manifest --plan plans/shares-ine-2021.yaml --db scans/ine.sqlite --out manifest/
+    """
+    from oslomig.commands import shares
+
+    _run(lambda: shares.run_manifest(plan, db, out, _parse_date(today), _env()))
+
+
 def main() -> None:
     app()

@@ -350,7 +350,7 @@ class Target(Model):
 
 class Route(Model):
     match: Text
-    action: Optional[Literal["skip", "migrate", "review"]] = None
+    action: Optional[Literal["skip"]] = None
     target: Optional[Target] = None
 
     @model_validator(mode="after")
@@ -363,6 +363,7 @@ class Route(Model):
 class ShareSpec(Model):
     id: Id
     source: Text
+    spmt_source: Optional[Text] = Field(default=None, description="the path the SharePoint Migration Tool reads, e.g. \\\\filsrv01\\INE\\Felles; default: source")
     agency: Optional[Id] = None
     department: Optional[Text] = None
     contact: Optional[Contact] = None

@@ -1,0 +1,126 @@
+"""Command cores for `share scan` and `share manifest`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from oslomig import models
+from oslomig.console import Env
+from oslomig.errors import OslomigError
+from oslomig.loading import parse_model, read_document
+from oslomig.problems import Problems, render_text
+
+
+def load_share_plan(path: Path, env: Env) -> models.SharePlan | None:
+    from oslomig.validation import check_share_plan
+
+    if not path.is_file():
+        raise OslomigError(f"no such share plan: {path}")
+    problems = Problems()
+    doc = read_document(path, problems)
+    plan = parse_model(doc, models.SharePlan, problems) if doc else None
+    if plan is not None:
+        check_share_plan(plan, doc, problems)
+    if problems.errors:
+        env.stderr.write(render_text(problems.errors, colour=env.colour_err))
+        return None
+    return plan
+
+
+def _select(plan: models.SharePlan, ids: list[str]) -> list[models.ShareSpec]:
+    if not ids:
+        return list(plan.shares)
+    known = {s.id: s for s in plan.shares}
+    missing = [i for i in ids if i not in known]
+    if missing:
+        raise OslomigError(f"no share {', '.join(missing)} in the plan (known: {', '.join(known)})")
+    return [known[i] for i in ids]
+
+
+def run_scan(plan_path: Path | None, source: str | None, share_ids: list[str], db: Path, env: Env) -> int:
+    from oslomig.shares.store import ScanStore
+
+    if (plan_path is None) == (source is None):
+        raise OslomigError("give either --plan SHARE_PLAN or a SOURCE (a path or ssh://user@host[:port]/path)")
+    if plan_path is not None:
+        plan = load_share_plan(plan_path, env)
+        if plan is None:
+            return 1
+        targets = [(s.id, s.source) for s in _select(plan, share_ids)]
+    else:
+        targets = [(_adhoc_id(source), source)]
+    store = ScanStore(db)
+    failed = 0
+    total_files = total_problems = 0
+    try:
+        for share_id, src in targets:
+            try:
+                with env.progress(f"scanning {share_id}") as bar:
+                    result = _scan_one(store, share_id, src, bar)
+            except (OSError, ConnectionError) as exc:
+                failed += 1
+                env.error(f"{share_id}: {src}: {getattr(exc, 'strerror', None) or exc}")
+                continue
+            total_files += result.files
+            total_problems += result.problems
+            env.info(f"{share_id}: {result.files:,} entries, {result.bytes / 1e9:,.2f} GB, {result.hashed:,} hashed "
+                     f"(size collisions only), {result.problems} problem(s) recorded")
+    finally:
+        store.close()
+    env.info(f"share scan: {len(targets) - failed} of {len(targets)} shares scanned, {total_files:,} entries, "
+             f"{total_problems} problem(s) recorded in {db}")
+    return 1 if failed else 0
+
+
+def _adhoc_id(source: str) -> str:
+    return source.rstrip("/").rsplit("/", 1)[-1] or "share"
+
+
+def _scan_one(store, share_id: str, source: str, bar):
+    if source.startswith("ssh://"):
+        from oslomig.shares.ssh import scan_ssh
+
+        return scan_ssh(store, share_id, source, progress=bar)
+    from oslomig.shares.scan import scan_local
+
+    return scan_local(store, share_id, source, progress=bar)
+
+
+def run_manifest(plan_path: Path, db: Path, out: Path, today: dt.date | None, env: Env) -> int:
+    from oslomig.shares.manifest import write_manifest
+    from oslomig.shares.store import ScanStore
+
+    plan = load_share_plan(plan_path, env)
+    if plan is None:
+        return 1
+    if not db.exists():
+        raise OslomigError(f"no scan database at {db}; run `oslomig share scan --plan {plan_path} --db {db}` first")
+    today = today or dt.datetime.now(ZoneInfo(plan.timezone)).date()
+    store = ScanStore(db)
+    try:
+        shares = plan.shares
+        unscanned = [s.id for s in shares if store.latest_scan(s.id) is None]
+        for sid in unscanned:
+            env.warn(f"{sid}: not scanned yet; it has no rows in manifest.csv")
+        total = sum(store.latest_scan(s.id)[3] for s in shares if s.id not in unscanned)
+        with env.progress("classifying", total=total) as bar:
+            totals = write_manifest(plan, store, out, today, shares, progress=bar)
+    finally:
+        store.close()
+    _totals_table(totals, env)
+    env.info(f"manifest of {total:,} entries written to {out} (manifest.csv, spmt.csv, spmt.json, summary.csv, "
+             f"timeline.csv, timeline.ics, review-<share>.csv)")
+    return 0
+
+
+def _totals_table(totals, env: Env) -> None:
+    from rich.table import Table
+
+    table = Table(title="Totals by share and action", title_justify="left")
+    for name, justify in (("share", "left"), ("action", "left"), ("files", "right"), ("GB", "right")):
+        table.add_column(name, justify=justify)
+    for (share, action), (files, size) in sorted(totals.by_action.items()):
+        table.add_row(share, action, f"{files:,}", f"{size / 1e9:,.3f}")
+    env.table_console().print(table)

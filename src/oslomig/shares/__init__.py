@@ -1,0 +1,1 @@
+"""File shares to SharePoint Online (SPEC §5): scan into SQLite, classify, write move manifests."""

@@ -1,0 +1,154 @@
+"""Classify one scanned file for SharePoint Online (SPEC §5): reasons, action, target path.
+
+Pure functions over one row, so each rule is testable as data and the
+manifest stays a streaming loop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote, urlparse
+
+from oslomig.models import Route, SharePolicy, ShareSpec, Target
+
+STRENGTH = {"migrate": 0, "review": 1, "skip": 2}
+INVALID = re.compile(r'["*:<>?\\|\x00-\x1f\x7f]')
+RESERVED = re.compile(r"^(\.lock|con|prn|aux|nul|com[0-9]|lpt[0-9]|desktop\.ini)$", re.IGNORECASE)
+MAX_PATH = 400
+MAX_FILE = 250 * 1024**3
+
+
+def show_path(raw: bytes) -> str:
+    """Relative path as text: `\\xNN` for bytes that are not UTF-8 (SPEC §5)."""
+    return raw.decode("utf-8", errors="backslashreplace")
+
+
+def glob_regex(pattern: str) -> re.Pattern:
+    """Globs relative to the share root: `**` crosses folders, `*` and `?` do not."""
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out += "(?:.*/)?"
+            i += 3
+        elif pattern.startswith("**", i):
+            out += ".*"
+            i += 2
+        elif pattern[i] == "*":
+            out += "[^/]*"
+            i += 1
+        elif pattern[i] == "?":
+            out += "[^/]"
+            i += 1
+        else:
+            out += re.escape(pattern[i])
+            i += 1
+    return re.compile(out + r"\Z")
+
+
+def literal_prefix(pattern: str) -> str:
+    """The folder part of a route glob before any wildcard: `Prosjekter/**` -> `Prosjekter`."""
+    head = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+    return head.rsplit("/", 1)[0] if "/" in head else ""
+
+
+def library_url_name(target: Target) -> str:
+    if target.library_url:
+        return target.library_url
+    return "Shared Documents" if target.library == "Documents" else target.library
+
+
+def site_path(target: Target) -> str:
+    return unquote(urlparse(target.site).path).lstrip("/")
+
+
+@dataclass
+class Classified:
+    action: str
+    reasons: list[str]
+    target: Target
+    target_path: str
+
+
+class ShareRules:
+    def __init__(self, share: ShareSpec, policy: SharePolicy, today: dt.date):
+        self.share = share
+        self.policy = policy
+        self.junk = [re.compile(fnmatch.translate(g.lower())) for g in policy.junk]
+        self.routes: list[tuple[re.Pattern, Route, str]] = [(glob_regex(r.match), r, literal_prefix(r.match)) for r in share.routes]
+        cutoff = dt.datetime.combine(today, dt.time()) - dt.timedelta(days=365.25 * policy.stale_after_years)
+        self.stale_before = cutoff.timestamp()
+
+    def route(self, rel: str) -> tuple[Route | None, str]:
+        for rx, route, prefix in self.routes:
+            if rx.match(rel):
+                return route, prefix
+        return None, ""
+
+    def classify(self, raw_path: bytes, kind: str, size: int, mtime: float, duplicate: bool, unreadable: bool) -> Classified:
+        rel = show_path(raw_path)
+        reasons: list[tuple[str, str]] = []  # (code, action)
+        try:
+            raw_path.decode("utf-8")
+            not_utf8 = False
+        except UnicodeDecodeError:
+            not_utf8 = True
+            # names from old Windows shares are mostly cp1252: that is the best guess for the target name
+            rel_target = raw_path.decode("cp1252", errors="replace")
+        name = rel.rsplit("/", 1)[-1]
+        if kind == "file" and any(rx.match(name.lower()) for rx in self.junk):
+            reasons.append(("JUNK", "skip"))
+        if kind == "symlink":
+            reasons.append(("SYMLINK", "skip"))
+        route, prefix = self.route(rel)
+        target = self.share.target
+        inner = rel_target if not_utf8 else rel
+        if route is not None:
+            if route.action == "skip":
+                reasons.append(("ROUTED_SKIP", "skip"))
+            if route.target is not None:
+                target = route.target
+                inner = inner[len(prefix) + 1:] if prefix and inner.startswith(prefix + "/") else inner
+        if kind == "file" and mtime and mtime < self.stale_before:
+            reasons.append(("STALE", self.policy.stale_action))
+        if duplicate:
+            reasons.append(("DUPLICATE", self.policy.duplicates))
+        folder = target.folder.strip("/")
+        segments = ([s for s in folder.split("/") if s] if folder else []) + inner.split("/")
+        fixed = []
+        invalid = trimmed = False
+        for seg in segments:
+            if INVALID.search(seg):
+                invalid = True
+                if self.policy.invalid_chars == "replace":
+                    seg = INVALID.sub(self.policy.replacement, seg)
+            if seg != seg.strip(" "):
+                trimmed = True
+                seg = seg.strip(" ") or self.policy.replacement
+            fixed.append(seg)
+        if invalid:
+            reasons.append(("INVALID_CHARS", "migrate" if self.policy.invalid_chars == "replace" else "review"))
+        if trimmed:
+            reasons.append(("LEADING_TRAILING_SPACE", "migrate"))
+        if any(RESERVED.match(s) or "_vti_" in s.lower() for s in fixed) or (fixed and fixed[0].lower() == "forms"):
+            reasons.append(("RESERVED_NAME", "review"))
+        target_path = "/".join(fixed)
+        full = f"{site_path(target)}/{library_url_name(target)}/{target_path}"
+        if len(full) > MAX_PATH:
+            reasons.append(("PATH_TOO_LONG", "review"))
+        if size > MAX_FILE:
+            reasons.append(("FILE_TOO_LARGE", "review"))
+        if kind == "file" and size == 0:
+            reasons.append(("EMPTY_FILE", "migrate"))
+        if not_utf8:
+            reasons.append(("NOT_UTF8", "review"))
+        if unreadable or kind == "unreadable":
+            reasons.append(("UNREADABLE", "review"))
+        action = max((a for _, a in reasons), key=STRENGTH.__getitem__, default="migrate")
+        codes = []
+        for code, _ in reasons:
+            if code not in codes:
+                codes.append(code)
+        return Classified(action, codes, target, target_path)

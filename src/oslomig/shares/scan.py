@@ -1,0 +1,154 @@
+"""Walk a share once, never following symlinks, streaming entries into the scan store.
+
+Local sources are walked with `os.scandir` on bytes paths (so names that are
+not UTF-8 survive); SSH sources are listed by one `find -printf` on the server
+with NUL-separated fields and hashed there with `sha256sum -z` — files are
+never downloaded to be listed or hashed.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import stat
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import xxhash
+
+from oslomig.shares.store import BATCH, ScanStore
+
+PREFIX_BYTES = 4096
+
+
+@dataclass
+class ScanResult:
+    share: str
+    scan_id: int
+    files: int = 0
+    bytes: int = 0
+    problems: int = 0
+    hashed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class _Owners:
+    def __init__(self):
+        self.cache: dict[int, str] = {}
+
+    def __call__(self, uid: int) -> str:
+        name = self.cache.get(uid)
+        if name is None:
+            try:
+                name = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                name = str(uid)
+            self.cache[uid] = name
+        return name
+
+
+def _unreadable(rel: bytes, what: str, exc: OSError) -> Iterator[tuple]:
+    yield ("unreadable", rel, 0, 0.0, -1)
+    yield ("problem", rel, "unreadable", f"{what}: {exc.strerror or exc}")
+
+
+def walk_local(root: bytes, after_listing: Callable[[bytes, list], None] | None = None) -> Iterator[tuple]:
+    """Yield ("file"|"symlink"|"unreadable", relpath, size, mtime, uid) and ("problem", relpath, kind, message)."""
+    stack = [b""]
+    while stack:
+        rel = stack.pop()
+        path = root + b"/" + rel if rel else root
+        try:
+            with os.scandir(path) as it:
+                entries = list(it)
+        except FileNotFoundError:
+            yield ("problem", rel, "vanished", "directory vanished during the scan")
+            continue
+        except OSError as exc:  # PermissionError and the rest: the directory is recorded as unreadable
+            yield from _unreadable(rel, "cannot list directory", exc)
+            continue
+        if after_listing is not None:  # a test seam: lets a test change the tree mid-scan
+            after_listing(path, entries)
+        entries.sort(key=lambda e: e.name)
+        for entry in entries:
+            child = rel + b"/" + entry.name if rel else entry.name
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                yield ("problem", child, "vanished", "vanished between listing and reading its metadata")
+                continue
+            except OSError as exc:
+                yield from _unreadable(child, "cannot read metadata", exc)
+                continue
+            mode = st.st_mode
+            if stat.S_ISDIR(mode):
+                stack.append(child)
+            elif stat.S_ISLNK(mode):
+                yield ("symlink", child, st.st_size, st.st_mtime, st.st_uid)
+            elif stat.S_ISREG(mode):
+                yield ("file", child, st.st_size, st.st_mtime, st.st_uid)
+            # sockets, fifos and devices are not documents: not moved, not listed
+
+
+def scan_local(store: ScanStore, share: str, root: str, progress=None, after_listing=None) -> ScanResult:
+    root_b = os.fsencode(root.rstrip("/") or "/")
+    if not os.path.isdir(root_b):
+        raise FileNotFoundError(f"{root} is not a directory")
+    scan_id = store.begin_scan(share, root)
+    result = ScanResult(share, scan_id)
+    owners = _Owners()
+    rows: list[tuple] = []
+    problems: list[tuple] = []
+    try:
+        for item in walk_local(root_b, after_listing):
+            if item[0] == "problem":
+                problems.append(item[1:])
+                continue
+            kind, rel, size, mtime, uid = item
+            rows.append((rel, kind, size, mtime, owners(uid) if uid >= 0 else None))
+            result.files += 1
+            result.bytes += size if kind == "file" else 0
+            if len(rows) >= BATCH:
+                store.add_files(scan_id, rows)
+                rows.clear()
+                if progress:
+                    progress.advance(BATCH)
+        store.add_files(scan_id, rows)
+        store.add_problems(scan_id, problems)
+        hash_local(store, scan_id, root_b, result)
+        store.finish_scan(scan_id, share)
+    except BaseException:
+        store.abandon_scan(scan_id)
+        raise
+    result.problems = len(problems) + result.problems
+    return result
+
+
+def _hash_file(path: bytes, limit: int | None) -> str:
+    h = xxhash.xxh3_128()
+    with open(path, "rb") as handle:
+        if limit is not None:
+            h.update(handle.read(limit))
+        else:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def hash_local(store: ScanStore, scan_id: int, root: bytes, result: ScanResult) -> None:
+    """Hashes only where sizes collide: size, then a 4 KiB prefix hash, then the full hash."""
+    failures = []
+    for column, rows, limit in (("prefix_hash", store.size_collisions, PREFIX_BYTES), ("full_hash", store.prefix_collisions, None)):
+        batch = []
+        for rel, size in rows(scan_id):
+            try:
+                batch.append((rel, _hash_file(root + b"/" + rel, limit if size > PREFIX_BYTES else None)))
+                result.hashed += 1
+            except OSError as exc:
+                failures.append((rel, "hash_failed", f"cannot read content: {exc.strerror or exc}"))
+            if len(batch) >= BATCH:
+                store.set_hashes(scan_id, column, batch)
+                batch.clear()
+        store.set_hashes(scan_id, column, batch)
+    store.add_problems(scan_id, failures)
+    result.problems += len(failures)

@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import nasty_tree
+from conftest import ROOT, run_cli
+
+TODAY = "2021-04-20"
+
+
+def read_manifest(out: Path) -> list[dict]:
+    with (out / "manifest.csv").open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def check_manifest(rows: list[dict], expect: dict[bytes, tuple[str, set[str]]]) -> None:
+    shown = {nasty_tree_display(k): v for k, v in expect.items()}
+    paths = [r["source_path"] for r in rows]
+    assert len(paths) == len(set(paths)), "every file exactly once"
+    assert sorted(paths) == sorted(shown), set(paths) ^ set(shown)
+    for r in rows:
+        action, reasons = shown[r["source_path"]]
+        got = set(r["reasons"].split(";")) - {""}
+        assert reasons <= got, (r["source_path"], reasons, got)
+        assert r["action"] == action, (r["source_path"], action, r["action"], got)
+
+
+def nasty_tree_display(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="backslashreplace")
+
+
+@pytest.fixture
+def world_readable_tmp():
+    """A temp dir others can enter: CI runs as root and the unreadable-directory check runs as `nobody`."""
+    base = Path(tempfile.mkdtemp(prefix="oslomig-share-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    yield base
+    for dirpath, dirnames, _ in os.walk(base):
+        for d in dirnames:
+            os.chmod(os.path.join(dirpath, d), 0o755)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _as_unprivileged(cmd: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return cmd  # chmod 000 already stops us
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: cannot drop privileges to test an unreadable directory")
+    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+
+
+def test_nasty_tree_local(world_readable_tmp):
+    tree = world_readable_tmp / "share"
+    expect = nasty_tree.build(tree)
+    expect.update(nasty_tree.add_unreadable(tree))
+    work = world_readable_tmp / "work"
+    work.mkdir()
+    os.chmod(work, 0o777)
+    plan = work / "plan.yaml"
+    plan.write_text(nasty_tree.plan_yaml(str(tree)), encoding="utf-8")
+    db = work / "scan.sqlite"
+    env = {**os.environ, "NO_COLOR": "1", "HOME": str(work), "PYTHONDONTWRITEBYTECODE": "1"}
+    scan = subprocess.run(_as_unprivileged([sys.executable, "-m", "oslomig", "share", "scan", "--plan", str(plan), "--db", str(db)]),
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert scan.returncode == 0, scan.stderr
+    assert "1 problem(s) recorded" in scan.stderr  # the locked directory
+    out = work / "out"
+    proc = run_cli("share", "manifest", "--plan", str(plan), "--db", str(db), "--out", str(out), "--today", TODAY)
+    assert proc.returncode == 0, proc.stderr
+    rows = read_manifest(out)
+    check_manifest(rows, expect)
+    by_path = {r["source_path"]: r for r in rows}
+    assert by_path["chars/a?b.txt"]["target_path"] == "chars/a_b.txt"
+    assert by_path[" lead.txt"]["target_path"] == "lead.txt"
+    assert by_path["latin/caf\\xe9.txt"]["target_path"] == "latin/café.txt"
+    # review files hold just the rows to decide on; summary adds up
+    review = list(csv.DictReader((out / "review-nasty.csv").open(encoding="utf-8")))
+    assert sorted(r["source_path"] for r in review) == sorted(p for p, r in by_path.items() if r["action"] == "review")
+    summary = list(csv.DictReader((out / "summary.csv").open(encoding="utf-8")))
+    assert sum(int(r["files"]) for r in summary if r["reason"] in ("JUNK", "SYMLINK", "ROUTED_SKIP") and r["action"] == "skip") >= 6
+    assert "nasty" in proc.stdout and "review" in proc.stdout  # the totals table
+
+
+def test_file_vanishing_mid_scan_is_recorded(tmp_path):
+    from oslomig.shares.scan import scan_local
+    from oslomig.shares.store import ScanStore
+
+    (tmp_path / "share" / "d").mkdir(parents=True)
+    (tmp_path / "share" / "d" / "stays.txt").write_text("a")
+    (tmp_path / "share" / "d" / "goes.txt").write_text("b")
+
+    def delete_after_listing(path: bytes, entries) -> None:
+        if path.endswith(b"/d"):
+            os.unlink(os.path.join(path, b"goes.txt"))
+
+    store = ScanStore(tmp_path / "s.sqlite")
+    result = scan_local(store, "s", str(tmp_path / "share"), after_listing=delete_after_listing)
+    assert result.files == 1 and result.problems == 1
+    rows = store.db.execute("SELECT path, kind FROM problems").fetchall()
+    assert rows == [(b"d/goes.txt", "vanished")]
+
+
+def test_rescan_replaces_and_interrupted_scan_keeps_previous(tmp_path):
+    from oslomig.shares.scan import scan_local
+    from oslomig.shares.store import ScanStore
+
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "one.txt").write_text("1")
+    store = ScanStore(tmp_path / "s.sqlite")
+    scan_local(store, "s", str(share))
+    (share / "two.txt").write_text("2")
+
+    def interrupt(path, entries):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        scan_local(store, "s", str(share), after_listing=interrupt)
+    scan_id = store.latest_scan("s")[0]
+    assert [r[0] for r in store.iter_files(scan_id)] == [b"one.txt"]
+    scan_local(store, "s", str(share))
+    scan_id = store.latest_scan("s")[0]
+    assert [r[0] for r in store.iter_files(scan_id)] == [b"one.txt", b"two.txt"]
+    assert store.db.execute("SELECT count(*) FROM scans").fetchone()[0] == 1
+
+
+def test_only_size_collisions_are_hashed(tmp_path):
+    from oslomig.shares.scan import scan_local
+    from oslomig.shares.store import ScanStore
+
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "a").write_bytes(b"x" * 10000)
+    (share / "b").write_bytes(b"x" * 10000)
+    (share / "c").write_bytes(b"x" * 9999 + b"y")  # same size and prefix, different end
+    (share / "d").write_bytes(b"unique size")
+    store = ScanStore(tmp_path / "s.sqlite")
+    scan_local(store, "s", str(share))
+    rows = {r[0]: r for r in store.db.execute("SELECT path, prefix_hash, full_hash FROM files")}
+    assert rows[b"d"][1:] == (None, None)
+    assert rows[b"a"][2] == rows[b"b"][2] != rows[b"c"][2]
+
+
+def test_spmt_formats(tmp_path):
+    from oslomig.models import SharePlan
+    from oslomig.shares.manifest import spmt_tasks
+
+    plan = SharePlan.model_validate({"kind": "share-migration", "name": "x", "shares": [
+        {"id": "a", "source": "/srv/a", "spmt_source": "\\\\filsrv01\\INE\\Felles",
+         "target": {"site": "https://t.sharepoint.com/sites/A", "folder": "Felles"},
+         "routes": [{"match": "Prosjekter/**", "target": {"site": "https://t.sharepoint.com/sites/P", "library": "Prosjekter"}},
+                    {"match": "Arkiv/**", "action": "skip"}]}]})
+    tasks = spmt_tasks(plan.shares)
+    assert tasks == [
+        {"SourcePath": "\\\\filsrv01\\INE\\Felles", "TargetPath": "https://t.sharepoint.com/sites/A", "TargetList": "Documents", "TargetListRelativePath": "Felles"},
+        {"SourcePath": "\\\\filsrv01\\INE\\Felles\\Prosjekter", "TargetPath": "https://t.sharepoint.com/sites/P", "TargetList": "Prosjekter", "TargetListRelativePath": ""},
+    ]
+    from oslomig.shares.manifest import _write_spmt
+
+    _write_spmt(tmp_path, plan.shares)
+    rows = list(csv.reader((tmp_path / "spmt.csv").open(encoding="utf-8", newline="")))
+    assert len(rows) == 2 and all(len(r) == 6 and r[1] == r[2] == "" for r in rows)
+    assert rows[0][0] == "\\\\filsrv01\\INE\\Felles"  # no header row
+    data = json.loads((tmp_path / "spmt.json").read_text(encoding="utf-8"))
+    assert set(data) == {"Tasks"} and all(set(t) == {"SourcePath", "TargetPath", "TargetList", "TargetListRelativePath"} for t in data["Tasks"])
