@@ -33,6 +33,21 @@ def main() -> int:
     if oslomig("verify", "--plan", plan, "--schedule", str(OUT / "schedule.json")) != 0:
         failures.append("verify")
     oslomig("notices", "--plan", plan, "--today", TODAY, "--out", str(OUT / "notices"))
+    # file shares: a generated department share -> scan -> SharePoint manifest
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from demo_share_tree import generate
+
+    entries = generate(OUT / "share-tree" / "Okonomi")
+    if oslomig("share", "scan", "--plan", "plans/demo-shares.yaml", "--db", str(OUT / "shares.sqlite")) != 0:
+        failures.append("share scan")
+    if oslomig("share", "manifest", "--plan", "plans/demo-shares.yaml", "--db", str(OUT / "shares.sqlite"),
+               "--out", str(OUT / "manifest"), "--today", TODAY) != 0:
+        failures.append("share manifest")
+    import csv
+    from collections import Counter
+
+    with (OUT / "manifest" / "manifest.csv").open(encoding="utf-8", newline="") as handle:
+        actions = Counter(row["action"] for row in csv.DictReader(handle))
     groups = json.loads((OUT / "groups.json").read_text(encoding="utf-8"))
     sched = json.loads((OUT / "schedule.json").read_text(encoding="utf-8"))
     s = sched["summary"]
@@ -47,6 +62,11 @@ def main() -> int:
     print(f"  outputs:    {OUT.relative_to(ROOT)}/groups.json, schedule.json, schedule.ics")
     for u in sched["unscheduled"]:
         print(f"  unscheduled {u['group']}: {u['reasons'][0]}")
+    print()
+    print(f"oslomig demo: file share -> SharePoint ({entries} entries in demo-out/share-tree/Okonomi)")
+    print(f"  manifest:   {actions['migrate']} migrate, {actions['review']} review, {actions['skip']} skip "
+          f"in {OUT.relative_to(ROOT)}/manifest/manifest.csv")
+    print(f"  also:       spmt.csv, spmt.json, summary.csv, timeline.csv, timeline.ics, review-ine-okonomi-demo.csv")
     if failures:
         print(f"demo FAILED: {', '.join(failures)}", file=sys.stderr)
         return 1

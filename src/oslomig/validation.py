@@ -214,8 +214,8 @@ def check_share_plan(plan: models.SharePlan, doc: Document, problems: Problems) 
         if share.id in seen:
             problems.error(doc.path, *doc.position(("shares", i, "id")), "duplicate-id", f"share id '{share.id}' is used twice (first as shares[{seen[share.id]}])")
         seen.setdefault(share.id, i)
-        if not (share.source.startswith("/") or share.source.startswith("ssh://")):
-            problems.error(doc.path, *doc.position(("shares", i, "source")), "bad-value", f"share '{share.id}': source must be an absolute path or ssh://user@host[:port]/path")
+        if share.source.startswith("ssh://") and not re.match(r"^ssh://[^@/\s]+@[^/:\s]+(:\d+)?/", share.source):
+            problems.error(doc.path, *doc.position(("shares", i, "source")), "bad-value", f"share '{share.id}': an SSH source reads ssh://user@host[:port]/path")
 
 
 def check_scan_targets(targets: models.ScanTargets, doc: Document, problems: Problems) -> None:

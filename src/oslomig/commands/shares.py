@@ -48,7 +48,9 @@ def run_scan(plan_path: Path | None, source: str | None, share_ids: list[str], d
         plan = load_share_plan(plan_path, env)
         if plan is None:
             return 1
-        targets = [(s.id, s.source) for s in _select(plan, share_ids)]
+        # a relative local source is relative to the plan file, like the plan's other paths
+        targets = [(s.id, s.source if s.source.startswith("ssh://") else str((plan_path.parent / s.source).resolve()))
+                   for s in _select(plan, share_ids)]
     else:
         targets = [(_adhoc_id(source), source)]
     store = ScanStore(db)
