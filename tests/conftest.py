@@ -35,3 +35,6 @@ def fake_env():
         return Env(stdout=io.StringIO(), stderr=io.StringIO(), stdout_isatty=tty, stderr_isatty=tty)
 
     return make
+
+
+from servers import ssh_server  # noqa: E402,F401  (a session fixture shared by the share and host scan tests)

@@ -174,3 +174,36 @@ def test_spmt_formats(tmp_path):
     assert rows[0][0] == "\\\\filsrv01\\INE\\Felles"  # no header row
     data = json.loads((tmp_path / "spmt.json").read_text(encoding="utf-8"))
     assert set(data) == {"Tasks"} and all(set(t) == {"SourcePath", "TargetPath", "TargetList", "TargetListRelativePath"} for t in data["Tasks"])
+
+
+def test_nasty_tree_over_ssh(world_readable_tmp, ssh_server):
+    tree = world_readable_tmp / "share"
+    expect = nasty_tree.build(tree)
+    expect.update(nasty_tree.add_unreadable(tree))
+    work = world_readable_tmp / "work"
+    work.mkdir()
+    ssh_block = (f"    ssh: {{key_file: \"{ssh_server.key_file}\", known_hosts: \"{ssh_server.known_hosts}\"}}\n")
+    plan = work / "plan.yaml"
+    plan.write_text(nasty_tree.plan_yaml(ssh_server.url(str(tree)), ssh_block), encoding="utf-8")
+    db = work / "scan.sqlite"
+    scan = run_cli("share", "scan", "--plan", str(plan), "--db", str(db))
+    assert scan.returncode == 0, scan.stderr
+    out = work / "out"
+    proc = run_cli("share", "manifest", "--plan", str(plan), "--db", str(db), "--out", str(out), "--today", TODAY)
+    assert proc.returncode == 0, proc.stderr
+    check_manifest(read_manifest(out), expect)
+    # hashed on the server, only where sizes collide: the duplicate pair and its same-size twin
+    con = sqlite3.connect(db)
+    hashed = {r[0] for r in con.execute("SELECT path FROM files WHERE full_hash IS NOT NULL")}
+    assert {b"dups/a-first.txt", b"dups/b-second.txt", b"dups/c-same-size.txt"} <= hashed
+    assert b"big/disk.vhdx" not in hashed
+
+
+def test_ssh_source_unreachable_is_a_plain_sentence(tmp_path):
+    from servers import free_port
+
+    port = free_port()
+    proc = run_cli("share", "scan", f"ssh://someone@127.0.0.1:{port}/srv/x", "--db", str(tmp_path / "s.sqlite"))
+    assert proc.returncode == 1
+    assert f"127.0.0.1:{port}: connection refused (no SSH server listening)" in proc.stderr
+    assert "Traceback" not in proc.stderr

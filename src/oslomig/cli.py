@@ -229,6 +229,9 @@ def share_scan(
     plan: Annotated[Optional[Path], typer.Option("--plan", "-p", help="A share plan (kind: share-migration).")] = None,
     share: Annotated[Optional[List[str]], typer.Option("--share", help="Only these share ids (repeatable).")] = None,
     db: Annotated[Path, typer.Option("--db", help="The SQLite scan database (created if missing).")] = Path("shares.sqlite"),
+    key_file: Annotated[Optional[str], typer.Option("--key-file", help="SSH private key for ssh:// sources (default: agent and ~/.ssh keys).")] = None,
+    known_hosts: Annotated[str, typer.Option("--known-hosts", help="known_hosts file that SSH host keys are checked against.")] = "~/.ssh/known_hosts",
+    accept_new_host_key: Annotated[bool, typer.Option("--accept-new-host-key", help="Record an unknown SSH host key instead of refusing it.")] = False,
 ) -> None:
     """Walk shares once (symlinks never followed) into a SQLite file; hash only files whose sizes collide.
 
@@ -236,7 +239,13 @@ def share_scan(
     """
     from oslomig.commands import shares
 
-    _run(lambda: shares.run_scan(plan, source, list(share or []), db, _env()))
+    def call() -> int:
+        from oslomig.models import SshOptions
+
+        ssh = SshOptions(key_file=key_file, known_hosts=known_hosts, accept_new_host_key=accept_new_host_key)
+        return shares.run_scan(plan, source, list(share or []), db, _env(), ssh)
+
+    _run(call)
 
 
 @share_app.command("manifest")

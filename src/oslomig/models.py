@@ -360,6 +360,15 @@ class Route(Model):
         return self
 
 
+class SshOptions(Model):
+    """How to reach an ssh:// share (host keys are always checked)."""
+
+    key_file: Optional[Text] = None
+    known_hosts: Text = "~/.ssh/known_hosts"
+    accept_new_host_key: bool = False
+    timeout_s: float = Field(default=30, gt=0)
+
+
 class ShareSpec(Model):
     id: Id
     source: Text
@@ -371,6 +380,7 @@ class ShareSpec(Model):
     read_only_from: Optional[dt.date] = None
     delete_after_days: int = Field(default=90, ge=0)
     routes: list[Route] = []
+    ssh: Optional[SshOptions] = None
 
 
 class SharePlan(Model):

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from oslomig import models
 from oslomig.console import Env
-from oslomig.errors import OslomigError
+from oslomig.errors import ConnectError, OslomigError
 from oslomig.loading import parse_model, read_document
 from oslomig.problems import Problems, render_text
 
@@ -39,7 +39,8 @@ def _select(plan: models.SharePlan, ids: list[str]) -> list[models.ShareSpec]:
     return [known[i] for i in ids]
 
 
-def run_scan(plan_path: Path | None, source: str | None, share_ids: list[str], db: Path, env: Env) -> int:
+def run_scan(plan_path: Path | None, source: str | None, share_ids: list[str], db: Path, env: Env,
+             ssh: models.SshOptions | None = None) -> int:
     from oslomig.shares.store import ScanStore
 
     if (plan_path is None) == (source is None):
@@ -49,19 +50,19 @@ def run_scan(plan_path: Path | None, source: str | None, share_ids: list[str], d
         if plan is None:
             return 1
         # a relative local source is relative to the plan file, like the plan's other paths
-        targets = [(s.id, s.source if s.source.startswith("ssh://") else str((plan_path.parent / s.source).resolve()))
+        targets = [(s.id, s.source if s.source.startswith("ssh://") else str((plan_path.parent / s.source).resolve()), s.ssh or ssh)
                    for s in _select(plan, share_ids)]
     else:
-        targets = [(_adhoc_id(source), source)]
+        targets = [(_adhoc_id(source), source, ssh)]
     store = ScanStore(db)
     failed = 0
     total_files = total_problems = 0
     try:
-        for share_id, src in targets:
+        for share_id, src, ssh_options in targets:
             try:
                 with env.progress(f"scanning {share_id}") as bar:
-                    result = _scan_one(store, share_id, src, bar)
-            except (OSError, ConnectionError) as exc:
+                    result = _scan_one(store, share_id, src, ssh_options, bar)
+            except (OSError, ConnectionError, ConnectError, ValueError) as exc:
                 failed += 1
                 env.error(f"{share_id}: {src}: {getattr(exc, 'strerror', None) or exc}")
                 continue
@@ -80,11 +81,16 @@ def _adhoc_id(source: str) -> str:
     return source.rstrip("/").rsplit("/", 1)[-1] or "share"
 
 
-def _scan_one(store, share_id: str, source: str, bar):
+def _scan_one(store, share_id: str, source: str, ssh_options: models.SshOptions | None, bar):
     if source.startswith("ssh://"):
         from oslomig.shares.ssh import scan_ssh
+        from oslomig.sshconn import SshTarget, parse_ssh_url
 
-        return scan_ssh(store, share_id, source, progress=bar)
+        user, host, port, _ = parse_ssh_url(source)
+        opts = ssh_options or models.SshOptions()
+        target = SshTarget(host=host, port=port, username=user, key_file=opts.key_file, known_hosts=opts.known_hosts,
+                           accept_new_host_key=opts.accept_new_host_key, timeout_s=opts.timeout_s)
+        return scan_ssh(store, share_id, source, target, progress=bar)
     from oslomig.shares.scan import scan_local
 
     return scan_local(store, share_id, source, progress=bar)

@@ -1,0 +1,113 @@
+"""Scan a share over SSH: one `find -printf` lists it on the server, `sha256sum` hashes there.
+
+Fields are NUL-separated, so any byte in a name survives; nothing is
+downloaded. GNU find and coreutils are needed on the server (any Linux file
+server has them).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from oslomig.shares.scan import ScanResult
+from oslomig.shares.store import BATCH, ScanStore
+from oslomig.sshconn import SshTarget, connect, parse_ssh_url
+
+LIST = "cd -- {path} && LC_ALL=C find . -mindepth 1 -printf '%y\\0%s\\0%T@\\0%u\\0%P\\0'"
+HASH = "cd -- {path} && LC_ALL=C xargs -0 -r sha256sum -z --"
+FIND_ERROR = re.compile(rb"^find: [`']\./(.*)': (.*)$")
+SHA_ERROR = re.compile(rb"^sha256sum: (.*): (.*)$")
+KINDS = {b"f": "file", b"l": "symlink"}
+
+
+def _records(channel, fields: int):
+    """Yield lists of `fields` NUL-terminated byte strings from a channel's stdout, streaming."""
+    pending = b""
+    record: list[bytes] = []
+    while True:
+        chunk = channel.recv(1 << 20)
+        if not chunk:
+            break
+        parts = (pending + chunk).split(b"\0")
+        pending = parts.pop()
+        for part in parts:
+            record.append(part)
+            if len(record) == fields:
+                yield record
+                record = []
+
+
+def scan_ssh(store: ScanStore, share: str, url: str, target: SshTarget | None = None, progress=None) -> ScanResult:
+    user, host, port, path = parse_ssh_url(url)
+    target = target or SshTarget(host=host, port=port, username=user)
+    client = connect(target)
+    scan_id = store.begin_scan(share, url)
+    result = ScanResult(share, scan_id)
+    try:
+        transport = client.get_transport()
+        channel = transport.open_session()
+        channel.exec_command(LIST.format(path=shlex.quote(path)))
+        rows: list[tuple] = []
+        for kind, size, mtime, owner, rel in _records(channel, 5):
+            if kind == b"d":
+                continue
+            name = KINDS.get(kind)
+            if name is None:  # sockets, fifos, devices: not documents
+                continue
+            rows.append((rel, name, int(size), float(mtime), owner.decode("utf-8", "replace")))
+            result.files += 1
+            result.bytes += int(size) if name == "file" else 0
+            if len(rows) >= BATCH:
+                store.add_files(scan_id, rows)
+                rows.clear()
+                if progress:
+                    progress.advance(BATCH)
+        store.add_files(scan_id, rows)
+        errors = channel.makefile_stderr("rb").read()
+        status = channel.recv_exit_status()
+        problems = []
+        for line in errors.splitlines():
+            m = FIND_ERROR.match(line)
+            if not m:
+                continue
+            rel, why = m[1], m[2].decode("utf-8", "replace")
+            if "No such file" in why:
+                problems.append((rel, "vanished", "vanished during the scan"))
+            else:
+                problems.append((rel, "unreadable", f"cannot read: {why}"))
+                store.add_files(scan_id, [(rel, "unreadable", 0, 0.0, None)])
+        if status not in (0, 1) or (status == 1 and not problems and result.files == 0):
+            raise ConnectionError(f"{host}: listing {path} failed: {errors.decode('utf-8', 'replace').strip()[:300]}")
+        store.add_problems(scan_id, problems)
+        result.problems = len(problems)
+        _hash_remote(client, store, scan_id, path, result)
+        store.finish_scan(scan_id, share)
+    except BaseException:
+        store.abandon_scan(scan_id)
+        raise
+    finally:
+        client.close()
+    return result
+
+
+def _hash_remote(client, store: ScanStore, scan_id: int, path: str, result: ScanResult) -> None:
+    """Full SHA-256 on the server, only for files whose sizes collide."""
+    candidates = [rel for rel, _size in store.size_collisions(scan_id)]
+    if not candidates:
+        return
+    channel = client.get_transport().open_session()
+    channel.exec_command(HASH.format(path=shlex.quote(path)))
+    channel.sendall(b"".join(c + b"\0" for c in candidates))
+    channel.shutdown_write()
+    hashes = []
+    for (line,) in _records(channel, 1):
+        digest, _, rel = line.partition(b"  ")
+        hashes.append((rel, digest.decode("ascii")))
+    errors = channel.makefile_stderr("rb").read()
+    channel.recv_exit_status()
+    store.set_hashes(scan_id, "full_hash", hashes)
+    result.hashed += len(hashes)
+    failed = [(m[1], "hash_failed", m[2].decode("utf-8", "replace")) for m in map(SHA_ERROR.match, errors.splitlines()) if m]
+    store.add_problems(scan_id, failed)
+    result.problems += len(failed)

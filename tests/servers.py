@@ -1,0 +1,94 @@
+"""Real servers on loopback for the tests: OpenSSH (and PostgreSQL), started in a temp directory."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SSHD = "/usr/sbin/sshd"
+TEST_USER = "oslomig-test"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@dataclass
+class SshServer:
+    port: int
+    user: str
+    key_file: Path          # the client's private key
+    known_hosts: Path       # a known_hosts file holding the server's key
+    host_key_line: str
+    home: Path
+
+    def url(self, path: str) -> str:
+        return f"ssh://{self.user}@127.0.0.1:{self.port}{path}"
+
+
+def _login_user(base: Path) -> str:
+    """Root can read anything, which would hide unreadable directories: as root, log in as an unprivileged test user."""
+    if os.geteuid() != 0:
+        return getpass.getuser()
+    if subprocess.run(["id", TEST_USER], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/bin/sh", TEST_USER], check=True, capture_output=True)
+    # '*': no password can log in, yet the account is not locked (sshd refuses locked accounts even for keys)
+    subprocess.run(["usermod", "-p", "*", TEST_USER], check=True, capture_output=True)
+    return TEST_USER
+
+
+@pytest.fixture(scope="session")
+def ssh_server():
+    if not os.path.exists(SSHD) or shutil.which("ssh-keygen") is None:
+        pytest.skip("OpenSSH server not installed (make test installs openssh-server)")
+    base = Path(tempfile.mkdtemp(prefix="oslomig-sshd-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    user = _login_user(base)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(base / "host_key")], check=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(base / "client_key")], check=True)
+    auth = base / f"authorized_keys_{user}"
+    shutil.copy(base / "client_key.pub", auth)
+    os.chmod(auth, 0o644)
+    port = free_port()
+    config = base / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {base / 'host_key'}\nPidFile {base / 'sshd.pid'}\n"
+        f"AuthorizedKeysFile {base}/authorized_keys_%u\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+        f"KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\n"
+        f"Subsystem sftp internal-sftp\nLogLevel ERROR\nMaxStartups 50\nMaxSessions 50\n"
+    )
+    os.makedirs("/run/sshd", exist_ok=True) if os.geteuid() == 0 else None
+    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=open(base / "sshd.log", "wb"))
+    try:
+        wait_port(port)
+        host_pub = (base / "host_key.pub").read_text().split()
+        line = f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}"
+        known = base / "known_hosts"
+        known.write_text(line + "\n")
+        yield SshServer(port, user, base / "client_key", known, line, base)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(base, ignore_errors=True)
