@@ -32,6 +32,27 @@ class ScanResult:
     notes: list[str] = field(default_factory=list)
 
 
+class FileBatch:
+    """Rows for the store, flushed in batched transactions so memory stays flat."""
+
+    def __init__(self, store: ScanStore, result: ScanResult, progress=None):
+        self.store, self.result, self.progress = store, result, progress
+        self.rows: list[tuple] = []
+
+    def add(self, rel: bytes, kind: str, size: int, mtime: float, owner: str | None) -> None:
+        self.rows.append((rel, kind, size, mtime, owner))
+        self.result.files += 1
+        self.result.bytes += size if kind == "file" else 0
+        if len(self.rows) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        self.store.add_files(self.result.scan_id, self.rows)
+        if self.progress:
+            self.progress.advance(len(self.rows))
+        self.rows.clear()
+
+
 class _Owners:
     def __init__(self):
         self.cache: dict[int, str] = {}
@@ -97,7 +118,7 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
     scan_id = store.begin_scan(share, root)
     result = ScanResult(share, scan_id)
     owners = _Owners()
-    rows: list[tuple] = []
+    batch = FileBatch(store, result, progress)
     problems: list[tuple] = []
     try:
         for item in walk_local(root_b, after_listing):
@@ -105,15 +126,8 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
                 problems.append(item[1:])
                 continue
             kind, rel, size, mtime, uid = item
-            rows.append((rel, kind, size, mtime, owners(uid) if uid >= 0 else None))
-            result.files += 1
-            result.bytes += size if kind == "file" else 0
-            if len(rows) >= BATCH:
-                store.add_files(scan_id, rows)
-                rows.clear()
-                if progress:
-                    progress.advance(BATCH)
-        store.add_files(scan_id, rows)
+            batch.add(rel, kind, size, mtime, owners(uid) if uid >= 0 else None)
+        batch.flush()
         store.add_problems(scan_id, problems)
         hash_local(store, scan_id, root_b, result)
         store.finish_scan(scan_id, share)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import shlex
 
-from oslomig.shares.scan import ScanResult
-from oslomig.shares.store import BATCH, ScanStore
+from oslomig.shares.scan import FileBatch, ScanResult
+from oslomig.shares.store import ScanStore
 from oslomig.sshconn import SshTarget, connect, parse_ssh_url
 
 LIST = "cd -- {path} && LC_ALL=C find . -mindepth 1 -printf '%y\\0%s\\0%T@\\0%u\\0%P\\0'"
@@ -48,22 +48,15 @@ def scan_ssh(store: ScanStore, share: str, url: str, target: SshTarget | None = 
         transport = client.get_transport()
         channel = transport.open_session()
         channel.exec_command(LIST.format(path=shlex.quote(path)))
-        rows: list[tuple] = []
+        batch = FileBatch(store, result, progress)
         for kind, size, mtime, owner, rel in _records(channel, 5):
             if kind == b"d":
                 continue
             name = KINDS.get(kind)
             if name is None:  # sockets, fifos, devices: not documents
                 continue
-            rows.append((rel, name, int(size), float(mtime), owner.decode("utf-8", "replace")))
-            result.files += 1
-            result.bytes += int(size) if name == "file" else 0
-            if len(rows) >= BATCH:
-                store.add_files(scan_id, rows)
-                rows.clear()
-                if progress:
-                    progress.advance(BATCH)
-        store.add_files(scan_id, rows)
+            batch.add(rel, name, int(size), float(mtime), owner.decode("utf-8", "replace"))
+        batch.flush()
         errors = channel.makefile_stderr("rb").read()
         status = channel.recv_exit_status()
         problems = []
