@@ -174,7 +174,139 @@ def bench_schedule(args) -> None:
         row(f"{len(grouping.groups):>6,} groups", f"{t:.2f} s", f"{s['scheduled']:,} placed, finish {s['finish'][:10] if s['finish'] else '-'}, {gap} ({s['solver']})", verdict)
 
 
-BENCHES = {"startup": bench_startup, "validate": bench_validate, "groups": bench_groups, "schedule": bench_schedule}
+# ------------------------------------------------------------------ shares
+
+BENCH_DIR = Path("/tmp/oslomig-bench")
+
+
+def make_tree(n_files: int) -> Path:
+    """A tree of `n_files` sparse files (no disk used), 1,000 per folder; kept between runs."""
+    import os
+
+    root = BENCH_DIR / f"tree-{n_files}"
+    if (root / ".complete").exists():
+        return root
+    for d in range((n_files + 999) // 1000):
+        folder = root / f"avd{d // 50:03d}" / f"mappe{d:05d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for f in range(min(1000, n_files - d * 1000)):
+            fd = os.open(folder / f"dokument-{f:04d}.docx", os.O_CREAT | os.O_WRONLY, 0o644)
+            size = (d * 1000 + f) * 7 + 1 if f % 50 else 4096  # mostly unique sizes; 2% collide and are hashed
+            os.ftruncate(fd, size)
+            os.close(fd)
+    (root / ".complete").touch()
+    return root
+
+
+def timed_rss(cmd: list[str], runs: int, setup=None) -> tuple[float, int]:
+    """Median wall time and the largest peak RSS (KB) over `runs` runs, via /usr/bin/time."""
+    times, peaks = [], []
+    for _ in range(runs):
+        if setup:
+            setup()
+        t0 = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "RSS %M", *cmd], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        times.append(time.perf_counter() - t0)
+        peaks.append(int(proc.stderr.strip().rsplit("RSS ", 1)[-1]))
+    return statistics.median(times), max(peaks)
+
+
+def bench_share_local(args) -> None:
+    sizes = [10_000, 100_000] if args.quick else [100_000, 1_000_000]
+    print(f"share scan, local, warm cache (median of 3; peak memory should stay flat as the tree grows)")
+    for n in sizes:
+        root = make_tree(n)
+        find_cmd = ["find", str(root), "-printf", "%s %T@ %p\n"]
+        subprocess.run(find_cmd, stdout=subprocess.DEVNULL)  # warm the cache
+        ref, _ = timed_rss(find_cmd, 3)
+        db = BENCH_DIR / f"scan-{n}.sqlite"
+
+        def fresh():
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+        ours, rss = timed_rss([str(BIN / "oslomig"), "share", "scan", str(root), "--db", str(db)], 3, fresh)
+        row(f"oslomig share scan, {n:,} files", f"{ours:.2f} s", f"find -printf: {ref:.2f} s; peak {rss / 1024:.0f} MB",
+            f"ratio {ours / ref:.2f}x (budget 1.0x): {'OK' if ours <= ref else 'OVER'}")
+
+
+def bench_manifest(args) -> None:
+    n = 100_000 if args.quick else 1_000_000
+    db = BENCH_DIR / f"scan-{n}.sqlite"
+    if not db.exists():
+        print(f"share manifest: run the share-local benchmark first (it makes {db})")
+        return
+    plan = BENCH_DIR / "plan.yaml"
+    plan.write_text(f"kind: share-migration\nname: bench\nshares:\n  - id: tree-{n}\n    source: {make_tree(n)}\n"
+                    "    target: {site: https://tenant.sharepoint.com/sites/Bench, folder: Felles}\n"
+                    "    routes: [{match: 'avd000/**', action: skip}]\n")
+    # the ad hoc scan named the share after its folder
+    print(f"share manifest of {n:,} files (median of 3)")
+    t, rss = timed_rss([str(BIN / "oslomig"), "share", "manifest", "--plan", str(plan), "--db", str(db), "--out",
+                        str(BENCH_DIR / "manifest"), "--today", "2021-04-20"], 3)
+    budget = 15 * n / 1_000_000
+    row(f"oslomig share manifest, {n:,} files", f"{t:.2f} s", f"peak {rss / 1024:.0f} MB (budget 300 MB)",
+        f"budget {budget:g} s: {'OK' if t <= budget and rss <= 300 * 1024 else 'OVER'}")
+
+
+def bench_share_ssh(args) -> None:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from servers import running_sshd
+
+    import getpass
+
+    n = 20_000 if args.quick else 100_000
+    root = make_tree(n)
+    print(f"share scan over SSH on loopback, {n:,} files (median of 3)")
+    try:
+        server_cm = running_sshd(user=getpass.getuser())
+        server = server_cm.__enter__()
+    except FileNotFoundError as exc:
+        print(f"  skipped: {exc}")
+        return
+    try:
+        ssh = ["ssh", "-i", str(server.key_file), "-p", str(server.port), "-o", f"UserKnownHostsFile={server.known_hosts}",
+               "-o", "BatchMode=yes", f"{server.user}@127.0.0.1"]
+        ref_cmd = ssh + [f"find {root} -printf '%s %T@ %p\n'"]
+        subprocess.run(ref_cmd, stdout=subprocess.DEVNULL)
+        ref, _ = timed_rss(ref_cmd, 3)
+        db = BENCH_DIR / "ssh.sqlite"
+
+        def fresh():
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+        ours, rss = timed_rss([str(BIN / "oslomig"), "share", "scan", server.url(str(root)), "--db", str(db),
+                               "--key-file", str(server.key_file), "--known-hosts", str(server.known_hosts)], 3, fresh)
+        # an SFTP walk: what a naive tool does (one round trip per folder, attributes per file)
+        import paramiko
+
+        client = paramiko.SSHClient()
+        client.load_host_keys(str(server.known_hosts))
+        client.connect("127.0.0.1", port=server.port, username=server.user, key_filename=str(server.key_file), look_for_keys=False, allow_agent=False)
+        sftp = client.open_sftp()
+        t0 = time.perf_counter()
+        stack, count = [str(root)], 0
+        import stat as stat_
+
+        while stack:
+            folder = stack.pop()
+            for attr in sftp.listdir_attr(folder):
+                if stat_.S_ISDIR(attr.st_mode):
+                    stack.append(f"{folder}/{attr.filename}")
+                else:
+                    count += 1
+        sftp_time = time.perf_counter() - t0
+        client.close()
+        row("oslomig share scan ssh://", f"{ours:.2f} s", f"ssh host find -printf: {ref:.2f} s",
+            f"ratio {ours / ref:.2f}x (budget 1.2x): {'OK' if ours <= 1.2 * ref else 'OVER'}")
+        row("", "", f"SFTP walk ({count:,} files): {sftp_time:.2f} s", f"speed-up {sftp_time / ours:.1f}x (goal >= 10x)")
+    finally:
+        server_cm.__exit__(None, None, None)
+
+
+BENCHES = {"startup": bench_startup, "validate": bench_validate, "groups": bench_groups, "schedule": bench_schedule,
+           "share-local": bench_share_local, "share-ssh": bench_share_ssh, "manifest": bench_manifest}
 
 
 def main() -> int:

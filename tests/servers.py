@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -59,13 +60,14 @@ def _login_user(base: Path) -> str:
     return TEST_USER
 
 
-@pytest.fixture(scope="session")
-def ssh_server():
+@contextlib.contextmanager
+def running_sshd(user: str | None = None):
+    """An OpenSSH server on a free loopback port with fresh host and client keys (tests and benchmarks)."""
     if not os.path.exists(SSHD) or shutil.which("ssh-keygen") is None:
-        pytest.skip("OpenSSH server not installed (make test installs openssh-server)")
+        raise FileNotFoundError("OpenSSH server not installed (make test installs openssh-server)")
     base = Path(tempfile.mkdtemp(prefix="oslomig-sshd-", dir="/tmp"))
     os.chmod(base, 0o755)
-    user = _login_user(base)
+    user = user or _login_user(base)
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(base / "host_key")], check=True)
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(base / "client_key")], check=True)
     auth = base / f"authorized_keys_{user}"
@@ -79,7 +81,8 @@ def ssh_server():
         f"KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\n"
         f"Subsystem sftp internal-sftp\nLogLevel ERROR\nMaxStartups 50\nMaxSessions 50\n"
     )
-    os.makedirs("/run/sshd", exist_ok=True) if os.geteuid() == 0 else None
+    if os.geteuid() == 0:
+        os.makedirs("/run/sshd", exist_ok=True)
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=open(base / "sshd.log", "wb"))
     try:
         wait_port(port)
@@ -92,3 +95,12 @@ def ssh_server():
         proc.terminate()
         proc.wait(timeout=10)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def ssh_server():
+    try:
+        with running_sshd() as server:
+            yield server
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))

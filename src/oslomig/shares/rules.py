@@ -17,6 +17,9 @@ from oslomig.models import Route, SharePolicy, ShareSpec, Target
 STRENGTH = {"migrate": 0, "review": 1, "skip": 2}
 INVALID = re.compile(r'["*:<>?\\|\x00-\x1f\x7f]')
 RESERVED = re.compile(r"^(\.lock|con|prn|aux|nul|com[0-9]|lpt[0-9]|desktop\.ini)$", re.IGNORECASE)
+# the same rules over a whole '/'-joined path, so the common clean path costs one search each
+RESERVED_IN_PATH = re.compile(r"(?:^|/)(?:\.lock|con|prn|aux|nul|com[0-9]|lpt[0-9]|desktop\.ini)(?:/|$)|_vti_|^forms(?:/|$)", re.IGNORECASE)
+SPACE_EDGE = re.compile(r"(?:^|/) | (?:/|$)")
 MAX_PATH = 400
 MAX_FILE = 250 * 1024**3
 
@@ -76,10 +79,18 @@ class ShareRules:
     def __init__(self, share: ShareSpec, policy: SharePolicy, today: dt.date):
         self.share = share
         self.policy = policy
-        self.junk = [re.compile(fnmatch.translate(g.lower())) for g in policy.junk]
+        self.junk = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in policy.junk) or r"(?!)", re.IGNORECASE)
         self.routes: list[tuple[re.Pattern, Route, str]] = [(glob_regex(r.match), r, literal_prefix(r.match)) for r in share.routes]
         cutoff = dt.datetime.combine(today, dt.time()) - dt.timedelta(days=365.25 * policy.stale_after_years)
         self.stale_before = cutoff.timestamp()
+        self._url_prefix: dict[int, int] = {}
+
+    def url_prefix_len(self, target: Target) -> int:
+        """len(site path + "/" + library URL name + "/"), once per target."""
+        key = id(target)
+        if key not in self._url_prefix:
+            self._url_prefix[key] = len(site_path(target)) + 1 + len(library_url_name(target)) + 1
+        return self._url_prefix[key]
 
     def route(self, rel: str) -> tuple[Route | None, str]:
         for rx, route, prefix in self.routes:
@@ -88,38 +99,61 @@ class ShareRules:
         return None, ""
 
     def classify(self, raw_path: bytes, kind: str, size: int, mtime: float, duplicate: bool, unreadable: bool) -> Classified:
-        rel = show_path(raw_path)
         reasons: list[tuple[str, str]] = []  # (code, action)
         try:
-            raw_path.decode("utf-8")
+            rel = raw_path.decode("utf-8")
+            inner = rel
             not_utf8 = False
         except UnicodeDecodeError:
+            rel = raw_path.decode("utf-8", errors="backslashreplace")
             not_utf8 = True
             # names from old Windows shares are mostly cp1252: that is the best guess for the target name
-            rel_target = raw_path.decode("cp1252", errors="replace")
-        name = rel.rsplit("/", 1)[-1]
-        if kind == "file" and any(rx.match(name.lower()) for rx in self.junk):
+            inner = raw_path.decode("cp1252", errors="replace")
+        name = rel[rel.rfind("/") + 1:]
+        if kind == "file" and self.junk.match(name):
             reasons.append(("JUNK", "skip"))
         if kind == "symlink":
             reasons.append(("SYMLINK", "skip"))
-        route, prefix = self.route(rel)
         target = self.share.target
-        inner = rel_target if not_utf8 else rel
-        if route is not None:
-            if route.action == "skip":
-                reasons.append(("ROUTED_SKIP", "skip"))
-            if route.target is not None:
-                target = route.target
-                inner = inner[len(prefix) + 1:] if prefix and inner.startswith(prefix + "/") else inner
+        if self.routes:
+            route, prefix = self.route(rel)
+            if route is not None:
+                if route.action == "skip":
+                    reasons.append(("ROUTED_SKIP", "skip"))
+                if route.target is not None:
+                    target = route.target
+                    inner = inner[len(prefix) + 1:] if prefix and inner.startswith(prefix + "/") else inner
         if kind == "file" and mtime and mtime < self.stale_before:
             reasons.append(("STALE", self.policy.stale_action))
         if duplicate:
             reasons.append(("DUPLICATE", self.policy.duplicates))
         folder = target.folder.strip("/")
-        segments = ([s for s in folder.split("/") if s] if folder else []) + inner.split("/")
+        target_path = f"{folder}/{inner}" if folder else inner
+        if INVALID.search(target_path) or SPACE_EDGE.search(target_path):
+            target_path = self._fix(target_path, reasons)
+        if RESERVED_IN_PATH.search(target_path):
+            reasons.append(("RESERVED_NAME", "review"))
+        if self.url_prefix_len(target) + len(target_path) > MAX_PATH:
+            reasons.append(("PATH_TOO_LONG", "review"))
+        if size > MAX_FILE:
+            reasons.append(("FILE_TOO_LARGE", "review"))
+        if kind == "file" and size == 0:
+            reasons.append(("EMPTY_FILE", "migrate"))
+        if not_utf8:
+            reasons.append(("NOT_UTF8", "review"))
+        if unreadable or kind == "unreadable":
+            reasons.append(("UNREADABLE", "review"))
+        if not reasons:
+            return Classified("migrate", [], target, target_path)
+        action = max((a for _, a in reasons), key=STRENGTH.__getitem__)
+        codes = list(dict.fromkeys(code for code, _ in reasons))
+        return Classified(action, codes, target, target_path)
+
+    def _fix(self, target_path: str, reasons: list) -> str:
+        """Per segment: replace characters SharePoint refuses, trim edge spaces."""
         fixed = []
         invalid = trimmed = False
-        for seg in segments:
+        for seg in target_path.split("/"):
             if INVALID.search(seg):
                 invalid = True
                 if self.policy.invalid_chars == "replace":
@@ -132,23 +166,4 @@ class ShareRules:
             reasons.append(("INVALID_CHARS", "migrate" if self.policy.invalid_chars == "replace" else "review"))
         if trimmed:
             reasons.append(("LEADING_TRAILING_SPACE", "migrate"))
-        if any(RESERVED.match(s) or "_vti_" in s.lower() for s in fixed) or (fixed and fixed[0].lower() == "forms"):
-            reasons.append(("RESERVED_NAME", "review"))
-        target_path = "/".join(fixed)
-        full = f"{site_path(target)}/{library_url_name(target)}/{target_path}"
-        if len(full) > MAX_PATH:
-            reasons.append(("PATH_TOO_LONG", "review"))
-        if size > MAX_FILE:
-            reasons.append(("FILE_TOO_LARGE", "review"))
-        if kind == "file" and size == 0:
-            reasons.append(("EMPTY_FILE", "migrate"))
-        if not_utf8:
-            reasons.append(("NOT_UTF8", "review"))
-        if unreadable or kind == "unreadable":
-            reasons.append(("UNREADABLE", "review"))
-        action = max((a for _, a in reasons), key=STRENGTH.__getitem__, default="migrate")
-        codes = []
-        for code, _ in reasons:
-            if code not in codes:
-                codes.append(code)
-        return Classified(action, codes, target, target_path)
+        return "/".join(fixed)
