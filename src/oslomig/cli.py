@@ -223,6 +223,43 @@ def verify(
     _run(lambda: planning.run_verify(plan, inventory, schedule_file, _parse_date(today), _env()))
 
 
+class DiffFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+
+
+@inventory_app.command("scan")
+def inventory_scan(
+    targets: Annotated[Path, typer.Option("--targets", "-t", help="A scan-targets file (kind: scan-targets).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Inventory directory; each target writes OUT/scanned/<kind>-<name>.yaml.")] = Path("inventories"),
+    only: Annotated[Optional[List[str]], typer.Option("--only", help="Only these target names (repeatable).")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Targets scanned at once.")] = 8,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line (for cron).")] = False,
+) -> None:
+    """Scan SQL Server, Oracle, PostgreSQL and hosts concurrently into inventory files.
+
+    A failing target keeps its previous file, is named on stderr and makes the exit code 1; the others still run.
+    Example (crontab): 15 2 * * * cd /srv/oslomig && oslomig inventory scan --targets plans/scan-targets.yaml --quiet
+    """
+    from oslomig.commands import inventory
+
+    _run(lambda: inventory.run_scan(targets, out, list(only or []), workers, _env(quiet)))
+
+
+@inventory_app.command("diff")
+def inventory_diff(
+    old: Annotated[Path, typer.Argument(help="The earlier inventory (directory or file).")],
+    new: Annotated[Path, typer.Argument(help="The later inventory (directory or file).")],
+    format: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.table,
+    threshold_gb: Annotated[float, typer.Option("--size-threshold-gb", help="A size change must exceed this many GB...")] = 1.0,
+    threshold_pct: Annotated[float, typer.Option("--size-threshold-pct", help="...and this percentage to count.")] = 10.0,
+) -> None:
+    """Hosts, instances and databases added, removed or changed between two inventories; exit 1 when anything differs."""
+    from oslomig.commands import inventory
+
+    _run(lambda: inventory.run_diff(old, new, format.value, threshold_gb, threshold_pct, _env()))
+
+
 @share_app.command("scan")
 def share_scan(
     source: Annotated[Optional[str], typer.Argument(help="Ad hoc: a local path or ssh://user@host[:port]/path (instead of --plan).")] = None,

@@ -276,6 +276,7 @@ class _Secret(Model):
 
 class SqlServerTarget(_Secret):
     name: Id
+    host_id: Optional[Id] = Field(default=None, description="the inventory host this server runs on; default: the short host name")
     server: Text
     port: Optional[int] = Field(default=1433, ge=1, le=65535)
     driver: Text = "ODBC Driver 18 for SQL Server"
@@ -287,6 +288,7 @@ class SqlServerTarget(_Secret):
 
 class OracleTarget(_Secret):
     name: Id
+    host_id: Optional[Id] = Field(default=None, description="the inventory host this server runs on; default: the short host name")
     dsn: Text
     username: Text
     thick_mode: bool = False
@@ -295,6 +297,7 @@ class OracleTarget(_Secret):
 
 class PostgresTarget(_Secret):
     name: Id
+    host_id: Optional[Id] = Field(default=None, description="the inventory host this server runs on; default: the short host name")
     host: Text
     port: int = Field(default=5432, ge=1, le=65535)
     driver: Text = "PostgreSQL Unicode"

@@ -1,0 +1,1 @@
+"""Nightly inventory scans (SPEC §4): SQL Server, Oracle, PostgreSQL and hosts, into inventory files."""

@@ -1,0 +1,207 @@
+"""Connect to each kind of target and collect its inventory part. Errors become plain sentences.
+
+Heavy drivers are imported inside the functions, so the CLI stays quick to start.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from pathlib import Path
+
+from oslomig import models
+from oslomig.errors import ConnectError
+from oslomig.scanning.mapping import oracle_inventory, postgres_inventory, short_host, sqlserver_inventory
+
+
+def read_secret(target) -> str:
+    if getattr(target, "password_env", None):
+        value = os.environ.get(target.password_env)
+        if value is None:
+            raise ConnectError(f"{target.name}: environment variable {target.password_env} is not set")
+        return value
+    path = Path(os.path.expanduser(target.password_file))
+    try:
+        return path.read_text(encoding="utf-8").strip("\r\n")
+    except OSError as exc:
+        raise ConnectError(f"{target.name}: cannot read password file {path}: {exc.strerror or exc}") from None
+
+
+def _odbc_value(value: str) -> str:
+    # ODBC connection-string values with ; { } or spaces are wrapped in braces, with } doubled
+    return "{" + value.replace("}", "}}") + "}"
+
+
+def _plain_odbc_error(exc, where: str, user: str, secret: str) -> ConnectError:
+    text = " ".join(str(a) for a in exc.args) if exc.args else str(exc)
+    state = exc.args[0] if exc.args else ""
+    low = text.lower()
+    if state == "28000" or "login failed" in low or "password authentication failed" in low or "authentication failed" in low:
+        msg = f"{where}: login refused for {user}"
+    elif state in ("08001", "HYT00", "08S01") or "timeout" in low or "could not connect" in low or "unable to connect" in low or "connection refused" in low:
+        msg = f"{where}: cannot reach the server (no answer, or nothing listening)"
+    elif "can't open lib" in low or "data source name not found" in low or state == "IM002":
+        driver = re.search(r"Can't open lib '([^']+)'", text)
+        msg = (f"{where}: ODBC driver {driver[1] if driver else ''!r} is not installed or not registered "
+               "(see `odbcinst -q -d`; for SQL Server install msodbcsql18, or set driver: FreeTDS)")
+    else:
+        msg = f"{where}: {text[:300]}"
+    return ConnectError(msg.replace(secret, "***") if secret else msg)
+
+
+def scan_sqlserver(t: models.SqlServerTarget) -> dict:
+    import pyodbc
+
+    secret = read_secret(t)
+    server, _, _instance = t.server.partition("\\")
+    freetds = "freetds" in t.driver.lower()
+    parts = {"DRIVER": _odbc_value(t.driver), "UID": _odbc_value(t.username), "PWD": _odbc_value(secret)}
+    if freetds:  # FreeTDS wants host and port apart; TDS 7.4 speaks to SQL Server 2012 and later
+        parts.update(SERVER=server, PORT=str(t.port or 1433), TDS_Version="7.4")
+    else:
+        parts["SERVER"] = f"{t.server},{t.port}" if t.port and "\\" not in t.server else t.server
+        parts["Encrypt"] = "yes" if t.encrypt in (None, True) else "no"
+        parts["TrustServerCertificate"] = "yes" if t.trust_server_certificate else "no"
+        parts["LoginTimeout"] = str(int(t.timeout_s))
+    conn_str = ";".join(f"{k}={v}" for k, v in parts.items())
+    where = f"{t.name} ({t.server})"
+    try:
+        conn = pyodbc.connect(conn_str, timeout=int(t.timeout_s), autocommit=True)
+    except pyodbc.Error as exc:
+        raise _plain_odbc_error(exc, where, t.username, secret) from None
+    try:
+        conn.timeout = int(t.timeout_s)  # query timeout
+        return sqlserver_inventory(conn.cursor(), t.host_id or short_host(t.server), t.port)
+    except pyodbc.Error as exc:
+        raise _plain_odbc_error(exc, where, t.username, secret) from None
+    finally:
+        conn.close()
+
+
+def scan_postgres(t: models.PostgresTarget) -> dict:
+    import pyodbc
+
+    secret = read_secret(t)
+    parts = {"DRIVER": _odbc_value(t.driver), "SERVER": t.host, "PORT": str(t.port), "DATABASE": _odbc_value(t.database),
+             "UID": _odbc_value(t.username), "PWD": _odbc_value(secret), "ConnSettings": _odbc_value(f"SET statement_timeout = {int(t.timeout_s * 1000)}")}
+    if t.sslmode:
+        parts["SSLmode"] = t.sslmode
+    where = f"{t.name} ({t.host}:{t.port})"
+    try:
+        conn = pyodbc.connect(";".join(f"{k}={v}" for k, v in parts.items()), timeout=int(t.timeout_s), autocommit=True)
+    except pyodbc.Error as exc:
+        raise _plain_odbc_error(exc, where, t.username, secret) from None
+    try:
+        return postgres_inventory(conn.cursor(), t.host_id or short_host(t.host), t.port)
+    except pyodbc.Error as exc:
+        raise _plain_odbc_error(exc, where, t.username, secret) from None
+    finally:
+        conn.close()
+
+
+def scan_oracle(t: models.OracleTarget) -> dict:
+    import oracledb
+
+    secret = read_secret(t)
+    if t.thick_mode:
+        try:
+            oracledb.init_oracle_client()
+        except oracledb.Error as exc:
+            raise ConnectError(f"{t.name}: thick mode needs Oracle Client libraries: {exc}") from None
+    host = re.split(r"[:/]", t.dsn.lstrip("/"), maxsplit=1)[0]
+    port_match = re.search(r":(\d+)", t.dsn)
+    where = f"{t.name} ({host}:{port_match[1] if port_match else 1521})"
+    try:
+        conn = oracledb.connect(user=t.username, password=secret, dsn=t.dsn, tcp_connect_timeout=t.timeout_s)
+    except oracledb.Error as exc:
+        (err,) = exc.args
+        code = getattr(err, "full_code", "") or ""
+        if code in ("ORA-01017", "ORA-28000"):
+            raise ConnectError(f"{where}: login refused for {t.username}") from None
+        if code in ("DPY-6005", "DPY-4011", "ORA-12541", "ORA-12170", "DPY-6000"):
+            raise ConnectError(f"{where}: no listener (cannot reach the database)") from None
+        raise ConnectError(f"{where}: {str(err.message).replace(secret, '***')[:300]}") from None
+    try:
+        conn.call_timeout = int(t.timeout_s * 1000)
+        return oracle_inventory(conn.cursor(), t.host_id or short_host(host), int(port_match[1]) if port_match else 1521)
+    except oracledb.Error as exc:
+        raise ConnectError(f"{where}: query failed: {str(exc).replace(secret, '***')[:300]}") from None
+    finally:
+        conn.close()
+
+
+HOST_SCRIPT = r"""
+echo '@@uname'; uname -s -r -m
+echo '@@os'; (. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")
+echo '@@cpu'; (nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)
+echo '@@mem'; awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null
+echo '@@df'; df -P -k -x tmpfs -x devtmpfs -x overlay -x squashfs 2>/dev/null | tail -n +2
+echo '@@mounts'; cat /proc/mounts 2>/dev/null
+echo '@@listen'; (ss -ltnH 2>/dev/null || netstat -ltn 2>/dev/null | tail -n +3)
+"""
+DB_PORTS = {1433, 1434, 1521, 1522, 1526, 5432, 5433, 3306, 50000, 27017, 6379}
+
+
+def scan_host(t: models.HostTarget) -> dict:
+    from oslomig.sshconn import SshTarget, connect
+
+    password = read_secret(t) if t.password_env else None
+    try:
+        client = connect(SshTarget(host=t.host, port=t.port, username=t.username, key_file=t.key_file, password=password,
+                                   known_hosts=t.known_hosts, accept_new_host_key=t.accept_new_host_key, timeout_s=t.timeout_s))
+    except ConnectError as exc:
+        raise ConnectError(f"{t.name}: {exc}") from None
+    try:
+        _, stdout, _ = client.exec_command("sh -s", timeout=t.timeout_s)
+        stdout.channel.sendall(HOST_SCRIPT.encode())
+        stdout.channel.shutdown_write()
+        text = stdout.read().decode("utf-8", "replace")
+    except Exception as exc:  # paramiko raises socket.timeout and SSHException here
+        raise ConnectError(f"{t.name} ({t.host}:{t.port}): host commands failed: {exc}") from None
+    finally:
+        client.close()
+    return {"hosts": [host_facts(t.name, t.host, text)]}
+
+
+def host_facts(name: str, address: str, text: str) -> dict:
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("@@"):
+            current = line[2:].strip()
+            sections[current] = []
+        elif current:
+            sections[current].append(line)
+    uname = (sections.get("uname") or [""])[0].split()
+    kernel = uname[0].lower() if uname else ""
+    os_name = {"linux": "linux", "aix": "aix", "sunos": "solaris"}.get(kernel, "other")
+    fstypes = {}
+    for line in sections.get("mounts", []):
+        parts = line.split()
+        if len(parts) >= 3:
+            fstypes[parts[1]] = parts[2]
+    disks = []
+    for line in sections.get("df", []):
+        parts = line.split()
+        if len(parts) >= 6 and parts[1].isdigit():
+            mount = " ".join(parts[5:])
+            disks.append({"mount": mount, "size_gb": round(int(parts[1]) / 1024**2, 2), "free_gb": round(int(parts[3]) / 1024**2, 2),
+                          **({"fstype": fstypes[mount]} if mount in fstypes else {})})
+    ports = set()
+    for line in sections.get("listen", []):
+        for field in line.split():
+            m = re.match(r"^(?:\S*[:.])?(\d+)$", field)
+            if m and ":" in field and int(m[1]) in DB_PORTS:
+                ports.add(int(m[1]))
+    mem = (sections.get("mem") or [""])[0].strip()
+    cpu = (sections.get("cpu") or [""])[0].strip()
+    host = {"name": name, "os": os_name, "os_version": ((sections.get("os") or [""])[0].strip() or " ".join(uname[:2])) or None,
+            "cpu_count": int(cpu) if cpu.isdigit() else None, "memory_gb": round(int(mem) / 1024**2, 2) if mem.isdigit() else None,
+            "disks": sorted(disks, key=lambda d: d["mount"]), "listening_ports": sorted(ports)}
+    if not re.match(r"^\d+\.\d+\.\d+\.\d+$|^\[?[0-9a-f:]+\]?$", address):
+        host["fqdn"] = address
+    return {k: v for k, v in host.items() if v is not None}
+
+
+SCANNERS = {"sqlserver": scan_sqlserver, "oracle": scan_oracle, "postgres": scan_postgres, "hosts": scan_host}
