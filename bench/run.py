@@ -305,8 +305,44 @@ def bench_share_ssh(args) -> None:
         server_cm.__exit__(None, None, None)
 
 
+def bench_inventory_scan(args) -> None:
+    """Targets scanned concurrently: wall time beside the sum of per-target times (real PostgreSQL and sshd)."""
+    import getpass
+    import os
+    import re
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from servers import running_postgres, running_sshd
+
+    print("inventory scan: 6 targets (3 PostgreSQL through pyodbc, 3 hosts over SSH), real servers on loopback")
+    try:
+        with running_postgres("bench-password") as pg, running_sshd(user=getpass.getuser()) as ssh:
+            for i in range(5):
+                pg.psql(f"CREATE DATABASE bench{i}")
+            targets = BENCH_DIR / "targets.yaml"
+            BENCH_DIR.mkdir(exist_ok=True)
+            lines = ["kind: scan-targets", "postgres:"]
+            lines += [f"  - {{name: pg{i}, host: 127.0.0.1, host_id: h{i}, port: {pg.port}, username: inventory, password_env: OSLOMIG_BENCH_PW}}" for i in range(3)]
+            lines += ["hosts:"]
+            lines += [f"  - {{name: h{i}, host: 127.0.0.1, port: {ssh.port}, username: {ssh.user}, key_file: {ssh.key_file}, known_hosts: {ssh.known_hosts}}}" for i in range(3)]
+            targets.write_text("\n".join(lines) + "\n")
+            env = {**os.environ, "OSLOMIG_BENCH_PW": "bench-password"}
+            walls, sums = [], []
+            for workers in (1, 8):
+                proc = subprocess.run([str(BIN / "oslomig"), "inventory", "scan", "--targets", str(targets), "--out", str(BENCH_DIR / "inv"),
+                                       "--quiet", "--workers", str(workers)], env=env, capture_output=True, text=True)
+                m = re.search(r"([\d.]+) s wall, ([\d.]+) s summed", proc.stderr)
+                walls.append(float(m[1]))
+                sums.append(float(m[2]))
+            row("6 targets, --workers 8", f"{walls[1]:.2f} s wall", f"sum of per-target times: {sums[1]:.2f} s",
+                f"concurrency {sums[1] / walls[1]:.1f}x")
+            row("6 targets, --workers 1 (reference)", f"{walls[0]:.2f} s wall", f"sum of per-target times: {sums[0]:.2f} s", "")
+    except FileNotFoundError as exc:
+        print(f"  skipped: {exc}")
+
+
 BENCHES = {"startup": bench_startup, "validate": bench_validate, "groups": bench_groups, "schedule": bench_schedule,
-           "share-local": bench_share_local, "share-ssh": bench_share_ssh, "manifest": bench_manifest}
+           "share-local": bench_share_local, "share-ssh": bench_share_ssh, "manifest": bench_manifest, "inventory-scan": bench_inventory_scan}
 
 
 def main() -> int:

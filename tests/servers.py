@@ -104,3 +104,61 @@ def ssh_server():
             yield server
     except FileNotFoundError as exc:
         pytest.skip(str(exc))
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+@dataclass
+class PgServer:
+    port: int
+    user: str
+    password: str
+    socket_dir: Path
+    data: Path
+    bin: Path
+    run_as: list[str]
+
+    def psql(self, sql: str, db: str = "postgres") -> str:
+        proc = subprocess.run([*self.run_as, str(self.bin / "psql"), "-h", str(self.socket_dir), "-p", str(self.port), "-U", self.user,
+                               "-d", db, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], capture_output=True, text=True, check=True)
+        return proc.stdout.strip()
+
+    def stop(self) -> None:
+        subprocess.run([*self.run_as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"], capture_output=True)
+
+    def start(self) -> None:
+        subprocess.run([*self.run_as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.data.parent / "pg.log"), "-w",
+                        "-o", f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+@contextlib.contextmanager
+def running_postgres(password: str):
+    """A throwaway PostgreSQL cluster on a free loopback port; as root it runs as the `postgres` system user."""
+    pg_bin = _pg_bin()
+    if pg_bin is None:
+        raise FileNotFoundError("PostgreSQL server not installed (make test installs postgresql)")
+    base = Path(tempfile.mkdtemp(prefix="oslomig-pg-", dir="/tmp"))
+    run_as: list[str] = []
+    if os.geteuid() == 0:
+        run_as = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"]
+        shutil.chown(base, "postgres", "postgres")
+    pwfile = base / "pw"
+    pwfile.write_text(password + "\n")
+    if os.geteuid() == 0:
+        shutil.chown(pwfile, "postgres", "postgres")
+    data = base / "data"
+    subprocess.run([*run_as, str(pg_bin / "initdb"), "-D", str(data), "-U", "inventory", f"--pwfile={pwfile}", "--auth-local=trust",
+                    "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C"], check=True, capture_output=True)
+    pwfile.unlink()
+    server = PgServer(free_port(), "inventory", password, base, data, pg_bin, run_as)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)

@@ -29,8 +29,10 @@ def read_secret(target) -> str:
 
 
 def _odbc_value(value: str) -> str:
-    # ODBC connection-string values with ; { } or spaces are wrapped in braces, with } doubled
-    return "{" + value.replace("}", "}}") + "}"
+    # Only values that need it are braced (with } doubled): psqlODBC takes braces literally in UID
+    if re.search(r"[;{}=]|^\s|\s$", value):
+        return "{" + value.replace("}", "}}") + "}"
+    return value
 
 
 def _plain_odbc_error(exc, where: str, user: str, secret: str) -> ConnectError:
@@ -153,9 +155,10 @@ def scan_host(t: models.HostTarget) -> dict:
     except ConnectError as exc:
         raise ConnectError(f"{t.name}: {exc}") from None
     try:
-        _, stdout, _ = client.exec_command("sh -s", timeout=t.timeout_s)
-        stdout.channel.sendall(HOST_SCRIPT.encode())
-        stdout.channel.shutdown_write()
+        # keep stdin: paramiko shuts the channel's write side when that file object is collected
+        stdin, stdout, _ = client.exec_command("sh -s", timeout=t.timeout_s)
+        stdin.write(HOST_SCRIPT)
+        stdin.channel.shutdown_write()
         text = stdout.read().decode("utf-8", "replace")
     except Exception as exc:  # paramiko raises socket.timeout and SSHException here
         raise ConnectError(f"{t.name} ({t.host}:{t.port}): host commands failed: {exc}") from None
