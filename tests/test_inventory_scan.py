@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import ROOT, run_cli
+from conftest import run_cli
 from servers import running_postgres
 
 PASSWORD = "pw-" + secrets.token_hex(12)  # must never show up anywhere

@@ -93,7 +93,7 @@ def test_notices(cli, tmp_path, schedule_json):
     assert sorted(r["file"] for r in rows) == texts and len(texts) > 100
     sample = (out / rows[0]["file"]).read_text(encoding="utf-8")
     assert sample.startswith("Emne: Planlagt nedetid") and rows[0]["contact_name"] in sample
-    assert f"senest" in sample
+    assert "senest" in sample
     cal = Calendar.from_ical((out / "notices.ics").read_bytes())
     uids = [str(e["uid"]) for e in cal.walk("VEVENT")]
     assert len(uids) == len(schedule_json["assignments"]) == len(set(uids))

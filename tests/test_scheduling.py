@@ -3,7 +3,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

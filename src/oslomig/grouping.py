@@ -228,7 +228,7 @@ def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
             bound_keys.setdefault(int(db_label[index[a]]), []).append(("links", f"{lo} -> {hi}"))
 
     # scope and migration, as masks
-    scope_mask = _scope_mask(plan, inv, np, db_ids, index, db_inst, owner, inst_ids, inst_index, sys_ids)
+    scope_mask = _scope_mask(plan, inv, np, index, db_inst, owner, sys_ids)
     migrated_mask = np.zeros(n, dtype=bool)
     for d in plan.migrated:
         if d in index:
@@ -317,9 +317,8 @@ class _Default(dict):
         return -1
 
 
-def _scope_mask(plan, inv, np, db_ids, index, db_inst, owner, inst_ids, inst_index, sys_ids):
+def _scope_mask(plan, inv, np, index, db_inst, owner, sys_ids):
     scope = plan.scope
-    n = len(db_ids)
     mask = db_inst >= 0
     if scope.engines:
         ok = np.array([inst.engine in scope.engines for inst in inv.instances.values()] + [False], dtype=bool)

@@ -9,7 +9,6 @@ about scalars only where YAML makes them ambiguous (a version written as
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator

@@ -44,9 +44,6 @@ class Problems(list):
     def warnings(self) -> list[Problem]:
         return [p for p in self if p.severity == "warning"]
 
-    def sorted(self) -> list[Problem]:
-        return sorted(set(self))
-
 
 def render_json(problems: Iterable[Problem]) -> str:
     items = sorted(set(problems))

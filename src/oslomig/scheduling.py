@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from oslomig.grouping import NON_PROD, Group, GroupingResult
+from oslomig.grouping import Group, GroupingResult
 from oslomig.loading import Inventory
 from oslomig.models import DatabasePlan
 from oslomig.timewindows import Occurrence, blackout_days, local_span, matching_window, occurrences
@@ -160,7 +160,7 @@ class _Feasibility:
         return [self.ctx.occs[i].index for i in np.flatnonzero(mask).tolist()]
 
 
-def _precedence(groups: list[Group], inv: Inventory, days: int, warnings: list[dict]) -> list[tuple[int, int, str]]:
+def _precedence(groups: list[Group], inv: Inventory, warnings: list[dict]) -> list[tuple[int, int, str]]:
     """(before, after, system): group `after` holds prod of `system`, `before` holds its non-prod."""
     prod_of, test_of = defaultdict(set), defaultdict(set)
     for gi, g in enumerate(groups):
@@ -238,7 +238,7 @@ def build_schedule(plan: DatabasePlan, inv: Inventory, grouping: GroupingResult,
     options: list[list[int]] = [[fixed[gi].index] if gi in fixed else feasible.options(g) for gi, g in enumerate(groups)]
     deadlines: dict[int, list[tuple[dt.datetime, str, str]]] = defaultdict(list)
 
-    prec = _precedence(groups, inv, plan.test_before_prod_days, warnings)
+    prec = _precedence(groups, inv, warnings)
     gap = dt.timedelta(days=plan.test_before_prod_days)
     # an announced prod group never moves, so its test groups must end `gap` before it starts
     for t, p, system in prec:
@@ -323,10 +323,9 @@ def _predecessors(prec) -> dict[int, list[int]]:
 
 
 def _topological(n: int, prec) -> list[int]:
-    preds = _predecessors(prec)
     indeg = Counter()
     succ = defaultdict(list)
-    for t, p, _ in set((t, p, "") for t, p, _ in prec):
+    for t, p in {(t, p) for t, p, _ in prec}:
         indeg[p] += 1
         succ[t].append(p)
     order, ready = [], sorted(i for i in range(n) if indeg[i] == 0)
@@ -387,9 +386,7 @@ def _left_shift(chosen, occs, options, fixed, prec, gap, cap, dur) -> None:
 
     Moving a group earlier never delays anyone else, so the finish can only stay or improve."""
     cap_min, cap_cnt = cap
-    preds, succs = _predecessors(prec), defaultdict(list)
-    for t, p, _ in prec:
-        succs[t].append(p)
+    preds = _predecessors(prec)
     used_min, used_cnt = Counter(), Counter()
     for gi, oi in chosen.items():
         used_min[oi] += dur[gi]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from oslomig.loading import Inventory
@@ -25,6 +26,17 @@ def _days_touched(start: dt.datetime, end: dt.datetime) -> set[dt.date]:
     return days
 
 
+@lru_cache(maxsize=64)
+def _holidays(country: str, year: int) -> frozenset[dt.date]:
+    import holidays
+
+    code, _, sub = country.partition("-")
+    kw = {"subdiv": sub} if sub else {}
+    if code == "NO":
+        kw["include_sundays"] = False
+    return frozenset(holidays.country_holidays(code, years=[year], **kw))
+
+
 def _blackout_hits(plan: DatabasePlan, day: dt.date, systems: set[str], agencies: set[str]) -> list[str]:
     hits = []
     for b in plan.blackouts:
@@ -36,15 +48,8 @@ def _blackout_hits(plan: DatabasePlan, day: dt.date, systems: set[str], agencies
             hits.append(b.name)
         elif b.weekdays and WEEKDAYS[day.weekday()] in b.weekdays:
             hits.append(b.name)
-        elif b.holidays:
-            import holidays
-
-            code, _, sub = b.holidays.partition("-")
-            kw = {"subdiv": sub} if sub else {}
-            if code == "NO":
-                kw["include_sundays"] = False
-            if day in holidays.country_holidays(code, years=[day.year], **kw):
-                hits.append(b.name)
+        elif b.holidays and day in _holidays(b.holidays, day.year):
+            hits.append(b.name)
     return hits
 
 

@@ -9,24 +9,19 @@ from pathlib import Path
 from oslomig import models
 from oslomig.console import Env
 from oslomig.errors import OslomigError
-from oslomig.loading import parse_model, read_document, read_inventory
+from oslomig.loading import read_inventory
 from oslomig.problems import Problems, render_text
 
 
 def run_scan(targets_path: Path, out: Path, only: list[str], workers: int, env: Env) -> int:
+    from oslomig.commands.common import load_model
     from oslomig.scanning.runner import ScanLock, run_targets, targets_of
     from oslomig.validation import check_scan_targets
 
-    if not targets_path.is_file():
-        raise OslomigError(f"no such targets file: {targets_path}")
-    problems = Problems()
-    doc = read_document(targets_path, problems)
-    targets = parse_model(doc, models.ScanTargets, problems) if doc else None
-    if targets is not None:
-        check_scan_targets(targets, doc, problems)
-    if problems.errors:
-        env.stderr.write(render_text(problems.errors, colour=env.colour_err))
+    loaded = load_model(targets_path, models.ScanTargets, "targets file", env, Problems(), check_scan_targets)
+    if loaded is None:
         return 1
+    targets, _ = loaded
     jobs = targets_of(targets, only)
     t0 = time.monotonic()
     with ScanLock(out):

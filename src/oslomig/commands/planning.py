@@ -15,7 +15,7 @@ from oslomig import models
 from oslomig.atomic import write_text
 from oslomig.console import Env
 from oslomig.errors import NothingInScope, OslomigError
-from oslomig.loading import Inventory, parse_model, plan_inventory_dir, read_document
+from oslomig.loading import Inventory, plan_inventory_dir
 from oslomig.problems import Problems, render_text
 from oslomig.validation import check_plan, load_checked_inventory
 
@@ -29,16 +29,15 @@ class PlanContext:
 
 def load_plan_context(plan_path: Path, inventory: Path | None, env: Env) -> PlanContext | None:
     """The plan and its inventory, checked; problems go to stderr and None means "stop with exit 1"."""
-    if not plan_path.is_file():
-        raise OslomigError(f"no such plan file: {plan_path}")
-    if inventory is not None and not inventory.exists():
+    from oslomig.commands.common import load_model
+
+    if plan_path.is_file() and inventory is not None and not inventory.exists():
         raise OslomigError(f"no such inventory: {inventory}")
     problems = Problems()
-    doc = read_document(plan_path, problems)
-    plan = parse_model(doc, models.DatabasePlan, problems) if doc else None
-    if plan is None:
-        env.stderr.write(render_text(problems, colour=env.colour_err))
+    loaded = load_model(plan_path, models.DatabasePlan, "plan file", env, problems)
+    if loaded is None:
         return None
+    plan, doc = loaded
     inv_dir = plan_inventory_dir(plan_path, plan.inventory, inventory)
     if not inv_dir.exists():
         raise OslomigError(f"the plan's inventory {inv_dir} does not exist (give --inventory DIR)")
@@ -98,8 +97,7 @@ def run_groups(plan_path: Path, inventory: Path | None, fmt: str, env: Env) -> i
         env.out(groups_dot(result, ctx))
     else:
         _groups_table(result, env)
-    if fmt in ("table",) or not env.quiet:
-        _warn_all(result.warnings, env)
+    _warn_all(result.warnings, env)
     dbs = sum(len(g.databases) for g in result.groups)
     env.info(f"{len(result.groups)} groups, {dbs} databases, {len(result.warnings)} warnings")
     return 0

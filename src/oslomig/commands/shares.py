@@ -9,24 +9,15 @@ from zoneinfo import ZoneInfo
 from oslomig import models
 from oslomig.console import Env
 from oslomig.errors import ConnectError, OslomigError
-from oslomig.loading import parse_model, read_document
-from oslomig.problems import Problems, render_text
+from oslomig.problems import Problems
 
 
 def load_share_plan(path: Path, env: Env) -> models.SharePlan | None:
+    from oslomig.commands.common import load_model
     from oslomig.validation import check_share_plan
 
-    if not path.is_file():
-        raise OslomigError(f"no such share plan: {path}")
-    problems = Problems()
-    doc = read_document(path, problems)
-    plan = parse_model(doc, models.SharePlan, problems) if doc else None
-    if plan is not None:
-        check_share_plan(plan, doc, problems)
-    if problems.errors:
-        env.stderr.write(render_text(problems.errors, colour=env.colour_err))
-        return None
-    return plan
+    loaded = load_model(path, models.SharePlan, "share plan", env, Problems(), check_share_plan)
+    return loaded[0] if loaded else None
 
 
 def _select(plan: models.SharePlan, ids: list[str]) -> list[models.ShareSpec]:

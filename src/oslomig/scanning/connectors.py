@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 from pathlib import Path
 
 from oslomig import models
@@ -53,8 +52,6 @@ def _plain_odbc_error(exc, where: str, user: str, secret: str) -> ConnectError:
 
 
 def scan_sqlserver(t: models.SqlServerTarget) -> dict:
-    import pyodbc
-
     secret = read_secret(t)
     server, _, _instance = t.server.partition("\\")
     freetds = "freetds" in t.driver.lower()
@@ -66,15 +63,22 @@ def scan_sqlserver(t: models.SqlServerTarget) -> dict:
         parts["Encrypt"] = "yes" if t.encrypt in (None, True) else "no"
         parts["TrustServerCertificate"] = "yes" if t.trust_server_certificate else "no"
         parts["LoginTimeout"] = str(int(t.timeout_s))
-    conn_str = ";".join(f"{k}={v}" for k, v in parts.items())
-    where = f"{t.name} ({t.server})"
+    return _odbc_collect(parts, f"{t.name} ({t.server})", t, secret,
+                         lambda cursor: sqlserver_inventory(cursor, t.host_id or short_host(t.server), t.port), query_timeout=True)
+
+
+def _odbc_collect(parts: dict, where: str, t, secret: str, collect, query_timeout: bool = False) -> dict:
+    """Connect through pyodbc, run `collect(cursor)`, close; driver errors become plain sentences without the secret."""
+    import pyodbc
+
     try:
-        conn = pyodbc.connect(conn_str, timeout=int(t.timeout_s), autocommit=True)
+        conn = pyodbc.connect(";".join(f"{k}={v}" for k, v in parts.items()), timeout=int(t.timeout_s), autocommit=True)
     except pyodbc.Error as exc:
         raise _plain_odbc_error(exc, where, t.username, secret) from None
     try:
-        conn.timeout = int(t.timeout_s)  # query timeout
-        return sqlserver_inventory(conn.cursor(), t.host_id or short_host(t.server), t.port)
+        if query_timeout:  # SQL_ATTR_CONNECTION_TIMEOUT: SQL Server drivers take it, psqlODBC refuses it
+            conn.timeout = int(t.timeout_s)
+        return collect(conn.cursor())
     except pyodbc.Error as exc:
         raise _plain_odbc_error(exc, where, t.username, secret) from None
     finally:
@@ -82,24 +86,13 @@ def scan_sqlserver(t: models.SqlServerTarget) -> dict:
 
 
 def scan_postgres(t: models.PostgresTarget) -> dict:
-    import pyodbc
-
     secret = read_secret(t)
     parts = {"DRIVER": _odbc_value(t.driver), "SERVER": t.host, "PORT": str(t.port), "DATABASE": _odbc_value(t.database),
              "UID": _odbc_value(t.username), "PWD": _odbc_value(secret), "ConnSettings": _odbc_value(f"SET statement_timeout = {int(t.timeout_s * 1000)}")}
     if t.sslmode:
         parts["SSLmode"] = t.sslmode
-    where = f"{t.name} ({t.host}:{t.port})"
-    try:
-        conn = pyodbc.connect(";".join(f"{k}={v}" for k, v in parts.items()), timeout=int(t.timeout_s), autocommit=True)
-    except pyodbc.Error as exc:
-        raise _plain_odbc_error(exc, where, t.username, secret) from None
-    try:
-        return postgres_inventory(conn.cursor(), t.host_id or short_host(t.host), t.port)
-    except pyodbc.Error as exc:
-        raise _plain_odbc_error(exc, where, t.username, secret) from None
-    finally:
-        conn.close()
+    return _odbc_collect(parts, f"{t.name} ({t.host}:{t.port})", t, secret,
+                         lambda cursor: postgres_inventory(cursor, t.host_id or short_host(t.host), t.port))
 
 
 def scan_oracle(t: models.OracleTarget) -> dict:
