@@ -1,26 +1,95 @@
-"""Atomic writes: a temp file in the same directory, fsync, rename. Ctrl-C leaves the old file."""
+"""Atomic writes (SPEC §8): a temp file in the same directory, fsync, rename.
+
+- Ctrl-C (or a crash) before the rename leaves the previous file as it was.
+- Only a regular file (or nothing) is ever replaced: a device, a directory or a
+  symlink at the target is refused with a plain sentence, never clobbered.
+- A new file gets the umask's mode (0666 & ~umask); an overwritten file keeps
+  its mode, so a group-readable output shared with cron stays group-readable.
+- Failures to create or replace the file (a read-only directory, a parent that
+  is a regular file) are user errors (exit 2), not tracebacks.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import IO, Any, Iterator
+
+from oslomig.errors import OslomigError
+
+_UMASK: int | None = None
+
+
+def current_umask() -> int:
+    global _UMASK
+    if _UMASK is None:
+        old = os.umask(0o022)
+        os.umask(old)
+        _UMASK = old
+    return _UMASK
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def check_target(path: Path) -> int | None:
+    """The mode to give the new file: the existing file's, or None for a new one. Refuses what is not a regular file."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError:
+        raise OslomigError(f"cannot write {path}: a folder on its path is a regular file") from None
+    except OSError as exc:
+        raise OslomigError(f"cannot write {path}: {_why(exc)}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise OslomigError(f"refusing to write {path}: it is a symbolic link (oslomig replaces only regular files)")
+    if stat.S_ISDIR(st.st_mode):
+        raise OslomigError(f"cannot write {path}: it is a directory; give a file name")
+    if not stat.S_ISREG(st.st_mode):
+        raise OslomigError(f"refusing to write {path}: it is not a regular file (a device, pipe or socket)")
+    return stat.S_IMODE(st.st_mode)
+
+
+def ensure_dir(path: Path) -> None:
+    """mkdir -p with a plain sentence when it cannot be made."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OslomigError(f"cannot use {path} as a directory: it exists and is not a directory") from None
+    except NotADirectoryError:
+        raise OslomigError(f"cannot create {path}: a folder on its path is a regular file") from None
+    except OSError as exc:
+        raise OslomigError(f"cannot create directory {path}: {_why(exc)}") from None
+    if not path.is_dir():
+        raise OslomigError(f"cannot use {path} as a directory: it exists and is not a directory")
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path | str, mode: str = "w", newline: str | None = None) -> Iterator[TextIO]:
+def atomic_open(path: Path | str, mode: str = "w", newline: str | None = None) -> Iterator[IO[Any]]:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    ensure_dir(path.parent)
+    keep_mode = check_target(path)
     try:
-        kwargs = {} if "b" in mode else {"encoding": "utf-8", "newline": newline}
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OslomigError(f"cannot write {path}: {_why(exc)}") from None
+    try:
+        os.fchmod(fd, keep_mode if keep_mode is not None else 0o666 & ~current_umask())
+        kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8", "newline": newline}
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        check_target(path)  # it may have become something else while we wrote
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise OslomigError(f"cannot replace {path}: {_why(exc)}") from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -35,3 +104,38 @@ def write_text(path: Path | str, text: str) -> None:
 def write_bytes(path: Path | str, data: bytes) -> None:
     with atomic_open(path, "wb") as handle:
         handle.write(data)
+
+
+def write_many(files: dict[Path, str | bytes]) -> None:
+    """Write a set of files all-or-nothing: every temp file first, then the renames.
+
+    If any file cannot be written, no file of the set is replaced. (The renames
+    themselves are not one transaction, but once every temp file exists each
+    rename is a metadata operation in the same directory that cannot run out of
+    space or hit a name limit.)
+    """
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            ensure_dir(path.parent)
+            keep_mode = check_target(path)
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=".oslomig.", suffix=".tmp", dir=path.parent)
+            except OSError as exc:
+                raise OslomigError(f"cannot write {path}: {_why(exc)}") from None
+            staged.append((tmp, path))
+            os.fchmod(fd, keep_mode if keep_mode is not None else 0o666 & ~current_umask())
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        for tmp, path in staged:
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise OslomigError(f"cannot replace {path}: {_why(exc)}") from None
+    except BaseException:
+        for tmp, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise

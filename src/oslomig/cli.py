@@ -90,6 +90,10 @@ def _run(call: Callable[[], int]) -> None:
         if isinstance(exc, OslomigError):
             sys.stderr.write(f"error: {exc}\n")
             raise typer.Exit(exc.exit_code)
+        if isinstance(exc, OSError) and exc.filename is not None and not debug:
+            # the machine said no (a read-only folder, a path through a regular file): a sentence, exit 2
+            sys.stderr.write(f"error: cannot use {exc.filename}: {exc.strerror or exc}\n")
+            raise typer.Exit(2)
         if debug:
             import traceback
 
@@ -103,10 +107,14 @@ def _run(call: Callable[[], int]) -> None:
 def _parse_date(value: Optional[str]) -> Optional[dt.date]:
     if value is None:
         return None
+    from oslomig.errors import OslomigError
+
     try:
+        if len(value) != 10:
+            raise ValueError(value)
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date like 2021-04-20") from None
+        raise OslomigError(f"--today {value!r} is not a date like 2021-04-20 (YYYY-MM-DD, a day that exists)") from None
 
 
 @app.command()
@@ -233,7 +241,7 @@ def inventory_scan(
     targets: Annotated[Path, typer.Option("--targets", "-t", help="A scan-targets file (kind: scan-targets).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Inventory directory; each target writes OUT/scanned/<kind>-<name>.yaml.")] = Path("inventories"),
     only: Annotated[Optional[List[str]], typer.Option("--only", help="Only these target names (repeatable).")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Targets scanned at once.")] = 8,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Targets scanned at once (1-256).")] = 8,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line (for cron).")] = False,
 ) -> None:
     """Scan SQL Server, Oracle, PostgreSQL and hosts concurrently into inventory files.
@@ -301,5 +309,12 @@ def share_manifest(
     _run(lambda: shares.run_manifest(plan, db, out, _parse_date(today), _env()))
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    # `--debug` is accepted anywhere before `--`, as the error messages suggest (`oslomig validate --debug`)
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" in args[:end]:
+        _state["debug"] = True
+        args = [a for i, a in enumerate(args) if not (a == "--debug" and i < end)]
+        args.insert(0, "--debug")
+    app(args=args, prog_name="oslomig")

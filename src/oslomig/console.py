@@ -54,11 +54,17 @@ class Env:
             self.stderr.flush()
 
     def warn(self, message: str) -> None:
+        from oslomig.problems import one_line
+
+        message = one_line(message.rstrip("\n"))
         prefix = "\x1b[33mwarning:\x1b[0m " if self.colour_err else "warning: "
         self.stderr.write(prefix + message.rstrip("\n") + "\n")
         self.stderr.flush()
 
     def error(self, message: str) -> None:
+        from oslomig.problems import one_line
+
+        message = one_line(message.rstrip("\n"))
         prefix = "\x1b[31merror:\x1b[0m " if self.colour_err else "error: "
         self.stderr.write(prefix + message.rstrip("\n") + "\n")
         self.stderr.flush()

@@ -11,7 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from functools import lru_cache
+from importlib import resources
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 Engine = Literal["sqlserver", "oracle", "postgres"]
 Environment = Literal["prod", "test", "dev", "staging", "other"]
@@ -33,9 +36,88 @@ Text = Annotated[str, BeforeValidator(_number_as_text)]
 Id = Annotated[str, BeforeValidator(_number_as_text), Field(min_length=1)]
 HHMM = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="local time HH:MM")]
 
+# Dates and times a migration can mean (SPEC §8: what validate accepts also runs). Years outside this range are typos
+# (9999-12-31) that would overflow date arithmetic later; the schema says the same with a pattern.
+MIN_YEAR, MAX_YEAR = 1970, 2199
+_YEAR = r"(19[7-9][0-9]|2[01][0-9][0-9])"
+DATE_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+LOCAL_DATETIME_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-][01][0-9]:[0-5][0-9])?$"
+
+
+def _date_text(value):
+    # YAML 1.2 keeps 2021-05-04 a string; a date object (from Python callers) is fine as it is
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a date like 2021-05-04, not {value!r}")
+    return value
+
+
+def _in_years(value):
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"the year {value.year} is outside {MIN_YEAR}-{MAX_YEAR}")
+    return value
+
+
+Date = Annotated[dt.date, BeforeValidator(_date_text), AfterValidator(_in_years),
+                 Field(json_schema_extra={"pattern": DATE_PATTERN})]
+LocalDateTime = Annotated[dt.datetime, BeforeValidator(_date_text), AfterValidator(_in_years),
+                          Field(json_schema_extra={"format": None, "pattern": LOCAL_DATETIME_PATTERN})]
+
+
+@lru_cache(maxsize=None)
+def _data_list(name: str) -> tuple[str, ...]:
+    text = resources.files("oslomig").joinpath("data", name).read_text(encoding="utf-8")
+    return tuple(line for line in text.splitlines() if line)
+
+
+def known_timezones() -> tuple[str, ...]:
+    """IANA zone names (frozen from tzdata, so the schema does not drift with the installed version)."""
+    return _data_list("timezones.txt")
+
+
+def holiday_countries() -> tuple[str, ...]:
+    return _data_list("holiday_countries.txt")
+
+
+def _timezone_schema(schema: dict) -> None:
+    schema["enum"] = list(known_timezones())
+
+
+def _holidays_schema(schema: dict) -> None:
+    schema.pop("pattern", None)
+    schema["pattern"] = "^(" + "|".join(holiday_countries()) + r")(-[A-Z0-9]{1,3})?$"
+
+
+def _check_timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: `Europe` is a tzdata folder, not a zone
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Oslo)") from None
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_check_timezone), Field(json_schema_extra=_timezone_schema)]
+
+
+def _strip_null_format(schema: dict) -> None:
+    # `"format": None` in json_schema_extra means "drop the format pydantic gave it"
+    for key, value in list(schema.items()):
+        if value is None and key == "format":
+            del schema[key]
+        elif isinstance(value, dict):
+            _strip_null_format(value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    _strip_null_format(item)
+
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, populate_by_name=True)
+    # no NaN or infinity anywhere: JSON cannot hold them and no rule of ours means them
+    model_config = ConfigDict(extra="forbid", frozen=False, populate_by_name=True, allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------- inventory (§2)
@@ -141,7 +223,7 @@ class Database(Model):
     id: Id
     name: Optional[Text] = None
     instance: Id
-    size_gb: float = Field(default=0.0, ge=0)
+    size_gb: float = Field(default=0.0, ge=0, le=1e7, description="GB (at most 10 PB)")
     environment: Optional[Environment] = None
     availability_group: Optional[Id] = None
     links: list[Id] = []
@@ -175,8 +257,8 @@ class InventoryFile(Model):
 # ---------------------------------------------------------- database plan (§3)
 
 class Period(Model):
-    start: dt.date
-    end: dt.date
+    start: Date
+    end: Date
 
 
 class Scope(Model):
@@ -192,28 +274,32 @@ class Grouping(Model):
 
 
 class Timing(Model):
-    throughput_gb_per_hour: float = Field(default=200.0, gt=0)
-    overhead_hours: float = Field(default=1.0, ge=0)
+    throughput_gb_per_hour: float = Field(default=200.0, ge=0.01, le=1e6)
+    overhead_hours: float = Field(default=1.0, ge=0, le=168)
 
 
 class Window(Model):
+    # hours, parallel and max_groups are checked by `validate` (code bad-window) so one mistake does not hide the
+    # plan's other problems; the schema states the same bounds for editors
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["weekdays"], "properties": {"weekdays": {"minItems": 1}}},
+                                                           {"required": ["dates"], "properties": {"dates": {"minItems": 1}}}]})
     name: Id
     weekdays: list[Weekday] = []
-    dates: list[dt.date] = []
+    dates: list[Date] = []
     start: HHMM
-    hours: float
-    parallel: int = 1
-    max_groups: Optional[int] = None
+    hours: float = Field(json_schema_extra={"exclusiveMinimum": 0, "maximum": 168})
+    parallel: int = Field(default=1, le=1000, json_schema_extra={"minimum": 1})
+    max_groups: Optional[int] = Field(default=None, le=100_000, json_schema_extra={"minimum": 1})
     engines: list[Engine] = []
 
 
 class Blackout(Model):
     name: Id
-    from_: Optional[dt.date] = Field(default=None, alias="from")
-    to: Optional[dt.date] = None
+    from_: Optional[Date] = Field(default=None, alias="from")
+    to: Optional[Date] = None
     monthly_days: list[Annotated[int, Field(ge=1, le=31)]] = []
     weekdays: list[Weekday] = []
-    holidays: Optional[Annotated[str, Field(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]] = None
+    holidays: Optional[Annotated[str, Field(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$", json_schema_extra=_holidays_schema)]] = None
     systems: list[Id] = []
     agencies: list[Id] = []
 
@@ -229,40 +315,33 @@ class Blackout(Model):
 
 class Announced(Model):
     database: Id
-    start: dt.datetime = Field(description="local time in the plan's timezone, e.g. 2021-05-11T18:00")
+    start: LocalDateTime = Field(description="local time in the plan's timezone, e.g. 2021-05-11T18:00")
 
 
 class DatabasePlan(Model):
     kind: Literal["database-migration"]
     name: Text
     inventory: Optional[Text] = None
-    timezone: Text = "Europe/Oslo"
+    timezone: TimeZone = "Europe/Oslo"
     period: Period
     scope: Scope = Scope()
     grouping: Grouping = Grouping()
     timing: Timing = Timing()
-    notice_days: int = Field(default=14, ge=0)
-    test_before_prod_days: int = Field(default=7, ge=0)
+    notice_days: int = Field(default=14, ge=0, le=3650)
+    test_before_prod_days: int = Field(default=7, ge=0, le=3650)
     windows: list[Window] = []
     blackouts: list[Blackout] = []
     announced: list[Announced] = []
     migrated: list[Id] = []
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Europe/Oslo)") from None
-        return v
-
 
 # ------------------------------------------------------------ scan targets (§4)
 
+_ONE_SECRET = {"oneOf": [{"required": ["password_env"]}, {"required": ["password_file"]}]}
+
+
 class _Secret(Model):
+    model_config = ConfigDict(json_schema_extra=_ONE_SECRET)
     password_env: Optional[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = None
     password_file: Optional[Text] = None
 
@@ -282,7 +361,7 @@ class SqlServerTarget(_Secret):
     username: Text
     encrypt: Optional[bool] = None
     trust_server_certificate: bool = False
-    timeout_s: float = Field(default=30, gt=0)
+    timeout_s: float = Field(default=30, gt=0, le=86400)
 
 
 class OracleTarget(_Secret):
@@ -291,7 +370,7 @@ class OracleTarget(_Secret):
     dsn: Text
     username: Text
     thick_mode: bool = False
-    timeout_s: float = Field(default=30, gt=0)
+    timeout_s: float = Field(default=30, gt=0, le=86400)
 
 
 class PostgresTarget(_Secret):
@@ -303,7 +382,7 @@ class PostgresTarget(_Secret):
     database: Text = "postgres"
     username: Text
     sslmode: Optional[Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]] = None
-    timeout_s: float = Field(default=30, gt=0)
+    timeout_s: float = Field(default=30, gt=0, le=86400)
 
 
 class HostTarget(Model):
@@ -315,7 +394,7 @@ class HostTarget(Model):
     password_env: Optional[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = None
     known_hosts: Text = "~/.ssh/known_hosts"
     accept_new_host_key: bool = False
-    timeout_s: float = Field(default=30, gt=0)
+    timeout_s: float = Field(default=30, gt=0, le=86400)
 
     @model_validator(mode="after")
     def _auth(self):
@@ -335,7 +414,7 @@ class ScanTargets(Model):
 # -------------------------------------------------------------- share plan (§5)
 
 class SharePolicy(Model):
-    stale_after_years: float = Field(default=5, gt=0)
+    stale_after_years: float = Field(default=5, gt=0, le=100)
     stale_action: Action = "review"
     junk: list[Text] = ["Thumbs.db", "desktop.ini", ".DS_Store", "~$*", "*.tmp"]
     duplicates: Action = "review"
@@ -368,7 +447,7 @@ class SshOptions(Model):
     key_file: Optional[Text] = None
     known_hosts: Text = "~/.ssh/known_hosts"
     accept_new_host_key: bool = False
-    timeout_s: float = Field(default=30, gt=0)
+    timeout_s: float = Field(default=30, gt=0, le=86400)
 
 
 class ShareSpec(Model):
@@ -379,8 +458,8 @@ class ShareSpec(Model):
     department: Optional[Text] = None
     contact: Optional[Contact] = None
     target: Target
-    read_only_from: Optional[dt.date] = None
-    delete_after_days: int = Field(default=90, ge=0)
+    read_only_from: Optional[Date] = None
+    delete_after_days: int = Field(default=90, ge=0, le=3650)
     routes: list[Route] = []
     ssh: Optional[SshOptions] = None
 
@@ -388,7 +467,7 @@ class ShareSpec(Model):
 class SharePlan(Model):
     kind: Literal["share-migration"]
     name: Text
-    timezone: Text = "Europe/Oslo"
+    timezone: TimeZone = "Europe/Oslo"
     inventory: Optional[Text] = None
     policy: SharePolicy = SharePolicy()
     shares: list[ShareSpec]

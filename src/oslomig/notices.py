@@ -3,13 +3,13 @@ customer portal; an .ics with one event per group (stable UIDs, so a re-import u
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from oslomig import csvout
 from oslomig.loading import Inventory
 from oslomig.models import DatabasePlan
 
@@ -109,7 +109,9 @@ class Notice:
 
     @property
     def filename(self) -> str:
-        return f"{self.id}.txt"
+        from oslomig.safenames import safe_component
+
+        return safe_component(self.id, 200) + ".txt"
 
 
 def build_notices(plan: DatabasePlan, inv: Inventory, schedule, lang: str = "nb") -> list[Notice]:
@@ -144,7 +146,7 @@ def build_notices(plan: DatabasePlan, inv: Inventory, schedule, lang: str = "nb"
 
 def notices_csv(notices: list[Notice]) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csvout.writer(buf)
     w.writerow(["notice_id", "group", "system", "system_name", "contact_name", "contact_email", "window", "start", "end",
                 "downtime_hours", "publish_by", "databases", "hosts", "file"])
     for n in notices:

@@ -24,7 +24,15 @@ class Problem:
     message: str
 
     def as_text(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.severity} [{self.code}] {self.message}"
+        return f"{one_line(self.file)}:{self.line}:{self.column}: {self.severity} [{self.code}] {one_line(self.message)}"
+
+
+_CONTROL = {i: f"\\x{i:02x}" for i in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t", 127: "\\x7f"}
+
+
+def one_line(text: str) -> str:
+    """One problem, one line: control characters in data (a key holding a newline) are shown escaped."""
+    return text.translate(_CONTROL) if not text.isprintable() else text
 
 
 class Problems(list):
@@ -81,8 +89,8 @@ def render_text(problems: Iterable[Problem], colour: bool = False) -> str:
         if colour:
             sev_colour = "\x1b[31m" if p.severity == "error" else "\x1b[33m"
             out.append(
-                f"\x1b[1m{p.file}:{p.line}:{p.column}:\x1b[0m {sev_colour}{p.severity}\x1b[0m "
-                f"\x1b[2m[{p.code}]\x1b[0m {p.message}"
+                f"\x1b[1m{one_line(p.file)}:{p.line}:{p.column}:\x1b[0m {sev_colour}{p.severity}\x1b[0m "
+                f"\x1b[2m[{p.code}]\x1b[0m {one_line(p.message)}"
             )
         else:
             out.append(p.as_text())

@@ -20,9 +20,35 @@ from typing import Any
 import yaml
 
 try:  # libyaml composes ~10x faster; marks are kept either way
-    from yaml import CSafeLoader as _ComposeLoader
+    from yaml._yaml import CParser as _Parser
 except ImportError:  # pragma: no cover - libyaml is in the PyYAML wheels
-    from yaml import SafeLoader as _ComposeLoader  # type: ignore[assignment]
+    from yaml.composer import Composer
+    from yaml.parser import Parser
+    from yaml.reader import Reader
+    from yaml.scanner import Scanner
+
+    class _Parser(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
+        def __init__(self, stream):
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+            Composer.__init__(self)
+
+# A plain scalar with no tag resolves to this; we apply YAML 1.2 core rules to it ourselves, so an explicit
+# `!!str 0755` (which keeps its tag) stays distinguishable from a plain `0755`.
+_PLAIN = "tag:oslomig,2024:plain"
+
+
+class _ComposeLoader(_Parser, yaml.resolver.BaseResolver):  # type: ignore[valid-type,misc]
+    def resolve(self, kind, value, implicit):
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _PLAIN
+        return yaml.resolver.BaseResolver.resolve(self, kind, value, implicit)
+
+
+# The C composer recurses once per nesting level without a guard (a segfault near 25,000 levels); no real
+# plan nests past a few dozen, so deeper documents are refused before they are parsed.
+MAX_DEPTH = 200
 
 MAX_FILE_BYTES = int(os.environ.get("OSLOMIG_MAX_YAML_BYTES", 32 * 1024 * 1024))
 # A legitimate file rarely expands more than a few times through aliases; a
@@ -31,16 +57,11 @@ MAX_EXPANSION_FACTOR = 10
 MIN_EXPANSION_LIMIT = 1_000_000
 
 _STR = "tag:yaml.org,2002:str"
-_IMPLICIT_TAGS = {
-    "tag:yaml.org,2002:str",
-    "tag:yaml.org,2002:int",
-    "tag:yaml.org,2002:float",
-    "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:null",
-    "tag:yaml.org,2002:timestamp",
-    "tag:yaml.org,2002:merge",
-    "tag:yaml.org,2002:value",
-}
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_EXPLICIT_TAGS = {_STR, _INT_TAG, _FLOAT_TAG, _BOOL_TAG, _NULL_TAG}
 _COLLECTION_TAGS = {"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
 _NULL = {"", "~", "null", "Null", "NULL"}
 _TRUE = {"true", "True", "TRUE"}
@@ -157,15 +178,34 @@ def load_file(path: Path | str, display: str | None = None) -> Document:
     return load_text(read_text(path, display), display)
 
 
-def load_text(text: str, display: str = "<string>") -> Document:
-    if "\t" in text:
-        _check_tabs(text, display)
+def _compose_all(text: str) -> list:
+    loader = _ComposeLoader(text)
     try:
-        nodes = list(yaml.compose_all(text, Loader=_ComposeLoader))
+        nodes = []
+        while loader.check_node():
+            nodes.append(loader.get_node())
+        return nodes
+    finally:
+        loader.dispose()
+
+
+def load_text(text: str, display: str = "<string>") -> Document:
+    _check_depth(text, display)
+    try:
+        nodes = _compose_all(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = exc.problem or exc.context or "invalid YAML"
+        if "\t" in text:
+            _check_tabs(text, display, line)
+        what = " ".join((exc.problem or exc.context or "invalid YAML").split())
+        if "duplicate anchor" in (exc.context or "") or "second occurrence" in (exc.problem or ""):
+            first = exc.context_mark.line + 1 if exc.context_mark else line
+            raise YamlError(
+                display, line, col, "duplicate-anchor",
+                f"this anchor is already defined on line {first}; YAML 1.2 allows redefining an anchor, but oslomig "
+                "refuses it because an alias would silently change meaning: give the second anchor another name",
+            ) from None
         raise YamlError(display, line, col, "yaml-syntax", f"YAML syntax error: {what}") from None
     except yaml.YAMLError as exc:
         raise YamlError(display, 1, 1, "yaml-syntax", f"YAML syntax error: {exc}") from None
@@ -187,15 +227,52 @@ def load_text(text: str, display: str = "<string>") -> Document:
     return Document(display, data, root, text.count("\n") + 1)
 
 
-def _check_tabs(text: str, display: str) -> None:
-    # libyaml's message for a tab in indentation is cryptic ("found character that cannot start any token")
-    for lineno, line in enumerate(text.splitlines(), 1):
-        stripped = line.lstrip(" ")
-        if stripped.startswith("\t") and stripped.strip():
-            raise YamlError(
-                display, lineno, len(line) - len(stripped) + 1, "tab-indent",
-                "a tab is used for indentation; YAML allows only spaces there",
-            )
+def _check_tabs(text: str, display: str, error_line: int) -> None:
+    """Called only when the parser failed: a tab in the indentation of the failing line (or the one before it)
+    is the cause, and libyaml's message for it is cryptic. Tabs inside block scalars or quoted strings are legal
+    YAML and are never reported."""
+    lines = text.splitlines()
+    for lineno in (error_line, error_line - 1):
+        if 1 <= lineno <= len(lines):
+            line = lines[lineno - 1]
+            indent = len(line) - len(line.lstrip(" \t"))
+            if "\t" in line[:indent] and line.strip():
+                raise YamlError(
+                    display, lineno, line.index("\t") + 1, "tab-indent",
+                    "a tab is used for indentation; YAML allows only spaces there",
+                )
+
+
+_FLOW_TOKENS = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\n]|\'\')*\'|(?:^|(?<=\s))#[^\n]*|[\[\]{}]', re.M)
+_DEEP_INDENT = re.compile(r"^[ \t]{%d,}\S" % MAX_DEPTH, re.M)
+_DEEP_DASHES = re.compile(r"(?:-[ \t]+){%d,}" % (MAX_DEPTH // 2))
+
+
+def _check_depth(text: str, display: str) -> None:
+    """Refuse documents nested deeper than MAX_DEPTH before the recursive composer sees them.
+
+    Nesting comes from flow brackets, from indentation and from compact sequences (`- - - x`); each is bounded
+    here with C-speed scans, and brackets are counted exactly (outside quotes and comments) only when there
+    are enough of them to matter."""
+    for rx, what in ((_DEEP_INDENT, f"indented by more than {MAX_DEPTH} columns"), (_DEEP_DASHES, f"nested more than {MAX_DEPTH} levels deep")):
+        m = rx.search(text)
+        if m:
+            line = text.count("\n", 0, m.start()) + 1
+            col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+            raise YamlError(display, line, col, "too-deep", f"YAML is {what}; refused")
+    if text.count("[") + text.count("{") < MAX_DEPTH:
+        return
+    depth = 0
+    for m in _FLOW_TOKENS.finditer(text):
+        ch = m.group()
+        if ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = text.count("\n", 0, m.start()) + 1
+                col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+                raise YamlError(display, line, col, "too-deep", f"YAML is nested more than {MAX_DEPTH} levels deep; refused")
+        elif ch in "]}":
+            depth = max(0, depth - 1)
 
 
 def _check_expansion(root: yaml.Node, display: str) -> None:
@@ -262,13 +339,23 @@ class _Builder:
         return value
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
-        if node.tag not in _IMPLICIT_TAGS:
-            self.fail(node, "unsupported-tag", f"YAML tag {node.tag!r} is not supported here")
         text = node.value
-        if node.style:  # quoted or block scalars are always strings ('' or None is plain)
+        if node.tag == _PLAIN:
+            return self.plain(text)
+        if node.tag == _STR:  # quoted, block, or an explicit !!str: always a string
             return text
-        if node.tag == _STR and not _looks_typed(text):
-            return text
+        if node.tag not in _EXPLICIT_TAGS:
+            self.fail(node, "unsupported-tag",
+                      f"YAML tag {node.tag!r} is not supported here (only !!str, !!int, !!float, !!bool and !!null)")
+        value = self.plain(text)
+        wanted = {_INT_TAG: (int,), _FLOAT_TAG: (float, int), _BOOL_TAG: (bool,), _NULL_TAG: (type(None),)}[node.tag]
+        if type(value) not in wanted:
+            self.fail(node, "bad-tag", f"{text!r} is not a valid {node.tag.rsplit(':', 1)[-1]}")
+        return float(value) if node.tag == _FLOAT_TAG else value
+
+    @staticmethod
+    def plain(text: str) -> Any:
+        """A plain scalar by YAML 1.2 core-schema rules."""
         if text in _NULL:
             return None
         if text in _TRUE:
@@ -296,7 +383,7 @@ class _Builder:
         seen: dict[Any, yaml.Node] = {}
         merges: list[yaml.Node] = []
         for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" and not key_node.style:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" and key_node.tag == _PLAIN:
                 merges.append(value_node)
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
@@ -316,6 +403,3 @@ class _Builder:
                     result.setdefault(k, v)
         return result
 
-
-def _looks_typed(text: str) -> bool:
-    return bool(text) and (text[0] in "-+.0123456789~ntfNTF")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from oslomig import models
+from oslomig import csvout, models
 from oslomig.atomic import write_text
 from oslomig.console import Env
 from oslomig.errors import NothingInScope, OslomigError
@@ -64,7 +64,7 @@ def _emit(payload: str, out: Path | None, env: Env) -> None:
 
 def _csv(rows: list[list], header: list[str] | None = None) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csvout.writer(buf)
     if header:
         writer.writerow(header)
     writer.writerows(rows)
@@ -254,15 +254,19 @@ def run_notices(plan_path: Path, inventory: Path | None, today: dt.date | None, 
     today = default_today(ctx.plan, today)
     sched = compute(ctx, today)
     notices = build_notices(ctx.plan, ctx.inventory, sched, lang)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from oslomig.atomic import ensure_dir, write_many
+
+    ensure_dir(out_dir)
     previous = _previous_notice_files(out_dir / "notices.csv")
+    files: dict[Path, str | bytes] = {}
     with env.progress("writing notices", total=len(notices)) as bar:
         for n in notices:
-            write_text(out_dir / n.filename, n.text)
+            files[out_dir / n.filename] = n.text
             bar.advance()
+    files[out_dir / "notices.ics"] = schedule_ics(ctx, sched, today, lang)
     # the index last: until it is replaced, the old one still describes a complete set
-    write_text(out_dir / "notices.ics", schedule_ics(ctx, sched, today, lang).decode("utf-8"))
-    write_text(out_dir / "notices.csv", notices_csv(notices))
+    files[out_dir / "notices.csv"] = notices_csv(notices)
+    write_many(files)
     for stale in previous - {n.filename for n in notices}:
         (out_dir / stale).unlink(missing_ok=True)
     late = [n for n in notices if n.publish_by < today]
@@ -279,7 +283,13 @@ def _previous_notice_files(index: Path) -> set[str]:
     if not index.exists():
         return set()
     with index.open(encoding="utf-8", newline="") as handle:
-        return {row["file"] for row in csv.DictReader(handle) if row.get("file", "").endswith(".txt") and "/" not in row["file"]}
+        from oslomig.safenames import is_safe_component
+
+        try:
+            return {row["file"] for row in csv.DictReader(handle)
+                    if (row.get("file") or "").endswith(".txt") and is_safe_component(row["file"])}
+        except (csv.Error, UnicodeDecodeError):
+            return set()  # not our index: leave every file alone
 
 
 # ------------------------------------------------------------------- verify

@@ -8,10 +8,11 @@ SCHEMA_BASE = "https://oslomig.example.org/schema"
 
 
 def schema_json(name: str) -> dict:
-    from oslomig.models import SCHEMA_NAMES
+    from oslomig.models import SCHEMA_NAMES, _strip_null_format
 
     model = SCHEMA_NAMES[name]
     schema = model.model_json_schema(by_alias=True)
+    _strip_null_format(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"{SCHEMA_BASE}/{name}.json"
     schema["title"] = {"plan": "oslomig database migration plan", "share-plan": "oslomig share migration plan",

@@ -44,6 +44,9 @@ def run_scan(plan_path: Path | None, source: str | None, share_ids: list[str], d
         targets = [(s.id, s.source if s.source.startswith("ssh://") else str((plan_path.parent / s.source).resolve()), s.ssh or ssh)
                    for s in _select(plan, share_ids)]
     else:
+        if not source.startswith(("ssh://", "smb://")) and not Path(source).is_dir():
+            what = "is not a directory" if Path(source).exists() else "does not exist"
+            raise OslomigError(f"cannot scan {source}: it {what}")
         targets = [(_adhoc_id(source), source, ssh)]
     store = ScanStore(db)
     failed = 0
@@ -62,6 +65,7 @@ def run_scan(plan_path: Path | None, source: str | None, share_ids: list[str], d
             env.info(f"{share_id}: {result.files:,} entries, {result.bytes / 1e9:,.2f} GB, {result.hashed:,} hashed "
                      f"(size collisions only), {result.problems} problem(s) recorded")
     finally:
+        store.discard_if_empty()
         store.close()
     env.info(f"share scan: {len(targets) - failed} of {len(targets)} shares scanned, {total_files:,} entries, "
              f"{total_problems} problem(s) recorded in {db}")
@@ -97,12 +101,15 @@ def run_manifest(plan_path: Path, db: Path, out: Path, today: dt.date | None, en
     if not db.exists():
         raise OslomigError(f"no scan database at {db}; run `oslomig share scan --plan {plan_path} --db {db}` first")
     today = today or dt.datetime.now(ZoneInfo(plan.timezone)).date()
-    store = ScanStore(db)
+    store = ScanStore(db, create=False)
     try:
-        shares = plan.shares
-        unscanned = [s.id for s in shares if store.latest_scan(s.id) is None]
+        unscanned = [s.id for s in plan.shares if store.latest_scan(s.id) is None]
+        if len(unscanned) == len(plan.shares):
+            raise OslomigError(f"no share of {plan_path} has been scanned into {db}; "
+                               f"run `oslomig share scan --plan {plan_path} --db {db}` first")
         for sid in unscanned:
-            env.warn(f"{sid}: not scanned yet; it has no rows in manifest.csv")
+            env.warn(f"{sid}: not scanned yet; it has no rows in manifest.csv and no SPMT task")
+        shares = [s for s in plan.shares if s.id not in unscanned]
         total = sum(store.latest_scan(s.id)[3] for s in shares if s.id not in unscanned)
         with env.progress("classifying", total=total) as bar:
             totals = write_manifest(plan, store, out, today, shares, progress=bar)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from oslomig import csvout
 from oslomig.atomic import atomic_open, write_text
 from oslomig.models import SharePlan, ShareSpec, Target
 from oslomig.shares.rules import ShareRules, library_url_name, literal_prefix, show_path
@@ -35,7 +35,7 @@ def write_manifest(plan: SharePlan, store: ScanStore, out: Path, today: dt.date,
     totals = Totals()
     out.mkdir(parents=True, exist_ok=True)
     with atomic_open(out / "manifest.csv", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = csvout.writer(handle)
         writer.writerow(MANIFEST_COLUMNS)
         for share in shares:
             scan = store.latest_scan(share.id)
@@ -67,7 +67,7 @@ def write_manifest(plan: SharePlan, store: ScanStore, out: Path, today: dt.date,
                 if progress:
                     progress.advance()
             with atomic_open(out / f"review-{share.id}.csv", newline="") as review:
-                w = csv.writer(review, lineterminator="\n")
+                w = csvout.writer(review)
                 w.writerow(MANIFEST_COLUMNS)
                 w.writerows(review_rows)
     _write_summary(out, totals)
@@ -78,7 +78,7 @@ def write_manifest(plan: SharePlan, store: ScanStore, out: Path, today: dt.date,
 
 def _write_summary(out: Path, totals: Totals) -> None:
     with atomic_open(out / "summary.csv", newline="") as handle:
-        w = csv.writer(handle, lineterminator="\n")
+        w = csvout.writer(handle)
         w.writerow(["share", "department", "action", "reason", "files", "bytes"])
         for key in sorted(totals.files):
             w.writerow([*key, totals.files[key], totals.bytes[key]])
@@ -106,7 +106,7 @@ def spmt_tasks(shares: list[ShareSpec]) -> list[dict]:
 def _write_spmt(out: Path, shares: list[ShareSpec]) -> None:
     tasks = spmt_tasks(shares)
     with atomic_open(out / "spmt.csv", newline="") as handle:
-        w = csv.writer(handle, lineterminator="\r\n")  # SPMT is a Windows tool; no header row
+        w = csvout.writer(handle)  # SPMT is a Windows tool; no header row
         for t in tasks:
             w.writerow([t["SourcePath"], "", "", t["TargetPath"], t["TargetList"], t["TargetListRelativePath"]])
     write_text(out / "spmt.json", json.dumps({"Tasks": tasks}, indent=2, ensure_ascii=False) + "\n")
@@ -137,7 +137,7 @@ def _write_timeline(out: Path, plan: SharePlan, shares: list[ShareSpec], today: 
             ev.add("description", f"{share.source} -> {share.target.site}/{library_url_name(share.target)}/{share.target.folder}")
             cal.add_component(ev)
     with atomic_open(out / "timeline.csv", newline="") as handle:
-        w = csv.writer(handle, lineterminator="\n")
+        w = csvout.writer(handle)
         w.writerow(["share", "department", "read_only_from", "delete_on", "delete_after_days"])
         w.writerows(rows)
     write_text(out / "timeline.ics", cal.to_ical().decode("utf-8"))

@@ -7,9 +7,14 @@ interrupted scan leaves the previous one intact.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import stat
 import time
 from pathlib import Path
+
+from oslomig.errors import OslomigError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
@@ -43,17 +48,81 @@ CREATE TABLE IF NOT EXISTS problems (
 BATCH = 5000
 
 
+def _check_db_path(path: Path, create: bool) -> bool:
+    """True when the file exists already. Refuses devices, directories and links (SPEC §8) before SQLite
+    creates a journal beside them."""
+    from oslomig.atomic import ensure_dir
+
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        if not create:
+            raise OslomigError(f"no scan database at {path}; run `oslomig share scan` first") from None
+        ensure_dir(path.parent)
+        return False
+    except OSError as exc:
+        raise OslomigError(f"cannot use {path} as the scan database: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise OslomigError(f"cannot use {path} as the scan database: it is a directory; give a file name")
+    if not stat.S_ISREG(st.st_mode):
+        raise OslomigError(f"refusing to use {path} as the scan database: it is not a regular file")
+    return True
+
+
 class ScanStore:
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, create: bool = True):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        self.existed = _check_db_path(self.path, create)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+            if self.existed:
+                self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if not tables and not create:
+                    self.db.close()
+                    raise OslomigError(f"{path} holds no scan yet; run `oslomig share scan` first")
+                if tables and not {"scans", "files", "problems"} <= tables:
+                    self.db.close()
+                    raise OslomigError(f"{path} is an SQLite database, but not an oslomig scan database; give another --db")
+            if create:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            with contextlib.suppress(Exception):
+                self.db.close()
+            if "not a database" in str(exc):
+                raise OslomigError(f"{path} is not an SQLite scan database; give another --db") from None
+            if "readonly" in str(exc) or "unable to open" in str(exc):
+                raise OslomigError(f"cannot write the scan database {path}: {exc}") from None
+            raise OslomigError(f"cannot use the scan database {path}: {exc}") from None
 
     def close(self) -> None:
         self.db.close()
+
+    def discard_if_empty(self) -> None:
+        """A database this run created and left without a finished scan is removed, not left as an empty file."""
+        if self.existed:
+            return
+        if self.db.execute("SELECT count(*) FROM scans WHERE finished_at IS NOT NULL").fetchone()[0]:
+            return
+        self.db.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{self.path}{suffix}")
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """BEGIN … COMMIT, rolled back on any exception, Ctrl-C included, so the next statement never finds
+        a transaction still open ("cannot start a transaction within a transaction")."""
+        self.db.execute("BEGIN")
+        try:
+            yield self.db
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     # -- writing a scan
     def begin_scan(self, share: str, source: str) -> int:
@@ -62,39 +131,37 @@ class ScanStore:
 
     def add_files(self, scan_id: int, rows: list[tuple]) -> None:
         """rows: (path, kind, size, mtime, owner)"""
-        self.db.execute("BEGIN")
-        self.db.executemany(
-            "INSERT OR REPLACE INTO files (scan_id, path, kind, size, mtime, owner) VALUES (?, ?, ?, ?, ?, ?)",
-            [(scan_id, *r) for r in rows],
-        )
-        self.db.execute("COMMIT")
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO files (scan_id, path, kind, size, mtime, owner) VALUES (?, ?, ?, ?, ?, ?)",
+                [(scan_id, *r) for r in rows],
+            )
 
     def add_problems(self, scan_id: int, rows: list[tuple]) -> None:
         """rows: (path, kind, message)"""
         if rows:
-            self.db.execute("BEGIN")
-            self.db.executemany("INSERT INTO problems (scan_id, path, kind, message) VALUES (?, ?, ?, ?)", [(scan_id, *r) for r in rows])
-            self.db.execute("COMMIT")
+            with self.transaction() as db:
+                db.executemany("INSERT INTO problems (scan_id, path, kind, message) VALUES (?, ?, ?, ?)", [(scan_id, *r) for r in rows])
 
     def finish_scan(self, scan_id: int, share: str) -> None:
         """The new scan replaces the share's earlier ones, in one transaction."""
-        self.db.execute("BEGIN")
-        files = self.db.execute("SELECT count(*) FROM files WHERE scan_id = ?", (scan_id,)).fetchone()[0]
-        problems = self.db.execute("SELECT count(*) FROM problems WHERE scan_id = ?", (scan_id,)).fetchone()[0]
-        old = [r[0] for r in self.db.execute("SELECT id FROM scans WHERE share = ? AND id != ?", (share, scan_id))]
-        for sid in old:
-            self.db.execute("DELETE FROM files WHERE scan_id = ?", (sid,))
-            self.db.execute("DELETE FROM problems WHERE scan_id = ?", (sid,))
-            self.db.execute("DELETE FROM scans WHERE id = ?", (sid,))
-        self.db.execute("UPDATE scans SET finished_at = ?, files = ?, problems = ? WHERE id = ?", (time.time(), files, problems, scan_id))
-        self.db.execute("COMMIT")
+        with self.transaction() as db:
+            files = db.execute("SELECT count(*) FROM files WHERE scan_id = ?", (scan_id,)).fetchone()[0]
+            problems = db.execute("SELECT count(*) FROM problems WHERE scan_id = ?", (scan_id,)).fetchone()[0]
+            old = [r[0] for r in db.execute("SELECT id FROM scans WHERE share = ? AND id != ?", (share, scan_id))]
+            for sid in old:
+                db.execute("DELETE FROM files WHERE scan_id = ?", (sid,))
+                db.execute("DELETE FROM problems WHERE scan_id = ?", (sid,))
+                db.execute("DELETE FROM scans WHERE id = ?", (sid,))
+            db.execute("UPDATE scans SET finished_at = ?, files = ?, problems = ? WHERE id = ?", (time.time(), files, problems, scan_id))
 
     def abandon_scan(self, scan_id: int) -> None:
-        self.db.execute("BEGIN")
-        self.db.execute("DELETE FROM files WHERE scan_id = ?", (scan_id,))
-        self.db.execute("DELETE FROM problems WHERE scan_id = ?", (scan_id,))
-        self.db.execute("DELETE FROM scans WHERE id = ?", (scan_id,))
-        self.db.execute("COMMIT")
+        if self.db.in_transaction:  # interrupted inside a batch: that batch goes too
+            self.db.execute("ROLLBACK")
+        with self.transaction() as db:
+            db.execute("DELETE FROM files WHERE scan_id = ?", (scan_id,))
+            db.execute("DELETE FROM problems WHERE scan_id = ?", (scan_id,))
+            db.execute("DELETE FROM scans WHERE id = ?", (scan_id,))
 
     # -- duplicates, fclones-style: size, then prefix hash, then full hash
     def size_collisions(self, scan_id: int):
@@ -114,9 +181,8 @@ class ScanStore:
 
     def set_hashes(self, scan_id: int, column: str, rows: list[tuple[str, bytes]]) -> None:
         assert column in ("prefix_hash", "full_hash")
-        self.db.execute("BEGIN")
-        self.db.executemany(f"UPDATE files SET {column} = ? WHERE scan_id = ? AND path = ?", [(h, scan_id, p) for p, h in rows])
-        self.db.execute("COMMIT")
+        with self.transaction() as db:
+            db.executemany(f"UPDATE files SET {column} = ? WHERE scan_id = ? AND path = ?", [(h, scan_id, p) for p, h in rows])
 
     # -- reading
     def latest_scan(self, share: str):
