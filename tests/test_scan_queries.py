@@ -146,9 +146,8 @@ sqlserver:
 oracle:
   - {{name: orax, dsn: "127.0.0.1:{port}/ORCLPDB1", username: inv, password_env: OSLOMIG_T_PW, timeout_s: 5}}
 """)
-    t0 = time.monotonic()
-    proc = run_cli("inventory", "scan", "--targets", str(targets), "--out", str(tmp_path / "out"), env={"OSLOMIG_T_PW": "pw-not-shown-9"})
-    assert time.monotonic() - t0 < 30
+    proc = run_cli("inventory", "scan", "--targets", str(targets), "--out", str(tmp_path / "out"), env={"OSLOMIG_T_PW": "pw-not-shown-9"},
+                   timeout=60)
     assert proc.returncode == 1
     assert "sqlx (127.0.0.1): cannot reach the server" in proc.stderr
     assert f"orax (127.0.0.1:{port}): no listener" in proc.stderr

@@ -31,7 +31,7 @@ def check_manifest(rows: list[dict], expect: dict[bytes, tuple[str, set[str]]]) 
     for r in rows:
         action, reasons = shown[r["source_path"]]
         got = set(r["reasons"].split(";")) - {""}
-        assert reasons <= got, (r["source_path"], reasons, got)
+        assert reasons == got, (r["source_path"], reasons, got)
         assert r["action"] == action, (r["source_path"], action, r["action"], got)
 
 

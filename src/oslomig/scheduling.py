@@ -183,7 +183,8 @@ def _precedence(groups: list[Group], inv: Inventory, warnings: list[dict]) -> li
 
 
 def build_schedule(plan: DatabasePlan, inv: Inventory, grouping: GroupingResult, today: dt.date,
-                   time_limit: float = 20.0, use_solver: bool = True, explain_group: str | None = None) -> Schedule:
+                   time_limit: float = 20.0, use_solver: bool = True, explain_group: str | None = None,
+                   force_solver: bool = False) -> Schedule:
     tz = ZoneInfo(plan.timezone)
     occs = occurrences(plan)
     lo, hi = plan.period.start, plan.period.end
@@ -280,11 +281,11 @@ def build_schedule(plan: DatabasePlan, inv: Inventory, grouping: GroupingResult,
     schedulable = sum(1 for opts in options if opts)
     bound = _lower_bound(groups, all_occs, options, fixed, prec, gap, cap, dur, set(chosen)) if chosen else None
     greedy_finish = max((all_occs[oi].end for oi in chosen.values()), default=None)
-    if len(chosen) == schedulable and greedy_finish == bound:
+    if len(chosen) == schedulable and greedy_finish == bound and not force_solver:
         solver_name, proven = "greedy", True  # every group that fits alone is placed, at the lower bound: optimal
     elif use_solver and n and sum(len(o) for o in options) > MAX_SOLVER_CHOICES:
         solver_name = f"greedy (model of {sum(len(o) for o in options):,} choices too large for the solver)"
-    elif use_solver and n:
+    elif use_solver and n and all_occs:
         result = _solve_cp_sat(groups, all_occs, options, fixed, prec, gap, cap, dur, chosen, time_limit, bound)
         if result is not None:
             found, proven = result

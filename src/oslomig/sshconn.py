@@ -50,9 +50,23 @@ class _AcceptNewPolicy:
         client.save_host_keys(str(self.known_hosts))
 
 
+def _quiet_paramiko() -> None:
+    """paramiko logs its transport thread's exceptions (a 20-line traceback for a server that never sends its
+    banner) through logging's last-resort handler, i.e. onto stderr and into cron mail. We report every failure
+    ourselves as one sentence, so its log is silenced."""
+    import logging
+
+    log = logging.getLogger("paramiko")
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
+    log.propagate = False
+
+
 def connect(target: SshTarget):
     """An open paramiko SSHClient, or ConnectError with a plain sentence (never a secret)."""
     import paramiko
+
+    _quiet_paramiko()
 
     client = paramiko.SSHClient()
     known = Path(os.path.expanduser(target.known_hosts))
@@ -80,8 +94,11 @@ def connect(target: SshTarget):
             raise ConnectError(f"{where}: unknown host key, not in {known}; refused (set accept_new_host_key: true to record it)") from None
         if isinstance(exc, paramiko.AuthenticationException):
             raise ConnectError(f"{where}: login refused for {target.username}") from None
-        raise ConnectError(f"{where}: SSH failed: {exc}") from None
-    except socket.timeout:
+        if "banner" in str(exc) or "No existing session" in str(exc):
+            raise ConnectError(f"{where}: the server accepted the connection but did not answer as an SSH server "
+                               f"within {target.timeout_s:g} s") from None
+        raise ConnectError(f"{where}: SSH failed: {' '.join(str(exc).split())}") from None
+    except (socket.timeout, EOFError):
         client.close()
         raise ConnectError(f"{where}: no answer within {target.timeout_s:g} s") from None
     except (ConnectionRefusedError, paramiko.ssh_exception.NoValidConnectionsError):

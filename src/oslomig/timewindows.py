@@ -51,6 +51,11 @@ def local_span(day: dt.date, start: str, hours: float, tz: ZoneInfo) -> tuple[dt
     return _normal(begin), _normal(end)
 
 
+def exists_locally(naive: dt.datetime, tz: ZoneInfo) -> bool:
+    """False for a wall-clock time the spring clock change skips (02:30 on the last Sunday of March in Oslo)."""
+    return _normal(naive.replace(tzinfo=tz)).replace(tzinfo=None) == naive
+
+
 def _normal(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.timezone.utc).astimezone(value.tzinfo)
 
@@ -75,7 +80,12 @@ def occurrences(plan: DatabasePlan) -> list[Occurrence]:
     for order, window in enumerate(plan.windows):
         if window.hours <= 0 or window.parallel < 1:
             continue
+        hh, mm = (int(x) for x in window.start.split(":"))
         for day in window_days(window, plan.period.start, plan.period.end):
+            if not exists_locally(dt.datetime.combine(day, dt.time(hh, mm)), tz):
+                # the start time does not exist that night (spring clock change): no occurrence, rather than a start
+                # an hour later than owners were told; the verifier rules the same
+                continue
             start, end = local_span(day, window.start, window.hours, tz)
             if end > period_end:
                 continue

@@ -174,8 +174,18 @@ def check_plan(plan: models.DatabasePlan, doc: Document, inv: Inventory | None, 
             problems.error(*at("blackouts", i, "to"), "bad-period", f"blackout '{b.name}' ends before it starts")
         if b.holidays and not supported_country(b.holidays):
             problems.error(*at("blackouts", i, "holidays"), "bad-value", f"blackout '{b.name}': no public-holiday calendar for '{b.holidays}'")
+    from zoneinfo import ZoneInfo
+
+    from oslomig.timewindows import exists_locally
+
     for i, a in enumerate(plan.announced):
-        if a.start.tzinfo is None and matching_window(plan, a.start) is None:
+        if a.start.tzinfo is None and not exists_locally(a.start, ZoneInfo(plan.timezone)):
+            problems.error(
+                *at("announced", i, "start"), "nonexistent-time",
+                f"announced start {a.start:%Y-%m-%dT%H:%M} for '{a.database}' does not exist in {plan.timezone} "
+                "(the clocks skip that hour)",
+            )
+        elif a.start.tzinfo is None and matching_window(plan, a.start) is None:
             problems.error(
                 *at("announced", i, "start"), "not-an-occurrence",
                 f"announced start {a.start:%Y-%m-%dT%H:%M} for '{a.database}' is not an occurrence of any window",

@@ -76,6 +76,10 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
             problems.append(f"{gid}: window {a['window']!r} is not in the plan")
             continue
         # 0. the bounds are a real occurrence of the window (wall-clock start + hours)
+        unknown = [d for d in a["databases"] if d not in inv.databases]
+        if unknown:
+            problems.append(f"{gid}: {', '.join(unknown[:5])} {'is' if len(unknown) == 1 else 'are'} not in the inventory")
+            continue
         if local.strftime("%H:%M") != w.start or not (local.date() in w.dates or WEEKDAYS[local.weekday()] in w.weekdays):
             problems.append(f"{gid}: {a['start']} is not an occurrence of window {w.name}")
         wall_end = (local.replace(tzinfo=None) + dt.timedelta(hours=w.hours)).replace(tzinfo=tz)
@@ -130,10 +134,13 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
         if w.max_groups is not None and len(items) > w.max_groups:
             problems.append(f"{wname} {start}: {len(items)} groups exceed max_groups {w.max_groups}")
     announced_groups = {a["group"] for a in schedule["assignments"] if a.get("announced")}
-    for u in schedule["unscheduled"]:
+    for u in schedule.get("unscheduled", []):
         if not u.get("reasons"):
             problems.append(f"{u['group']}: unscheduled without a reason")
-        for d in u["databases"]:
+        for d in u.get("databases", []):
+            if d not in inv.databases:
+                problems.append(f"{u.get('group')}: unscheduled database {d} is not in the inventory")
+                continue
             if d in seen:
                 problems.append(f"{d} is both scheduled ({seen[d]}) and unscheduled ({u['group']})")
             seen[d] = u["group"]

@@ -31,8 +31,9 @@ def run_scan(targets_path: Path, out: Path, only: list[str], workers: int, env: 
                 if result.ok:
                     what = ", ".join(f"{n} {k}" for k, n in result.counts.items() if n)
                     env.info(f"{result.kind}/{result.name}: {what or 'nothing found'} in {result.seconds:.1f} s -> {result.path}")
-                else:
-                    env.error(f"{result.message} (previous file kept)")
+                elif not env.quiet:  # --quiet: the summary line names the failed targets
+                    previous = out / "scanned" / f"{result.kind}-{result.name}.yaml"
+                    env.error(result.message + (f" (previous {previous.name} kept)" if previous.exists() else " (no earlier file)"))
 
             results = run_targets(jobs, out, workers=workers, on_done=report)
     failed = [r for r in results if not r.ok]
@@ -40,10 +41,11 @@ def run_scan(targets_path: Path, out: Path, only: list[str], workers: int, env: 
     for r in results:
         for k, n in r.counts.items():
             totals[k] = totals.get(k, 0) + n
-    found = ", ".join(f"{n} {k}" for k, n in sorted(totals.items())) or "nothing"
+    found = ", ".join(f"{n} {k}" for k, n in sorted(totals.items()) if n)
     line = (f"inventory scan: {len(results) - len(failed)} of {len(results)} targets scanned"
             + (f", {len(failed)} failed ({', '.join(r.name for r in failed)})" if failed else "")
-            + f"; {found}; {time.monotonic() - t0:.1f} s wall, {sum(r.seconds for r in results):.1f} s summed over targets")
+            + (f"; found {found}" if found else "")
+            + f"; {time.monotonic() - t0:.1f} s wall, {sum(r.seconds for r in results):.1f} s summed over targets")
     env.stderr.write(line + "\n")  # the one summary line, also with --quiet
     return 1 if failed else 0
 

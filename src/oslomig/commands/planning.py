@@ -294,6 +294,38 @@ def _previous_notice_files(index: Path) -> set[str]:
 
 # ------------------------------------------------------------------- verify
 
+_ASSIGNMENT_KEYS = {"group": str, "window": str, "start": str, "end": str, "estimated_hours": (int, float), "databases": list}
+
+
+def check_schedule_shape(data, path: Path) -> None:
+    """A schedule JSON as `schedule --format json` writes it; anything else is a plain error (exit 2), not a crash."""
+    def bad(where: str, what: str) -> OslomigError:
+        return OslomigError(f"{path}: {where}: {what} (expected the JSON of `oslomig schedule --format json`)")
+
+    if not isinstance(data, dict) or not isinstance(data.get("assignments"), list):
+        raise bad("top level", "no `assignments` list")
+    if data.get("today") is not None:
+        try:
+            dt.date.fromisoformat(str(data["today"]))
+        except ValueError:
+            raise bad("today", f"{data['today']!r} is not a date") from None
+    for i, a in enumerate(data["assignments"]):
+        if not isinstance(a, dict):
+            raise bad(f"assignments[{i}]", "not an object")
+        for key, kind in _ASSIGNMENT_KEYS.items():
+            if not isinstance(a.get(key), kind) or isinstance(a.get(key), bool):
+                raise bad(f"assignments[{i}].{key}", "missing or of the wrong type")
+        for key in ("start", "end"):
+            try:
+                value = dt.datetime.fromisoformat(a[key])
+            except ValueError:
+                raise bad(f"assignments[{i}].{key}", f"{a[key]!r} is not an ISO date-time") from None
+            if value.tzinfo is None:
+                raise bad(f"assignments[{i}].{key}", f"{a[key]!r} has no UTC offset")
+        if not all(isinstance(d, str) for d in a["databases"]):
+            raise bad(f"assignments[{i}].databases", "not a list of database ids")
+
+
 def run_verify(plan_path: Path, inventory: Path | None, schedule_path: Path, today: dt.date | None, env: Env) -> int:
     """Check a schedule JSON (ours or hand-edited) against every hard constraint."""
     from oslomig.verify import verify_schedule
@@ -306,8 +338,10 @@ def run_verify(plan_path: Path, inventory: Path | None, schedule_path: Path, tod
     except FileNotFoundError:
         raise OslomigError(f"no such schedule file: {schedule_path}") from None
     except json.JSONDecodeError as exc:
-        env.error(f"{schedule_path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}")
-        return 1
+        raise OslomigError(f"{schedule_path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
+    except (UnicodeDecodeError, IsADirectoryError, PermissionError) as exc:
+        raise OslomigError(f"cannot read the schedule {schedule_path}: {exc}") from None
+    check_schedule_shape(data, schedule_path)
     if today is None:
         today = dt.date.fromisoformat(data["today"]) if data.get("today") else default_today(ctx.plan, None)
     broken = verify_schedule(data, ctx.plan, ctx.inventory, today)

@@ -79,6 +79,8 @@ def _run_one(kind: str, target) -> dict:
 
 def run_targets(jobs: list[tuple[str, object]], out: Path, workers: int = 8, on_done=None, scan=_run_one) -> list[TargetResult]:
     """Scan concurrently (daemon threads, so a hung driver never keeps the process alive past its timeout)."""
+    if workers < 1:
+        raise OslomigError(f"--workers must be at least 1 (got {workers})")
     results: dict[int, TargetResult] = {}
     done: queue.Queue = queue.Queue()
     pending = list(enumerate(jobs))
