@@ -268,7 +268,9 @@ def run_notices(plan_path: Path, inventory: Path | None, today: dt.date | None, 
     files[out_dir / "notices.csv"] = notices_csv(notices)
     write_many(files)
     for stale in previous - {n.filename for n in notices}:
-        (out_dir / stale).unlink(missing_ok=True)
+        old = out_dir / stale
+        if old.is_file() and not old.is_symlink():  # only a notice file of ours, never what squats on its name
+            old.unlink()
     late = [n for n in notices if n.publish_by < today]
     for n in late:
         env.warn(f"[late-notice] {n.id}: should have been published by {n.publish_by}")
