@@ -41,11 +41,16 @@ def row(what: str, value: str, reference: str, verdict: str) -> None:
 
 
 def bench_startup(args) -> None:
-    print("startup (median of %d cold processes)" % args.runs)
+    print(f"startup (median of {args.runs} cold processes)")
     base = median_time([PY, "-c", "pass"], args.runs)
     help_ = median_time([str(BIN / "oslomig"), "--help"], args.runs)
     imp = median_time([PY, "-c", "import oslomig.cli"], args.runs)
-    row("oslomig --help", f"{help_ * 1000:.0f} ms", f"python -c pass: {base * 1000:.0f} ms", f"budget 150 ms: {'OK' if help_ <= 0.150 else 'OVER'}")
+    row(
+        "oslomig --help",
+        f"{help_ * 1000:.0f} ms",
+        f"python -c pass: {base * 1000:.0f} ms",
+        f"budget 150 ms: {'OK' if help_ <= 0.150 else 'OVER'}",
+    )
     row("import oslomig.cli", f"{imp * 1000:.0f} ms", f"ratio to python -c pass: {imp / base:.1f}x", "")
 
 
@@ -59,8 +64,12 @@ def bench_validate(args) -> None:
         row("oslomig validate", f"{ours:.2f} s", "yamllint: not installed", "")
         return
     ref = median_time([yamllint, "-d", "default", *files], args.runs // 2 + 1)
-    row("oslomig validate plans inventories", f"{ours:.2f} s", f"yamllint (same files): {ref:.2f} s",
-        f"ratio {ours / ref:.2f}x: {'OK' if ours <= ref else 'SLOWER'}")
+    row(
+        "oslomig validate plans inventories",
+        f"{ours:.2f} s",
+        f"yamllint (same files): {ref:.2f} s",
+        f"ratio {ours / ref:.2f}x: {'OK' if ours <= ref else 'SLOWER'}",
+    )
 
 
 def synthetic_inventory(n_dbs: int, n_hosts: int, seed: int = 1):
@@ -69,12 +78,21 @@ def synthetic_inventory(n_dbs: int, n_hosts: int, seed: int = 1):
     from oslomig.loading import Inventory
 
     rng = random.Random(seed)
-    hosts = [models.Host.model_construct(name=f"h{i:06d}", cluster=(f"c{i // 4:05d}" if i % 50 == 0 else None)) for i in range(n_hosts)]
+    hosts = [
+        models.Host.model_construct(name=f"h{i:06d}", cluster=(f"c{i // 4:05d}" if i % 50 == 0 else None))
+        for i in range(n_hosts)
+    ]
     instances = []
     for i in range(n_hosts):
-        instances.append(models.Instance.model_construct(id=f"h{i:06d}/A", engine="sqlserver" if i % 3 else "oracle", host=f"h{i:06d}", hosts=None))
+        instances.append(
+            models.Instance.model_construct(
+                id=f"h{i:06d}/A", engine="sqlserver" if i % 3 else "oracle", host=f"h{i:06d}", hosts=None
+            )
+        )
         if i % 5 == 0:
-            instances.append(models.Instance.model_construct(id=f"h{i:06d}/B", engine="sqlserver", host=f"h{i:06d}", hosts=None))
+            instances.append(
+                models.Instance.model_construct(id=f"h{i:06d}/B", engine="sqlserver", host=f"h{i:06d}", hosts=None)
+            )
     inst_ids = [i.id for i in instances]
     dbs = []
     for d in range(n_dbs):
@@ -82,8 +100,16 @@ def synthetic_inventory(n_dbs: int, n_hosts: int, seed: int = 1):
         ag = f"ag{d % 5000}" if d % 97 == 0 else None
         # as in a real estate, test and prod databases live on different servers
         env = "test" if int(inst[1:7]) % 3 == 0 else "prod"
-        dbs.append(models.Database.model_construct(id=f"{inst}/db{d:07d}", instance=inst, size_gb=float(rng.randint(1, 500)),
-                                                   environment=env, availability_group=ag, links=[]))
+        dbs.append(
+            models.Database.model_construct(
+                id=f"{inst}/db{d:07d}",
+                instance=inst,
+                size_gb=float(rng.randint(1, 500)),
+                environment=env,
+                availability_group=ag,
+                links=[],
+            )
+        )
     inv = Inventory()
     inv.hosts = {h.name: h for h in hosts}
     inv.instances = {i.id: i for i in instances}
@@ -105,7 +131,9 @@ def bench_groups(args) -> None:
     gc.enable()
     gc.freeze()  # what a long-lived loaded inventory looks like to the collector
     built = time.perf_counter() - t0
-    plan = DatabasePlan.model_validate({"kind": "database-migration", "name": "bench", "period": {"start": "2021-05-03", "end": "2022-05-02"}})
+    plan = DatabasePlan.model_validate(
+        {"kind": "database-migration", "name": "bench", "period": {"start": "2021-05-03", "end": "2022-05-02"}}
+    )
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
@@ -113,8 +141,12 @@ def bench_groups(args) -> None:
         times.append(time.perf_counter() - t0)
     t = statistics.median(times)
     budget = 5.0 * (n_dbs / 1_000_000)
-    row("compute_groups (median of 3)", f"{t:.2f} s", f"building the estate in memory: {built:.2f} s",
-        f"budget {budget:g} s: {'OK' if t <= budget else 'OVER'}; {len(result.groups):,} groups")
+    row(
+        "compute_groups (median of 3)",
+        f"{t:.2f} s",
+        f"building the estate in memory: {built:.2f} s",
+        f"budget {budget:g} s: {'OK' if t <= budget else 'OVER'}; {len(result.groups):,} groups",
+    )
 
 
 def synthetic_plan(n_groups: int, seed: int = 7):
@@ -131,13 +163,25 @@ def synthetic_plan(n_groups: int, seed: int = 7):
         hosts.append(models.Host.model_construct(name=h, cluster=None))
         instances.append(models.Instance.model_construct(id=f"{h}/I", engine="sqlserver", host=h, hosts=None))
         for k in range(rng.randint(1, 3)):
-            dbs.append(models.Database.model_construct(id=f"{h}/I/d{k}", instance=f"{h}/I", size_gb=float(rng.choice([5, 20, 80, 300, 900])),
-                                                       environment="prod" if prod else "test", availability_group=None, links=[]))
+            dbs.append(
+                models.Database.model_construct(
+                    id=f"{h}/I/d{k}",
+                    instance=f"{h}/I",
+                    size_gb=float(rng.choice([5, 20, 80, 300, 900])),
+                    environment="prod" if prod else "test",
+                    availability_group=None,
+                    links=[],
+                )
+            )
     # systems: a test database and a prod database each, so test-before-prod ties groups together
     test_dbs = [d.id for d in dbs if d.environment == "test"]
     prod_dbs = [d.id for d in dbs if d.environment == "prod"]
     for s, (t, p) in enumerate(zip(test_dbs, prod_dbs[::3])):
-        systems.append(models.System.model_construct(id=f"S{s:05d}", agency=None, contacts=[], databases=[t, p], depends_on=[], name=None))
+        systems.append(
+            models.System.model_construct(
+                id=f"S{s:05d}", agency=None, contacts=[], databases=[t, p], depends_on=[], name=None
+            )
+        )
     inv = Inventory()
     inv.hosts = {h.name: h for h in hosts}
     inv.instances = {i.id: i for i in instances}
@@ -145,14 +189,37 @@ def synthetic_plan(n_groups: int, seed: int = 7):
     inv.systems = {s.id: s for s in systems}
     resolve_ownership(inv)
     weeks = max(52, n_groups // 8)
-    plan = models.DatabasePlan.model_validate({
-        "kind": "database-migration", "name": f"bench {n_groups}",
-        "period": {"start": "2021-01-04", "end": (dt.date(2021, 1, 4) + dt.timedelta(weeks=weeks)).isoformat()},
-        "windows": [{"name": "weeknight", "weekdays": ["tue", "thu"], "start": "18:00", "hours": 10, "parallel": 3, "max_groups": 4},
-                    {"name": "saturday", "weekdays": ["sat"], "start": "08:00", "hours": 14, "parallel": 2, "max_groups": 3}],
-        "blackouts": [{"name": "fellesferie", "from": "2021-07-01", "to": "2021-08-08"}, {"name": "helligdager", "holidays": "NO"}],
-        "test_before_prod_days": 7, "notice_days": 14,
-    })
+    plan = models.DatabasePlan.model_validate(
+        {
+            "kind": "database-migration",
+            "name": f"bench {n_groups}",
+            "period": {"start": "2021-01-04", "end": (dt.date(2021, 1, 4) + dt.timedelta(weeks=weeks)).isoformat()},
+            "windows": [
+                {
+                    "name": "weeknight",
+                    "weekdays": ["tue", "thu"],
+                    "start": "18:00",
+                    "hours": 10,
+                    "parallel": 3,
+                    "max_groups": 4,
+                },
+                {
+                    "name": "saturday",
+                    "weekdays": ["sat"],
+                    "start": "08:00",
+                    "hours": 14,
+                    "parallel": 2,
+                    "max_groups": 3,
+                },
+            ],
+            "blackouts": [
+                {"name": "fellesferie", "from": "2021-07-01", "to": "2021-08-08"},
+                {"name": "helligdager", "holidays": "NO"},
+            ],
+            "test_before_prod_days": 7,
+            "notice_days": 14,
+        }
+    )
     return plan, inv
 
 
@@ -160,7 +227,9 @@ def bench_schedule(args) -> None:
     from oslomig.grouping import compute_groups
     from oslomig.scheduling import build_schedule
 
-    print("schedule: groups over a year of windows (tue/thu nights, saturdays; holidays, fellesferie, test before prod)")
+    print(
+        "schedule: groups over a year of windows (tue/thu nights, saturdays; holidays, fellesferie, test before prod)"
+    )
     sizes = [100, 400, 1000] if args.quick else [100, 400, 1000, 3000, 10000]
     for n in sizes:
         plan, inv = synthetic_plan(n)
@@ -171,7 +240,12 @@ def bench_schedule(args) -> None:
         s = result.as_json()["summary"]
         gap = "proven optimal" if s["proven_optimal"] else f"gap to lower bound {s['gap_hours']} h"
         verdict = f"budget 10 s: {'OK' if t <= 10 else 'OVER'}" if n == 400 else ""
-        row(f"{len(grouping.groups):>6,} groups", f"{t:.2f} s", f"{s['scheduled']:,} placed, finish {s['finish'][:10] if s['finish'] else '-'}, {gap} ({s['solver']})", verdict)
+        row(
+            f"{len(grouping.groups):>6,} groups",
+            f"{t:.2f} s",
+            f"{s['scheduled']:,} placed, finish {s['finish'][:10] if s['finish'] else '-'}, {gap} ({s['solver']})",
+            verdict,
+        )
 
 
 # ------------------------------------------------------------------ shares
@@ -205,7 +279,13 @@ def timed_rss(cmd: list[str], runs: int, setup=None) -> tuple[float, int]:
         if setup:
             setup()
         t0 = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "RSS %M", *cmd], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.run(
+            ["/usr/bin/time", "-f", "RSS %M", *cmd],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         times.append(time.perf_counter() - t0)
         peaks.append(int(proc.stderr.strip().rsplit("RSS ", 1)[-1]))
     return statistics.median(times), max(peaks)
@@ -213,7 +293,7 @@ def timed_rss(cmd: list[str], runs: int, setup=None) -> tuple[float, int]:
 
 def bench_share_local(args) -> None:
     sizes = [10_000, 100_000] if args.quick else [100_000, 1_000_000]
-    print(f"share scan, local, warm cache (median of 3; peak memory should stay flat as the tree grows)")
+    print("share scan, local, warm cache (median of 3; peak memory should stay flat as the tree grows)")
     for n in sizes:
         root = make_tree(n)
         find_cmd = ["find", str(root), "-printf", "%s %T@ %p\n"]
@@ -221,13 +301,17 @@ def bench_share_local(args) -> None:
         ref, _ = timed_rss(find_cmd, 3)
         db = BENCH_DIR / f"scan-{n}.sqlite"
 
-        def fresh():
+        def fresh(db=db):
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
 
         ours, rss = timed_rss([str(BIN / "oslomig"), "share", "scan", str(root), "--db", str(db)], 3, fresh)
-        row(f"oslomig share scan, {n:,} files", f"{ours:.2f} s", f"find -printf: {ref:.2f} s; peak {rss / 1024:.0f} MB",
-            f"ratio {ours / ref:.2f}x (budget 1.0x): {'OK' if ours <= ref else 'OVER'}")
+        row(
+            f"oslomig share scan, {n:,} files",
+            f"{ours:.2f} s",
+            f"find -printf: {ref:.2f} s; peak {rss / 1024:.0f} MB",
+            f"ratio {ours / ref:.2f}x (budget 1.0x): {'OK' if ours <= ref else 'OVER'}",
+        )
 
 
 def bench_manifest(args) -> None:
@@ -237,23 +321,43 @@ def bench_manifest(args) -> None:
         print(f"share manifest: run the share-local benchmark first (it makes {db})")
         return
     plan = BENCH_DIR / "plan.yaml"
-    plan.write_text(f"kind: share-migration\nname: bench\nshares:\n  - id: tree-{n}\n    source: {make_tree(n)}\n"
-                    "    target: {site: https://tenant.sharepoint.com/sites/Bench, folder: Felles}\n"
-                    "    routes: [{match: 'avd000/**', action: skip}]\n")
+    plan.write_text(
+        f"kind: share-migration\nname: bench\nshares:\n  - id: tree-{n}\n    source: {make_tree(n)}\n"
+        "    target: {site: https://tenant.sharepoint.com/sites/Bench, folder: Felles}\n"
+        "    routes: [{match: 'avd000/**', action: skip}]\n"
+    )
     # the ad hoc scan named the share after its folder
     print(f"share manifest of {n:,} files (median of 3)")
-    t, rss = timed_rss([str(BIN / "oslomig"), "share", "manifest", "--plan", str(plan), "--db", str(db), "--out",
-                        str(BENCH_DIR / "manifest"), "--today", "2021-04-20"], 3)
+    t, rss = timed_rss(
+        [
+            str(BIN / "oslomig"),
+            "share",
+            "manifest",
+            "--plan",
+            str(plan),
+            "--db",
+            str(db),
+            "--out",
+            str(BENCH_DIR / "manifest"),
+            "--today",
+            "2021-04-20",
+        ],
+        3,
+    )
     budget = 15 * n / 1_000_000
-    row(f"oslomig share manifest, {n:,} files", f"{t:.2f} s", f"peak {rss / 1024:.0f} MB (budget 300 MB)",
-        f"budget {budget:g} s: {'OK' if t <= budget and rss <= 300 * 1024 else 'OVER'}")
+    row(
+        f"oslomig share manifest, {n:,} files",
+        f"{t:.2f} s",
+        f"peak {rss / 1024:.0f} MB (budget 300 MB)",
+        f"budget {budget:g} s: {'OK' if t <= budget and rss <= 300 * 1024 else 'OVER'}",
+    )
 
 
 def bench_share_ssh(args) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
-    from servers import running_sshd
-
     import getpass
+
+    from servers import running_sshd
 
     n = 20_000 if args.quick else 100_000
     root = make_tree(n)
@@ -265,25 +369,56 @@ def bench_share_ssh(args) -> None:
         print(f"  skipped: {exc}")
         return
     try:
-        ssh = ["ssh", "-i", str(server.key_file), "-p", str(server.port), "-o", f"UserKnownHostsFile={server.known_hosts}",
-               "-o", "BatchMode=yes", f"{server.user}@127.0.0.1"]
+        ssh = [
+            "ssh",
+            "-i",
+            str(server.key_file),
+            "-p",
+            str(server.port),
+            "-o",
+            f"UserKnownHostsFile={server.known_hosts}",
+            "-o",
+            "BatchMode=yes",
+            f"{server.user}@127.0.0.1",
+        ]
         ref_cmd = ssh + [f"find {root} -printf '%s %T@ %p\n'"]
         subprocess.run(ref_cmd, stdout=subprocess.DEVNULL)
         ref, _ = timed_rss(ref_cmd, 3)
         db = BENCH_DIR / "ssh.sqlite"
 
-        def fresh():
+        def fresh(db=db):
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
 
-        ours, rss = timed_rss([str(BIN / "oslomig"), "share", "scan", server.url(str(root)), "--db", str(db),
-                               "--key-file", str(server.key_file), "--known-hosts", str(server.known_hosts)], 3, fresh)
+        ours, rss = timed_rss(
+            [
+                str(BIN / "oslomig"),
+                "share",
+                "scan",
+                server.url(str(root)),
+                "--db",
+                str(db),
+                "--key-file",
+                str(server.key_file),
+                "--known-hosts",
+                str(server.known_hosts),
+            ],
+            3,
+            fresh,
+        )
         # an SFTP walk: what a naive tool does (one round trip per folder, attributes per file)
         import paramiko
 
         client = paramiko.SSHClient()
         client.load_host_keys(str(server.known_hosts))
-        client.connect("127.0.0.1", port=server.port, username=server.user, key_filename=str(server.key_file), look_for_keys=False, allow_agent=False)
+        client.connect(
+            "127.0.0.1",
+            port=server.port,
+            username=server.user,
+            key_filename=str(server.key_file),
+            look_for_keys=False,
+            allow_agent=False,
+        )
         sftp = client.open_sftp()
         t0 = time.perf_counter()
         stack, count = [str(root)], 0
@@ -298,9 +433,15 @@ def bench_share_ssh(args) -> None:
                     count += 1
         sftp_time = time.perf_counter() - t0
         client.close()
-        row("oslomig share scan ssh://", f"{ours:.2f} s", f"ssh host find -printf: {ref:.2f} s",
-            f"ratio {ours / ref:.2f}x (budget 1.2x): {'OK' if ours <= 1.2 * ref else 'OVER'}")
-        row("", "", f"SFTP walk ({count:,} files): {sftp_time:.2f} s", f"speed-up {sftp_time / ours:.1f}x (goal >= 10x)")
+        row(
+            "oslomig share scan ssh://",
+            f"{ours:.2f} s",
+            f"ssh host find -printf: {ref:.2f} s",
+            f"ratio {ours / ref:.2f}x (budget 1.2x): {'OK' if ours <= 1.2 * ref else 'OVER'}",
+        )
+        row(
+            "", "", f"SFTP walk ({count:,} files): {sftp_time:.2f} s", f"speed-up {sftp_time / ours:.1f}x (goal >= 10x)"
+        )
     finally:
         server_cm.__exit__(None, None, None)
 
@@ -322,27 +463,69 @@ def bench_inventory_scan(args) -> None:
             targets = BENCH_DIR / "targets.yaml"
             BENCH_DIR.mkdir(exist_ok=True)
             lines = ["kind: scan-targets", "postgres:"]
-            lines += [f"  - {{name: pg{i}, host: 127.0.0.1, host_id: h{i}, port: {pg.port}, username: inventory, password_env: OSLOMIG_BENCH_PW}}" for i in range(3)]
+            lines += [
+                "  - "
+                f"{{name: pg{i}, host: 127.0.0.1, host_id: h{i}, port: {pg.port}, username: inventory, "
+                "password_env: OSLOMIG_BENCH_PW}"
+                for i in range(3)
+            ]
             lines += ["hosts:"]
-            lines += [f"  - {{name: h{i}, host: 127.0.0.1, port: {ssh.port}, username: {ssh.user}, key_file: {ssh.key_file}, known_hosts: {ssh.known_hosts}}}" for i in range(3)]
+            lines += [
+                "  - "
+                f"{{name: h{i}, host: 127.0.0.1, port: {ssh.port}, username: {ssh.user}, key_file: {ssh.key_file}, "
+                f"known_hosts: {ssh.known_hosts}}}"
+                for i in range(3)
+            ]
             targets.write_text("\n".join(lines) + "\n")
             env = {**os.environ, "OSLOMIG_BENCH_PW": "bench-password"}
             walls, sums = [], []
             for workers in (1, 8):
-                proc = subprocess.run([str(BIN / "oslomig"), "inventory", "scan", "--targets", str(targets), "--out", str(BENCH_DIR / "inv"),
-                                       "--quiet", "--workers", str(workers)], env=env, capture_output=True, text=True)
+                proc = subprocess.run(
+                    [
+                        str(BIN / "oslomig"),
+                        "inventory",
+                        "scan",
+                        "--targets",
+                        str(targets),
+                        "--out",
+                        str(BENCH_DIR / "inv"),
+                        "--quiet",
+                        "--workers",
+                        str(workers),
+                    ],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                )
                 m = re.search(r"([\d.]+) s wall, ([\d.]+) s summed", proc.stderr)
                 walls.append(float(m[1]))
                 sums.append(float(m[2]))
-            row("6 targets, --workers 8", f"{walls[1]:.2f} s wall", f"sum of per-target times: {sums[1]:.2f} s",
-                f"concurrency {sums[1] / walls[1]:.1f}x")
-            row("6 targets, --workers 1 (reference)", f"{walls[0]:.2f} s wall", f"sum of per-target times: {sums[0]:.2f} s", "")
+            row(
+                "6 targets, --workers 8",
+                f"{walls[1]:.2f} s wall",
+                f"sum of per-target times: {sums[1]:.2f} s",
+                f"concurrency {sums[1] / walls[1]:.1f}x",
+            )
+            row(
+                "6 targets, --workers 1 (reference)",
+                f"{walls[0]:.2f} s wall",
+                f"sum of per-target times: {sums[0]:.2f} s",
+                "",
+            )
     except FileNotFoundError as exc:
         print(f"  skipped: {exc}")
 
 
-BENCHES = {"startup": bench_startup, "validate": bench_validate, "groups": bench_groups, "schedule": bench_schedule,
-           "share-local": bench_share_local, "share-ssh": bench_share_ssh, "manifest": bench_manifest, "inventory-scan": bench_inventory_scan}
+BENCHES = {
+    "startup": bench_startup,
+    "validate": bench_validate,
+    "groups": bench_groups,
+    "schedule": bench_schedule,
+    "share-local": bench_share_local,
+    "share-ssh": bench_share_ssh,
+    "manifest": bench_manifest,
+    "inventory-scan": bench_inventory_scan,
+}
 
 
 def main() -> int:

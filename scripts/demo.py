@@ -40,8 +40,21 @@ def main() -> int:
     entries = generate(OUT / "share-tree" / "Okonomi")
     if oslomig("share", "scan", "--plan", "plans/demo-shares.yaml", "--db", str(OUT / "shares.sqlite")) != 0:
         failures.append("share scan")
-    if oslomig("share", "manifest", "--plan", "plans/demo-shares.yaml", "--db", str(OUT / "shares.sqlite"),
-               "--out", str(OUT / "manifest"), "--today", TODAY) != 0:
+    if (
+        oslomig(
+            "share",
+            "manifest",
+            "--plan",
+            "plans/demo-shares.yaml",
+            "--db",
+            str(OUT / "shares.sqlite"),
+            "--out",
+            str(OUT / "manifest"),
+            "--today",
+            TODAY,
+        )
+        != 0
+    ):
         failures.append("share manifest")
     import csv
     from collections import Counter
@@ -54,9 +67,17 @@ def main() -> int:
     notices = len(list((OUT / "notices").glob("*.txt")))
     print()
     print("oslomig demo: SQL Server 2021 on the example estate")
-    print(f"  groups:     {len(groups['groups'])} co-migration groups of {sum(len(g['databases']) for g in groups['groups'])} databases")
-    print(f"  scheduled:  {s['scheduled']} of {s['groups']} groups; {s['unscheduled']} unscheduled, each with its reasons")
-    print(f"  finish:     {s['finish']} ({'proven optimal' if s['proven_optimal'] else 'gap to lower bound %s h' % s['gap_hours']})")
+    print(
+        f"  groups:     {len(groups['groups'])} co-migration groups of "
+        f"{sum(len(g['databases']) for g in groups['groups'])} databases"
+    )
+    print(
+        f"  scheduled:  {s['scheduled']} of {s['groups']} groups; {s['unscheduled']} unscheduled, each with its reasons"
+    )
+    print(
+        f"  finish:     {s['finish']} "
+        f"({'proven optimal' if s['proven_optimal'] else 'gap to lower bound {} h'.format(s['gap_hours'])})"
+    )
     print(f"  verifier:   {'no constraint broken' if 'verify' not in failures else 'VIOLATIONS (see above)'}")
     print(f"  notices:    {notices} notices in {OUT.relative_to(ROOT)}/notices (notices.csv, notices.ics)")
     print(f"  outputs:    {OUT.relative_to(ROOT)}/groups.json, schedule.json, schedule.ics")
@@ -64,9 +85,11 @@ def main() -> int:
         print(f"  unscheduled {u['group']}: {u['reasons'][0]}")
     print()
     print(f"oslomig demo: file share -> SharePoint ({entries} entries in demo-out/share-tree/Okonomi)")
-    print(f"  manifest:   {actions['migrate']} migrate, {actions['review']} review, {actions['skip']} skip "
-          f"in {OUT.relative_to(ROOT)}/manifest/manifest.csv")
-    print(f"  also:       spmt.csv, spmt.json, summary.csv, timeline.csv, timeline.ics, review-ine-okonomi-demo.csv")
+    print(
+        f"  manifest:   {actions['migrate']} migrate, {actions['review']} review, {actions['skip']} skip "
+        f"in {OUT.relative_to(ROOT)}/manifest/manifest.csv"
+    )
+    print("  also:       spmt.csv, spmt.json, summary.csv, timeline.csv, timeline.ics, review-ine-okonomi-demo.csv")
     if failures:
         print(f"demo FAILED: {', '.join(failures)}", file=sys.stderr)
         return 1

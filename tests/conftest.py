@@ -12,13 +12,20 @@ ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "tests" / "cases"
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 120, input: str | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 120, input: str | None = None
+) -> subprocess.CompletedProcess:
     """The real CLI in a subprocess: exit codes, stdout/stderr separation and start-up are what users get."""
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     full_env.pop("OSLOMIG_DEBUG", None)
     return subprocess.run(
-        [sys.executable, "-m", "oslomig", *args], cwd=cwd or ROOT, env=full_env, capture_output=True, text=True,
-        timeout=timeout, input=input,
+        [sys.executable, "-m", "oslomig", *args],
+        cwd=cwd or ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
     )
 
 

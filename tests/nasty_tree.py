@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-SITE = "https://tenant.sharepoint.com/sites/" + "S" * 50   # site path: 56 characters
-LIBRARY_URL = "Shared Documents"                            # the default Documents library
+SITE = "https://tenant.sharepoint.com/sites/" + "S" * 50  # site path: 56 characters
+LIBRARY_URL = "Shared Documents"  # the default Documents library
 PREFIX = len("sites/" + "S" * 50) + 1 + len(LIBRARY_URL) + 1
 
 OLD = 1262304000  # 2010-01-01: stale by 2021
@@ -17,7 +17,13 @@ def build(root: Path) -> dict[bytes, tuple[str, set[str]]]:
     root.mkdir(parents=True, exist_ok=True)
     expect: dict[bytes, tuple[str, set[str]]] = {}
 
-    def file(rel: str | bytes, content: bytes = b"x", action: str = "migrate", reasons: set[str] = frozenset(), mtime: int | None = None) -> None:
+    def file(
+        rel: str | bytes,
+        content: bytes = b"x",
+        action: str = "migrate",
+        reasons: set[str] = frozenset(),
+        mtime: int | None = None,
+    ) -> None:
         raw = rel if isinstance(rel, bytes) else rel.encode()
         path = os.path.join(os.fsencode(root), raw)
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -40,8 +40,8 @@ def wait_port(port: int, timeout: float = 15.0) -> None:
 class SshServer:
     port: int
     user: str
-    key_file: Path          # the client's private key
-    known_hosts: Path       # a known_hosts file holding the server's key
+    key_file: Path  # the client's private key
+    known_hosts: Path  # a known_hosts file holding the server's key
     host_key_line: str
     home: Path
 
@@ -54,7 +54,11 @@ def _login_user(base: Path) -> str:
     if os.geteuid() != 0:
         return getpass.getuser()
     if subprocess.run(["id", TEST_USER], capture_output=True).returncode != 0:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/bin/sh", TEST_USER], check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/bin/sh", TEST_USER],
+            check=True,
+            capture_output=True,
+        )
     # '*': no password can log in, yet the account is not locked (sshd refuses locked accounts even for keys)
     subprocess.run(["usermod", "-p", "*", TEST_USER], check=True, capture_output=True)
     return TEST_USER
@@ -83,7 +87,11 @@ def running_sshd(user: str | None = None):
     )
     if os.geteuid() == 0:
         os.makedirs("/run/sshd", exist_ok=True)
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=open(base / "sshd.log", "wb"))
+    proc = subprocess.Popen(
+        [SSHD, "-D", "-e", "-f", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=open(base / "sshd.log", "wb"),  # noqa: SIM115 (lives as long as sshd)
+    )
     try:
         wait_port(port)
         host_pub = (base / "host_key.pub").read_text().split()
@@ -108,6 +116,7 @@ def ssh_server():
 
 # ------------------------------------------------------------------ PostgreSQL
 
+
 @dataclass
 class PgServer:
     port: int
@@ -119,16 +128,52 @@ class PgServer:
     run_as: list[str]
 
     def psql(self, sql: str, db: str = "postgres") -> str:
-        proc = subprocess.run([*self.run_as, str(self.bin / "psql"), "-h", str(self.socket_dir), "-p", str(self.port), "-U", self.user,
-                               "-d", db, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [
+                *self.run_as,
+                str(self.bin / "psql"),
+                "-h",
+                str(self.socket_dir),
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                db,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qAtc",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return proc.stdout.strip()
 
     def stop(self) -> None:
-        subprocess.run([*self.run_as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"], capture_output=True)
+        subprocess.run(
+            [*self.run_as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+        )
 
     def start(self) -> None:
-        subprocess.run([*self.run_as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.data.parent / "pg.log"), "-w",
-                        "-o", f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                *self.run_as,
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.data.parent / "pg.log"),
+                "-w",
+                "-o",
+                f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
 
 
 def _pg_bin() -> Path | None:
@@ -152,8 +197,24 @@ def running_postgres(password: str):
     if os.geteuid() == 0:
         shutil.chown(pwfile, "postgres", "postgres")
     data = base / "data"
-    subprocess.run([*run_as, str(pg_bin / "initdb"), "-D", str(data), "-U", "inventory", f"--pwfile={pwfile}", "--auth-local=trust",
-                    "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *run_as,
+            str(pg_bin / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "inventory",
+            f"--pwfile={pwfile}",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ],
+        check=True,
+        capture_output=True,
+    )
     pwfile.unlink()
     server = PgServer(free_port(), "inventory", password, base, data, pg_bin, run_as)
     server.start()

@@ -6,7 +6,6 @@ import sys
 
 from conftest import ROOT
 
-
 HEAVY = ("pydantic", "pyodbc", "oracledb", "paramiko", "ortools", "holidays", "icalendar", "rich", "yaml")
 
 

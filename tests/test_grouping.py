@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 from estate import make_inventory, make_plan
+
 from oslomig.grouping import compute_groups
 
 
@@ -14,14 +15,21 @@ def test_instance_host_cluster_and_ag_ties():
     inv = make_inventory(
         [
             {"id": "h1/A/db1", "instance": "h1/A", "size_gb": 10},
-            {"id": "h1/B/db2", "instance": "h1/B", "size_gb": 10},   # same host as db1
-            {"id": "h2/A/db3", "instance": "h2/A", "size_gb": 10},   # h2 clustered with h3
+            {"id": "h1/B/db2", "instance": "h1/B", "size_gb": 10},  # same host as db1
+            {"id": "h2/A/db3", "instance": "h2/A", "size_gb": 10},  # h2 clustered with h3
             {"id": "h3/A/db4", "instance": "h3/A", "size_gb": 10},
             {"id": "h4/A/db5", "instance": "h4/A", "size_gb": 10, "availability_group": "ag1"},
             {"id": "h5/A/db6", "instance": "h5/A", "size_gb": 10, "availability_group": "ag1"},
-            {"id": "h6/A/db7", "instance": "h6/A", "size_gb": 10},   # alone
+            {"id": "h6/A/db7", "instance": "h6/A", "size_gb": 10},  # alone
         ],
-        hosts=[{"name": "h1"}, {"name": "h2", "cluster": "c1"}, {"name": "h3", "cluster": "c1"}, {"name": "h4"}, {"name": "h5"}, {"name": "h6"}],
+        hosts=[
+            {"name": "h1"},
+            {"name": "h2", "cluster": "c1"},
+            {"name": "h3", "cluster": "c1"},
+            {"name": "h4"},
+            {"name": "h5"},
+            {"name": "h6"},
+        ],
     )
     result = compute_groups(make_plan(), inv)
     assert ids(result) == [("h1/A/db1", "h1/B/db2"), ("h2/A/db3", "h3/A/db4"), ("h4/A/db5", "h5/A/db6"), ("h6/A/db7",)]
@@ -35,7 +43,10 @@ def test_instance_host_cluster_and_ag_ties():
 def test_bind_subset_and_rac_hosts():
     inv = make_inventory(
         [{"id": "rac/I/A", "instance": "rac/I"}, {"id": "n2/J/B", "instance": "n2/J"}],
-        instances=[{"id": "rac/I", "engine": "oracle", "hosts": ["n1", "n2"]}, {"id": "n2/J", "engine": "oracle", "host": "n2"}],
+        instances=[
+            {"id": "rac/I", "engine": "oracle", "hosts": ["n1", "n2"]},
+            {"id": "n2/J", "engine": "oracle", "host": "n2"},
+        ],
     )
     assert len(compute_groups(make_plan(), inv).groups) == 1  # the RAC's second node carries J too
     only_instance = make_plan(grouping={"bind": ["instance"]})
@@ -60,20 +71,35 @@ def test_systems_binding():
 
 
 def test_scope_pulls_in_tied_members_with_a_warning():
-    dbs = [{"id": "h1/A/sql", "instance": "h1/A"}, {"id": "h1/O/ora", "instance": "h1/O"}, {"id": "h2/O/ora2", "instance": "h2/O"}]
-    inv = make_inventory(dbs, instances=[
-        {"id": "h1/A", "engine": "sqlserver", "host": "h1"}, {"id": "h1/O", "engine": "oracle", "host": "h1"},
-        {"id": "h2/O", "engine": "oracle", "host": "h2"}])
+    dbs = [
+        {"id": "h1/A/sql", "instance": "h1/A"},
+        {"id": "h1/O/ora", "instance": "h1/O"},
+        {"id": "h2/O/ora2", "instance": "h2/O"},
+    ]
+    inv = make_inventory(
+        dbs,
+        instances=[
+            {"id": "h1/A", "engine": "sqlserver", "host": "h1"},
+            {"id": "h1/O", "engine": "oracle", "host": "h1"},
+            {"id": "h2/O", "engine": "oracle", "host": "h2"},
+        ],
+    )
     result = compute_groups(make_plan(scope={"engines": ["sqlserver"]}), inv)
     assert ids(result) == [("h1/A/sql", "h1/O/ora")]
     (warning,) = result.warnings
-    assert warning["code"] == "out-of-scope-member" and "h1/O/ora" in warning["message"] and "host h1" in warning["message"]
+    assert (
+        warning["code"] == "out-of-scope-member"
+        and "h1/O/ora" in warning["message"]
+        and "host h1" in warning["message"]
+    )
 
 
 def test_exclude_migrated_and_mixed_warnings():
-    dbs = [{"id": "h1/A/p", "instance": "h1/A", "environment": "prod", "size_gb": 100},
-           {"id": "h1/A/t", "instance": "h1/A", "environment": "test", "size_gb": 50},
-           {"id": "h9/A/gone", "instance": "h9/A"}]
+    dbs = [
+        {"id": "h1/A/p", "instance": "h1/A", "environment": "prod", "size_gb": 100},
+        {"id": "h1/A/t", "instance": "h1/A", "environment": "test", "size_gb": 50},
+        {"id": "h9/A/gone", "instance": "h9/A"},
+    ]
     inv = make_inventory(dbs)
     result = compute_groups(make_plan(migrated=["h1/A/t"], scope={"exclude": ["h9"]}), inv)
     (group,) = result.groups
@@ -85,7 +111,11 @@ def test_exclude_migrated_and_mixed_warnings():
 
 
 def test_group_ids_are_stable_and_membership_based():
-    dbs = [{"id": "h1/A/x", "instance": "h1/A"}, {"id": "h1/A/y", "instance": "h1/A"}, {"id": "h2/A/z", "instance": "h2/A"}]
+    dbs = [
+        {"id": "h1/A/x", "instance": "h1/A"},
+        {"id": "h1/A/y", "instance": "h1/A"},
+        {"id": "h2/A/z", "instance": "h2/A"},
+    ]
     first = compute_groups(make_plan(), make_inventory(dbs))
     again = compute_groups(make_plan(), make_inventory(list(reversed(dbs))))
     assert json.dumps(first.as_json()) == json.dumps(again.as_json())
@@ -97,11 +127,24 @@ def test_group_ids_are_stable_and_membership_based():
 
 
 def test_json_fields_match_spec():
-    inv = make_inventory([{"id": "h1/A/x", "instance": "h1/A", "size_gb": 1, "environment": "prod"}],
-                         systems=[{"id": "S1", "agency": "UKE", "databases": ["h1/A/x"]}])
+    inv = make_inventory(
+        [{"id": "h1/A/x", "instance": "h1/A", "size_gb": 1, "environment": "prod"}],
+        systems=[{"id": "S1", "agency": "UKE", "databases": ["h1/A/x"]}],
+    )
     payload = compute_groups(make_plan(), inv).as_json()
     assert set(payload) == {"plan", "groups", "warnings"}
-    assert set(payload["groups"][0]) == {"id", "databases", "instances", "hosts", "systems", "agencies", "engines",
-                                         "environments", "size_gb", "estimated_hours", "bound_by"}
+    assert set(payload["groups"][0]) == {
+        "id",
+        "databases",
+        "instances",
+        "hosts",
+        "systems",
+        "agencies",
+        "engines",
+        "environments",
+        "size_gb",
+        "estimated_hours",
+        "bound_by",
+    }
     g = payload["groups"][0]
     assert (g["systems"], g["agencies"], g["engines"], g["environments"]) == (["S1"], ["UKE"], ["sqlserver"], ["prod"])

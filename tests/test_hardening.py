@@ -4,6 +4,7 @@ outside --out, modes kept (SPEC §1, §8). The YAML-level classes are data cases
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import shutil
@@ -16,8 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from conftest import ROOT, run_cli
+from conftest import run_cli
 
 PLAN = "plans/sql-2021.yaml"
 TODAY = "2021-04-20"
@@ -45,18 +45,30 @@ def evil_estate(tmp_path_factory):
     inv.mkdir()
     systems, dbs = [], []
     for i, sid in enumerate(EVIL_IDS):
-        systems.append({"id": sid, "agency": "UKE", "contacts": [{"name": f"Kontakt {i}", "email": f"k{i}@example.org"}],
-                        "databases": [f"h{i}/I/db"]})
+        systems.append(
+            {
+                "id": sid,
+                "agency": "UKE",
+                "contacts": [{"name": f"Kontakt {i}", "email": f"k{i}@example.org"}],
+                "databases": [f"h{i}/I/db"],
+            }
+        )
         dbs.append({"id": f"h{i}/I/db", "instance": f"h{i}/I", "size_gb": 10, "environment": "prod"})
-    estate = {"agencies": [{"id": "UKE"}], "systems": systems, "hosts": [{"name": f"h{i}"} for i in range(len(EVIL_IDS))],
-              "instances": [{"id": f"h{i}/I", "engine": "sqlserver", "host": f"h{i}"} for i in range(len(EVIL_IDS))],
-              "databases": dbs}
+    estate = {
+        "agencies": [{"id": "UKE"}],
+        "systems": systems,
+        "hosts": [{"name": f"h{i}"} for i in range(len(EVIL_IDS))],
+        "instances": [{"id": f"h{i}/I", "engine": "sqlserver", "host": f"h{i}"} for i in range(len(EVIL_IDS))],
+        "databases": dbs,
+    }
     (inv / "estate.yaml").write_text(json.dumps(estate, ensure_ascii=False), encoding="utf-8")  # JSON is YAML
     plans = base / "plans"
     plans.mkdir()
     (plans / "plan.yaml").write_text(
         "kind: database-migration\nname: Evil ids\nperiod: {start: 2021-05-03, end: 2021-06-30}\n"
-        "windows: [{name: w, weekdays: [tue, thu], start: '18:00', hours: 10, parallel: 8}]\n", encoding="utf-8")
+        "windows: [{name: w, weekdays: [tue, thu], start: '18:00', hours: 10, parallel: 8}]\n",
+        encoding="utf-8",
+    )
     return base
 
 
@@ -81,7 +93,7 @@ def test_notices_never_write_outside_out_and_every_name_is_safe(evil_estate, tmp
 
 
 def test_a_notice_set_is_written_all_or_nothing(evil_estate, tmp_path):
-    """A file that cannot be written (here: a directory squats on one notice's name) leaves the earlier set as it was."""
+    """A file that cannot be written (a directory squats on one notice's name) leaves the earlier set as it was."""
     out = tmp_path / "notices"
     first = run_cli("notices", "--plan", str(evil_estate / "plans" / "plan.yaml"), "--today", TODAY, "--out", str(out))
     assert first.returncode == 0
@@ -89,8 +101,17 @@ def test_a_notice_set_is_written_all_or_nothing(evil_estate, tmp_path):
     victim = sorted(n for n in snapshot if n.endswith(".txt"))[3]
     (out / victim).unlink()
     (out / victim).mkdir()
-    second = run_cli("notices", "--plan", str(evil_estate / "plans" / "plan.yaml"), "--today", TODAY, "--out", str(out),
-                     "--lang", "en")
+    second = run_cli(
+        "notices",
+        "--plan",
+        str(evil_estate / "plans" / "plan.yaml"),
+        "--today",
+        TODAY,
+        "--out",
+        str(out),
+        "--lang",
+        "en",
+    )
     no_traceback(second)
     assert second.returncode == 2 and "is a directory" in second.stderr
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
@@ -99,6 +120,7 @@ def test_a_notice_set_is_written_all_or_nothing(evil_estate, tmp_path):
 
 
 # ------------------------------------------------------------ what a write may replace
+
 
 def test_out_refuses_a_device_a_directory_and_a_symlink(tmp_path):
     for target, words in ((Path("/dev/full"), "not a regular file"), (tmp_path, "is a directory")):
@@ -156,7 +178,9 @@ def test_an_interrupted_atomic_write_keeps_the_previous_file(tmp_path, sig):
     """A real process is stopped in the middle of a write: the previous file stays whole."""
     target = tmp_path / "out.csv"
     target.write_text("previous, complete\n")
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "writing"
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # the half-written temp file exists now
     proc.send_signal(sig)
@@ -168,6 +192,7 @@ def test_an_interrupted_atomic_write_keeps_the_previous_file(tmp_path, sig):
 
 # ------------------------------------------------------------ arguments
 
+
 @pytest.mark.parametrize("today", ["garbage", "2021-02-30", "", "20210420"])
 def test_bad_today_exits_2(today):
     proc = run_cli("schedule", "--plan", PLAN, "--today", today)
@@ -177,8 +202,17 @@ def test_bad_today_exits_2(today):
 
 @pytest.mark.parametrize("workers", ["0", "-1"])
 def test_inventory_scan_refuses_zero_workers(workers, tmp_path):
-    proc = run_cli("inventory", "scan", "--targets", "plans/scan-targets.yaml", "--out", str(tmp_path), "--workers", workers,
-                   timeout=30)
+    proc = run_cli(
+        "inventory",
+        "scan",
+        "--targets",
+        "plans/scan-targets.yaml",
+        "--out",
+        str(tmp_path),
+        "--workers",
+        workers,
+        timeout=30,
+    )
     assert proc.returncode == 2 and "--workers" in proc.stderr
 
 
@@ -191,10 +225,20 @@ def test_debug_works_after_the_subcommand(tmp_path):
         assert "No such option" not in proc.stderr
 
 
-@pytest.mark.parametrize("payload", [[], {"assignments": {}}, {"assignments": [1]},
-                                     {"assignments": [{"group": "G", "window": "w", "start": "x", "end": "y",
-                                                       "estimated_hours": 1, "databases": []}]},
-                                     {"assignments": [], "today": "never"}])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [],
+        {"assignments": {}},
+        {"assignments": [1]},
+        {
+            "assignments": [
+                {"group": "G", "window": "w", "start": "x", "end": "y", "estimated_hours": 1, "databases": []}
+            ]
+        },
+        {"assignments": [], "today": "never"},
+    ],
+)
 def test_verify_with_a_schedule_of_the_wrong_shape_exits_2(payload, tmp_path):
     path = tmp_path / "s.json"
     path.write_text(json.dumps(payload))
@@ -205,9 +249,24 @@ def test_verify_with_a_schedule_of_the_wrong_shape_exits_2(payload, tmp_path):
 
 def test_verify_names_databases_the_inventory_does_not_know(tmp_path):
     path = tmp_path / "s.json"
-    path.write_text(json.dumps({"today": TODAY, "assignments": [
-        {"group": "G-x", "window": "weeknight", "start": "2021-05-11T18:00:00+02:00", "end": "2021-05-12T04:00:00+02:00",
-         "estimated_hours": 1.0, "databases": ["nowhere/X/Y"]}], "unscheduled": []}))
+    path.write_text(
+        json.dumps(
+            {
+                "today": TODAY,
+                "assignments": [
+                    {
+                        "group": "G-x",
+                        "window": "weeknight",
+                        "start": "2021-05-11T18:00:00+02:00",
+                        "end": "2021-05-12T04:00:00+02:00",
+                        "estimated_hours": 1.0,
+                        "databases": ["nowhere/X/Y"],
+                    }
+                ],
+                "unscheduled": [],
+            }
+        )
+    )
     proc = run_cli("verify", "--plan", PLAN, "--schedule", str(path))
     no_traceback(proc)
     assert proc.returncode == 1 and "G-x: nowhere/X/Y is not in the inventory" in proc.stdout
@@ -215,13 +274,18 @@ def test_verify_names_databases_the_inventory_does_not_know(tmp_path):
 
 # ------------------------------------------------------------ share scans and the scan database
 
+
 def test_db_that_is_a_device_a_directory_or_not_sqlite_exits_2(tmp_path):
     src = tmp_path / "share"
     src.mkdir()
     (src / "a.txt").write_text("a")
     notdb = tmp_path / "notes.txt"
     notdb.write_text("just text, not a database\n" * 10)
-    for db, words in ((Path("/dev/null"), "not a regular file"), (tmp_path, "is a directory"), (notdb, "not an SQLite")):
+    for db, words in (
+        (Path("/dev/null"), "not a regular file"),
+        (tmp_path, "is a directory"),
+        (notdb, "not an SQLite"),
+    ):
         proc = run_cli("share", "scan", str(src), "--db", str(db))
         no_traceback(proc)
         assert proc.returncode == 2 and words in proc.stderr, proc.stderr
@@ -265,7 +329,7 @@ def test_ctrl_c_while_hashing_exits_130_and_keeps_the_previous_scan(tmp_path, mo
     for i in range(40):
         (src / f"f{i:02}.bin").write_bytes(bytes([i]) * 5000)  # one size: every file is hashed
     db = tmp_path / "scan.sqlite"
-    env = Env(stdout=open(os.devnull, "w"), stderr=open(os.devnull, "w"))
+    env = Env(stdout=io.StringIO(), stderr=io.StringIO())
     assert shares.run_scan(None, str(src), [], db, env) == 0
     (src / "new.txt").write_text("added after the first scan")
 
@@ -298,11 +362,16 @@ def test_manifest_csv_reads_back_with_cr_lf_quotes_and_commas(tmp_path):
     for i, name in enumerate(names):
         (src / name).write_bytes(b"x" * (i + 1))
     plan = tmp_path / "plan.yaml"
-    plan.write_text("kind: share-migration\nname: CR\nshares:\n  - id: s\n    source: share\n    spmt_source: '\\\\srv\\s'\n"
-                    "    target: {site: https://t.sharepoint.com/sites/S}\n", encoding="utf-8")
+    plan.write_text(
+        "kind: share-migration\nname: CR\nshares:\n  - id: s\n    source: share\n    spmt_source: '\\\\srv\\s'\n"
+        "    target: {site: https://t.sharepoint.com/sites/S}\n",
+        encoding="utf-8",
+    )
     db = tmp_path / "scan.sqlite"
     assert run_cli("share", "scan", "--plan", str(plan), "--db", str(db)).returncode == 0
-    proc = run_cli("share", "manifest", "--plan", str(plan), "--db", str(db), "--out", str(tmp_path / "out"), "--today", TODAY)
+    proc = run_cli(
+        "share", "manifest", "--plan", str(plan), "--db", str(db), "--out", str(tmp_path / "out"), "--today", TODAY
+    )
     assert proc.returncode == 0, proc.stderr
     with (tmp_path / "out" / "manifest.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -311,6 +380,7 @@ def test_manifest_csv_reads_back_with_cr_lf_quotes_and_commas(tmp_path):
 
 
 # ------------------------------------------------------------ inventory scans in cron
+
 
 @pytest.fixture
 def silent_server():
@@ -341,11 +411,14 @@ def silent_server():
 
 def test_a_silent_ssh_target_is_one_plain_line_and_quiet_means_the_summary(silent_server, tmp_path):
     key = tmp_path / "id"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True) if shutil.which("ssh-keygen") \
-        else key.write_text("not used: the server never gets as far as authentication")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True) if shutil.which(
+        "ssh-keygen"
+    ) else key.write_text("not used: the server never gets as far as authentication")
     targets = tmp_path / "targets.yaml"
-    targets.write_text(f"kind: scan-targets\nhosts:\n  - {{name: hung, host: 127.0.0.1, port: {silent_server}, username: u, "
-                       f"key_file: {key}, known_hosts: {tmp_path}/kh, timeout_s: 1.5}}\n")
+    targets.write_text(
+        f"kind: scan-targets\nhosts:\n  - {{name: hung, host: 127.0.0.1, port: {silent_server}, username: u, "
+        f"key_file: {key}, known_hosts: {tmp_path}/kh, timeout_s: 1.5}}\n"
+    )
     out = tmp_path / "out"
     loud = run_cli("inventory", "scan", "--targets", str(targets), "--out", str(out), timeout=60)
     no_traceback(loud)
@@ -361,6 +434,7 @@ def test_a_silent_ssh_target_is_one_plain_line_and_quiet_means_the_summary(silen
 
 
 # ------------------------------------------------------------ output discipline
+
 
 def test_text_problems_are_one_line_each(tmp_path):
     bad = tmp_path / "bad.yaml"
@@ -409,13 +483,17 @@ def test_the_march_clock_change_night_has_no_0230_occurrence_and_the_verifier_ag
     import datetime as dt
 
     from estate import make_inventory, make_plan
+
     from oslomig.grouping import compute_groups
     from oslomig.scheduling import build_schedule
     from oslomig.timewindows import occurrences
     from oslomig.verify import verify_schedule
 
-    plan = make_plan(period={"start": "2021-03-20", "end": "2021-04-11"}, notice_days=0,
-                     windows=[{"name": "sunday-early", "weekdays": ["sun"], "start": "02:30", "hours": 3}])
+    plan = make_plan(
+        period={"start": "2021-03-20", "end": "2021-04-11"},
+        notice_days=0,
+        windows=[{"name": "sunday-early", "weekdays": ["sun"], "start": "02:30", "hours": 3}],
+    )
     days = [o.start.date() for o in occurrences(plan)]
     assert dt.date(2021, 3, 28) not in days and dt.date(2021, 3, 21) in days and dt.date(2021, 4, 4) in days
     inv = make_inventory([{"id": "h1/A/db", "instance": "h1/A", "size_gb": 100}])

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import run_cli
 from servers import running_postgres
 
@@ -22,7 +21,9 @@ def pg():
     try:
         with running_postgres(PASSWORD) as server:
             server.psql("CREATE DATABASE sales")
-            server.psql("CREATE TABLE filler AS SELECT repeat('x', 900) AS pad FROM generate_series(1, 30000)", db="sales")
+            server.psql(
+                "CREATE TABLE filler AS SELECT repeat('x', 900) AS pad FROM generate_series(1, 30000)", db="sales"
+            )
             yield server
     except FileNotFoundError as exc:
         pytest.skip(str(exc))
@@ -30,7 +31,8 @@ def pg():
 
 OWNERS = """agencies: [{id: UKE, name: Utviklings- og kompetanseetaten}]
 systems:
-  - {id: SYS-0001, name: Salg, agency: UKE, contacts: [{name: Kari Nordmann, email: kari.nordmann@example.org}], databases: ["*/sales"]}
+  - {id: SYS-0001, name: Salg, agency: UKE, databases: ["*/sales"],
+     contacts: [{name: Kari Nordmann, email: kari.nordmann@example.org}]}
 """
 
 
@@ -57,8 +59,16 @@ hosts:
 
 
 def scan(targets: Path, out: Path, *extra):
-    return run_cli("inventory", "scan", "--targets", str(targets), "--out", str(out), *extra,
-                   env={"OSLOMIG_TEST_PG_PASSWORD": PASSWORD})
+    return run_cli(
+        "inventory",
+        "scan",
+        "--targets",
+        str(targets),
+        "--out",
+        str(out),
+        *extra,
+        env={"OSLOMIG_TEST_PG_PASSWORD": PASSWORD},
+    )
 
 
 def test_scan_validate_rescan_with_a_target_down_and_diff(pg, ssh_server, tmp_path):
@@ -115,9 +125,15 @@ def test_scan_validate_rescan_with_a_target_down_and_diff(pg, ssh_server, tmp_pa
 
 def test_wrong_password_is_login_refused_without_the_password(pg, tmp_path):
     targets = tmp_path / "t.yaml"
-    targets.write_text(f"kind: scan-targets\npostgres:\n  - {{name: pgbad, host: 127.0.0.1, port: {pg.port}, username: inventory, password_env: OSLOMIG_BAD_PW, timeout_s: 10}}\n")
+    targets.write_text(
+        "kind: scan-targets\npostgres:\n  - "
+        f"{{name: pgbad, host: 127.0.0.1, port: {pg.port}, username: inventory, password_env: OSLOMIG_BAD_PW, "
+        "timeout_s: 10}\n"
+    )
     wrong = PASSWORD + "-wrong"
-    proc = run_cli("inventory", "scan", "--targets", str(targets), "--out", str(tmp_path / "o"), env={"OSLOMIG_BAD_PW": wrong})
+    proc = run_cli(
+        "inventory", "scan", "--targets", str(targets), "--out", str(tmp_path / "o"), env={"OSLOMIG_BAD_PW": wrong}
+    )
     assert proc.returncode == 1
     assert f"pgbad (127.0.0.1:{pg.port}): login refused for inventory" in proc.stderr
     assert wrong not in proc.stderr + proc.stdout and PASSWORD not in proc.stderr
@@ -128,12 +144,14 @@ def test_lock_prevents_two_scans_of_one_directory(tmp_path):
 
     out = tmp_path / "inv"
     out.mkdir()
-    holder = open(out / ".oslomig-scan.lock", "a+")
+    holder = open(out / ".oslomig-scan.lock", "a+")  # noqa: SIM115 (held across the test)
     fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
     holder.write("pid 4242 since earlier\n")
     holder.flush()
     targets = tmp_path / "t.yaml"
-    targets.write_text("kind: scan-targets\npostgres:\n  - {name: p, host: 127.0.0.1, port: 1, username: u, password_env: X}\n")
+    targets.write_text(
+        "kind: scan-targets\npostgres:\n  - {name: p, host: 127.0.0.1, port: 1, username: u, password_env: X}\n"
+    )
     proc = run_cli("inventory", "scan", "--targets", str(targets), "--out", str(out))
     assert proc.returncode == 2 and "another scan is writing" in proc.stderr and "pid 4242" in proc.stderr
     holder.close()
@@ -153,7 +171,10 @@ def test_targets_run_concurrently(tmp_path):
         barrier.wait()
         return {"databases": []}
 
-    jobs = [("postgres", PostgresTarget(name=f"p{i}", host="h", username="u", password_env="X", timeout_s=60)) for i in range(4)]
+    jobs = [
+        ("postgres", PostgresTarget(name=f"p{i}", host="h", username="u", password_env="X", timeout_s=60))
+        for i in range(4)
+    ]
     results = run_targets(jobs, tmp_path, workers=8, scan=scan_together)
     assert [r.ok for r in results] == [True] * 4, [r.message for r in results]
     # and with two workers the same four cannot all meet: the barrier breaks, every target fails and says why
@@ -176,7 +197,9 @@ def test_a_hanging_target_times_out_and_the_others_finish(tmp_path):
             time.sleep(60)
         return {"databases": []}
 
-    jobs = [("postgres", PostgresTarget(name="hangs", host="h", username="u", password_env="X", timeout_s=0.5)),
-            ("postgres", PostgresTarget(name="fine", host="h", username="u", password_env="X"))]
+    jobs = [
+        ("postgres", PostgresTarget(name="hangs", host="h", username="u", password_env="X", timeout_s=0.5)),
+        ("postgres", PostgresTarget(name="fine", host="h", username="u", password_env="X")),
+    ]
     results = {r.name: r for r in run_targets(jobs, tmp_path, scan=scan_)}
     assert results["fine"].ok and not results["hangs"].ok and "timed out" in results["hangs"].message

@@ -7,9 +7,8 @@ import json
 import textwrap
 
 import pytest
-from icalendar import Calendar
-
 from conftest import ROOT
+from icalendar import Calendar
 
 PLAN = "plans/sql-2021.yaml"
 TODAY = "2021-04-20"
@@ -51,7 +50,9 @@ def test_verifier_catches_a_tampered_schedule(schedule_json, cli, tmp_path):
     broken = proc.stdout.splitlines()
     # the moved group, and only it, breaks the blackout rule on the days it touches
     assert [line for line in broken if "blackout" in line] == [
-        f"{moved['group']}: 2021-07-06 is in blackout fellesferie", f"{moved['group']}: 2021-07-07 is in blackout fellesferie"]
+        f"{moved['group']}: 2021-07-06 is in blackout fellesferie",
+        f"{moved['group']}: 2021-07-07 is in blackout fellesferie",
+    ]
 
 
 def test_json_payload_only_and_spec_fields(cli):
@@ -59,7 +60,19 @@ def test_json_payload_only_and_spec_fields(cli):
     data = json.loads(proc.stdout)
     assert {"plan", "today", "assignments", "unscheduled", "warnings"} <= set(data)
     a = data["assignments"][0]
-    assert set(a) == {"group", "window", "start", "end", "estimated_hours", "size_gb", "databases", "hosts", "systems", "agencies", "announced"}
+    assert set(a) == {
+        "group",
+        "window",
+        "start",
+        "end",
+        "estimated_hours",
+        "size_gb",
+        "databases",
+        "hosts",
+        "systems",
+        "agencies",
+        "announced",
+    }
     assert a["start"].endswith("+02:00")
 
 
@@ -84,7 +97,9 @@ def test_groups_formats(cli):
     dot = cli("groups", "--plan", PLAN, "--format", "dot").stdout
     assert dot.startswith('graph "SQL Server 2021" {') and dot.rstrip().endswith("}")
     table = cli("groups", "--plan", PLAN)
-    assert table.returncode == 0 and "G-" in table.stdout and max(len(l) for l in table.stdout.splitlines()) > 80  # not cropped
+    assert (
+        table.returncode == 0 and "G-" in table.stdout and max(len(line) for line in table.stdout.splitlines()) > 80
+    )  # not cropped
 
 
 def test_notices(cli, tmp_path, schedule_json):
@@ -112,14 +127,16 @@ def test_notices(cli, tmp_path, schedule_json):
 
 def test_nothing_in_scope_and_missing_plan(cli, tmp_path):
     plan = tmp_path / "plan.yaml"
-    plan.write_text(textwrap.dedent(f"""\
+    plan.write_text(
+        textwrap.dedent(f"""\
         kind: database-migration
         name: Empty
-        inventory: {ROOT / 'inventories'}
+        inventory: {ROOT / "inventories"}
         period: {{start: 2021-05-03, end: 2021-06-30}}
         scope: {{systems: [SYS-0392], engines: [postgres]}}
         windows: [{{name: w, weekdays: [tue], start: "18:00", hours: 10}}]
-    """))
+    """)
+    )
     proc = cli("schedule", "--plan", str(plan), "--today", TODAY)
     assert proc.returncode == 1 and "nothing is in scope" in proc.stderr and "Traceback" not in proc.stderr
     missing = cli("schedule", "--plan", str(tmp_path / "nope.yaml"))
@@ -128,7 +145,10 @@ def test_nothing_in_scope_and_missing_plan(cli, tmp_path):
 
 def test_invalid_plan_reports_positions(cli, tmp_path):
     plan = tmp_path / "plan.yaml"
-    plan.write_text(f"kind: database-migration\nname: X\ninventory: {ROOT / 'inventories'}\nperiod: {{start: 2021-05-03, end: 2021-06-30}}\nwindow: []\n")
+    plan.write_text(
+        f"kind: database-migration\nname: X\ninventory: {ROOT / 'inventories'}\nperiod: "
+        f"{{start: 2021-05-03, end: 2021-06-30}}\nwindow: []\n"
+    )
     proc = cli("groups", "--plan", str(plan))
     assert proc.returncode == 1
     assert "plan.yaml:5:1: error [unknown-key] unknown key 'window' (did you mean 'windows'?)" in proc.stderr

@@ -54,22 +54,60 @@ class FakeCursor:
 
 
 def test_sqlserver_mapping_from_recorded_rows():
-    cursor = FakeCursor([
-        (r"SERVERPROPERTY\('ServerName'\)", ["server_name", "machine_name", "instance_name", "version", "edition", "is_clustered", "is_hadr_enabled"],
-         [("SQLP01", "SQLP01", None, "15.0.4312.2", "Enterprise Edition (64-bit)", 0, 1)]),
-        (r"FROM sys\.availability_groups AS ag\s+JOIN sys\.availability_replicas", ["ag_name", "replica_server_name", "role", "availability_mode"],
-         [("ag-okonomi", "SQLP01", "PRIMARY", "SYNCHRONOUS_COMMIT"), ("ag-okonomi", "SQLP02", "SECONDARY", "SYNCHRONOUS_COMMIT")]),
-        (r"availability_databases_cluster", ["ag_name", "database_name"], [("ag-okonomi", "Agresso")]),
-        (r"is_linked = 1", ["name", "product", "provider", "data_source"], [("ORADB02", "Oracle", "OraOLEDB.Oracle", "oradb02:1521/LONN")]),
-        (r"FROM sys\.databases", ["name", "state", "recovery_model", "compatibility_level", "size_gb"],
-         [("Agresso", "ONLINE", "FULL", 150, "120.500"), ("Arkiv", "OFFLINE", "SIMPLE", 130, "10.000"), ("a]b; DROP TABLE x--", "ONLINE", "FULL", 150, "0.010")]),
-        (r"\[Agresso\]\.sys\.sql_expression_dependencies", ["server_name", "database_name"], [(None, "Agresso"), (None, "Lonn"), ("SQLP09.example.org", "DVH")]),
-        (r"\[a\]\]b; DROP TABLE x--\]\.sys", ["server_name", "database_name"], []),
-    ])
+    cursor = FakeCursor(
+        [
+            (
+                r"SERVERPROPERTY\('ServerName'\)",
+                [
+                    "server_name",
+                    "machine_name",
+                    "instance_name",
+                    "version",
+                    "edition",
+                    "is_clustered",
+                    "is_hadr_enabled",
+                ],
+                [("SQLP01", "SQLP01", None, "15.0.4312.2", "Enterprise Edition (64-bit)", 0, 1)],
+            ),
+            (
+                r"FROM sys\.availability_groups AS ag\s+JOIN sys\.availability_replicas",
+                ["ag_name", "replica_server_name", "role", "availability_mode"],
+                [
+                    ("ag-okonomi", "SQLP01", "PRIMARY", "SYNCHRONOUS_COMMIT"),
+                    ("ag-okonomi", "SQLP02", "SECONDARY", "SYNCHRONOUS_COMMIT"),
+                ],
+            ),
+            (r"availability_databases_cluster", ["ag_name", "database_name"], [("ag-okonomi", "Agresso")]),
+            (
+                r"is_linked = 1",
+                ["name", "product", "provider", "data_source"],
+                [("ORADB02", "Oracle", "OraOLEDB.Oracle", "oradb02:1521/LONN")],
+            ),
+            (
+                r"FROM sys\.databases",
+                ["name", "state", "recovery_model", "compatibility_level", "size_gb"],
+                [
+                    ("Agresso", "ONLINE", "FULL", 150, "120.500"),
+                    ("Arkiv", "OFFLINE", "SIMPLE", 130, "10.000"),
+                    ("a]b; DROP TABLE x--", "ONLINE", "FULL", 150, "0.010"),
+                ],
+            ),
+            (
+                r"\[Agresso\]\.sys\.sql_expression_dependencies",
+                ["server_name", "database_name"],
+                [(None, "Agresso"), (None, "Lonn"), ("SQLP09.example.org", "DVH")],
+            ),
+            (r"\[a\]\]b; DROP TABLE x--\]\.sys", ["server_name", "database_name"], []),
+        ]
+    )
     inv = mapping.sqlserver_inventory(cursor, "sqlp01", 1433)
     (inst,) = inv["instances"]
     assert inst["id"] == "sqlp01/MSSQLSERVER" and inst["hadr_enabled"] is True and inst["version"] == "15.0.4312.2"
-    assert inst["availability_groups"][0]["replicas"][1] == {"server": "SQLP02", "role": "SECONDARY", "availability_mode": "SYNCHRONOUS_COMMIT"}
+    assert inst["availability_groups"][0]["replicas"][1] == {
+        "server": "SQLP02",
+        "role": "SECONDARY",
+        "availability_mode": "SYNCHRONOUS_COMMIT",
+    }
     assert inst["linked_servers"] == [{"name": "ORADB02", "product": "Oracle", "data_source": "oradb02:1521/LONN"}]
     dbs = {d["name"]: d for d in inv["databases"]}
     assert dbs["Agresso"]["availability_group"] == "ag-okonomi" and dbs["Agresso"]["size_gb"] == 120.5
@@ -83,21 +121,45 @@ def test_sqlserver_mapping_from_recorded_rows():
 
 
 def test_oracle_mapping_rac_from_recorded_rows():
-    cursor = FakeCursor([
-        (r"FROM gv\$instance", ["INST_ID", "INSTANCE_NAME", "HOST_NAME", "VERSION", "STATUS"],
-         [(1, "LONN1", "orarac01a.example.org", "19.0.0.0.0", "OPEN"), (2, "LONN2", "orarac01b.example.org", "19.0.0.0.0", "OPEN")]),
-        (r"FROM v\$database", ["NAME", "DB_UNIQUE_NAME", "DATABASE_ROLE", "LOG_MODE", "OPEN_MODE", "CDB"], [("LONN", "LONN_A", "PRIMARY", "ARCHIVELOG", "READ WRITE", "YES")]),
-        (r"FROM v\$pdbs", ["NAME", "OPEN_MODE"], [("LONNPDB", "READ WRITE")]),
-        (r"FROM dba_data_files", ["SIZE_GB"], [(812.25,)]),
-        (r"FROM dba_db_links", ["OWNER", "DB_LINK", "HOST"], [("LONN", "AGRESSO.EXAMPLE.ORG", "sqlp01")]),
-        (r"v\$dataguard_config", ["DB_UNIQUE_NAME", "DEST_ROLE"], [("LONN_A", "PRIMARY DATABASE"), ("LONN_B", "PHYSICAL STANDBY")]),
-    ])
+    cursor = FakeCursor(
+        [
+            (
+                r"FROM gv\$instance",
+                ["INST_ID", "INSTANCE_NAME", "HOST_NAME", "VERSION", "STATUS"],
+                [
+                    (1, "LONN1", "orarac01a.example.org", "19.0.0.0.0", "OPEN"),
+                    (2, "LONN2", "orarac01b.example.org", "19.0.0.0.0", "OPEN"),
+                ],
+            ),
+            (
+                r"FROM v\$database",
+                ["NAME", "DB_UNIQUE_NAME", "DATABASE_ROLE", "LOG_MODE", "OPEN_MODE", "CDB"],
+                [("LONN", "LONN_A", "PRIMARY", "ARCHIVELOG", "READ WRITE", "YES")],
+            ),
+            (r"FROM v\$pdbs", ["NAME", "OPEN_MODE"], [("LONNPDB", "READ WRITE")]),
+            (r"FROM dba_data_files", ["SIZE_GB"], [(812.25,)]),
+            (r"FROM dba_db_links", ["OWNER", "DB_LINK", "HOST"], [("LONN", "AGRESSO.EXAMPLE.ORG", "sqlp01")]),
+            (
+                r"v\$dataguard_config",
+                ["DB_UNIQUE_NAME", "DEST_ROLE"],
+                [("LONN_A", "PRIMARY DATABASE"), ("LONN_B", "PHYSICAL STANDBY")],
+            ),
+        ]
+    )
     inv = mapping.oracle_inventory(cursor, "orarac01", 1521)
     (inst,) = inv["instances"]
     assert inst["hosts"] == ["orarac01a", "orarac01b"] and inst["data_guard_partners"] == ["LONN_B"]
     (db,) = inv["databases"]
-    assert db == {"id": "orarac01/LONN_A/LONN", "name": "LONN", "instance": "orarac01/LONN_A", "size_gb": 812.25,
-                  "role": "PRIMARY", "log_mode": "ARCHIVELOG", "state": "READ WRITE", "pdbs": ["LONNPDB"]}
+    assert db == {
+        "id": "orarac01/LONN_A/LONN",
+        "name": "LONN",
+        "instance": "orarac01/LONN_A",
+        "size_gb": 812.25,
+        "role": "PRIMARY",
+        "log_mode": "ARCHIVELOG",
+        "state": "READ WRITE",
+        "pdbs": ["LONNPDB"],
+    }
     from oslomig.models import InventoryFile
 
     InventoryFile.model_validate(inv)
@@ -127,27 +189,38 @@ LISTEN 0 244 [::]:1521 [::]:*
 """
     host = host_facts("filsrv01", "filsrv01.example.org", text)
     assert host["os"] == "linux" and host["os_version"] == "Debian GNU/Linux 12 (bookworm)" and host["cpu_count"] == 8
-    assert host["memory_gb"] == 15.56 and host["listening_ports"] == [1521, 5432] and host["fqdn"] == "filsrv01.example.org"
+    assert (
+        host["memory_gb"] == 15.56
+        and host["listening_ports"] == [1521, 5432]
+        and host["fqdn"] == "filsrv01.example.org"
+    )
     assert host["disks"][1] == {"mount": "/srv/shares", "size_gb": 499.76, "free_gb": 499.75, "fstype": "xfs"}
 
 
 def test_unreachable_sqlserver_via_freetds_and_oracle_are_plain_sentences(tmp_path):
-    import time
-
-    from servers import free_port
 
     from conftest import run_cli
+    from servers import free_port
 
     port = free_port()  # nothing listens there
     targets = tmp_path / "targets.yaml"
     targets.write_text(f"""kind: scan-targets
 sqlserver:
-  - {{name: sqlx, server: 127.0.0.1, port: {port}, driver: FreeTDS, username: svc, password_env: OSLOMIG_T_PW, timeout_s: 5}}
+  - {{name: sqlx, server: 127.0.0.1, port: {port}, driver: FreeTDS, username: svc,
+     password_env: OSLOMIG_T_PW, timeout_s: 5}}
 oracle:
   - {{name: orax, dsn: "127.0.0.1:{port}/ORCLPDB1", username: inv, password_env: OSLOMIG_T_PW, timeout_s: 5}}
 """)
-    proc = run_cli("inventory", "scan", "--targets", str(targets), "--out", str(tmp_path / "out"), env={"OSLOMIG_T_PW": "pw-not-shown-9"},
-                   timeout=60)
+    proc = run_cli(
+        "inventory",
+        "scan",
+        "--targets",
+        str(targets),
+        "--out",
+        str(tmp_path / "out"),
+        env={"OSLOMIG_T_PW": "pw-not-shown-9"},
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert "sqlx (127.0.0.1): cannot reach the server" in proc.stderr
     assert f"orax (127.0.0.1:{port}): no listener" in proc.stderr

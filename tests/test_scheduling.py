@@ -3,10 +3,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 
+from estate import make_inventory, make_plan
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from estate import make_inventory, make_plan
 from oslomig.grouping import compute_groups
 from oslomig.scheduling import build_schedule
 from oslomig.timewindows import occurrences
@@ -26,19 +26,27 @@ def starts(result):
 
 
 def test_window_across_daylight_saving_changes():
-    plan = make_plan(period={"start": "2021-03-20", "end": "2021-11-06"},
-                     windows=[{"name": "sat", "weekdays": ["sat"], "start": "18:00", "hours": 10}])
+    plan = make_plan(
+        period={"start": "2021-03-20", "end": "2021-11-06"},
+        windows=[{"name": "sat", "weekdays": ["sat"], "start": "18:00", "hours": 10}],
+    )
     occs = {o.start.date(): o for o in occurrences(plan)}
     assert occs[dt.date(2021, 10, 30)].real_hours == 11  # clocks go back: an hour longer
-    assert occs[dt.date(2021, 3, 27)].real_hours == 9    # clocks go forward: an hour shorter
+    assert occs[dt.date(2021, 3, 27)].real_hours == 9  # clocks go forward: an hour shorter
     assert occs[dt.date(2021, 10, 23)].real_hours == 10
     assert occs[dt.date(2021, 10, 30)].end.utcoffset() == dt.timedelta(hours=1)
     # 10.5 h fits only the October night; 9.5 h fits every night but the March one
     inv = make_inventory([{"id": "h1/A/big", "instance": "h1/A", "size_gb": 1900}])  # 1 + 9.5 h
-    result = schedule(make_plan(period={"start": "2021-10-01", "end": "2021-11-06"}, windows=plan.model_dump()["windows"]), inv)
+    result = schedule(
+        make_plan(period={"start": "2021-10-01", "end": "2021-11-06"}, windows=plan.model_dump()["windows"]), inv
+    )
     assert starts(result)["h1/A/big"].date() == dt.date(2021, 10, 30)
     inv2 = make_inventory([{"id": "h1/A/mid", "instance": "h1/A", "size_gb": 1700}])  # 9.5 h
-    spring = schedule(make_plan(period={"start": "2021-03-20", "end": "2021-04-30"}, windows=plan.model_dump()["windows"]), inv2, today=dt.date(2021, 3, 13))  # first candidate: 27 March
+    spring = schedule(
+        make_plan(period={"start": "2021-03-20", "end": "2021-04-30"}, windows=plan.model_dump()["windows"]),
+        inv2,
+        today=dt.date(2021, 3, 13),
+    )  # first candidate: 27 March
     assert starts(spring)["h1/A/mid"].date() == dt.date(2021, 4, 3)  # not 27 March
 
 
@@ -71,16 +79,24 @@ def test_capacity_parallel_and_max_groups():
 
 
 def test_engines_restrict_windows():
-    inv = make_inventory([{"id": "h1/O/x", "instance": "h1/O"}], instances=[{"id": "h1/O", "engine": "oracle", "host": "h1"}])
-    plan = make_plan(windows=[{"name": "sql-only", "weekdays": ["tue"], "start": "18:00", "hours": 10, "engines": ["sqlserver"]},
-                              {"name": "any", "weekdays": ["sat"], "start": "08:00", "hours": 10}])
+    inv = make_inventory(
+        [{"id": "h1/O/x", "instance": "h1/O"}], instances=[{"id": "h1/O", "engine": "oracle", "host": "h1"}]
+    )
+    plan = make_plan(
+        windows=[
+            {"name": "sql-only", "weekdays": ["tue"], "start": "18:00", "hours": 10, "engines": ["sqlserver"]},
+            {"name": "any", "weekdays": ["sat"], "start": "08:00", "hours": 10},
+        ]
+    )
     (a,) = schedule(plan, inv).assignments
     assert a.occurrence.window == "any"
 
 
 def test_test_before_prod():
-    dbs = [{"id": "p1/A/app", "instance": "p1/A", "environment": "prod"},
-           {"id": "t1/A/app_test", "instance": "t1/A", "environment": "test", "size_gb": 1000}]
+    dbs = [
+        {"id": "p1/A/app", "instance": "p1/A", "environment": "prod"},
+        {"id": "t1/A/app_test", "instance": "t1/A", "environment": "test", "size_gb": 1000},
+    ]
     inv = make_inventory(dbs, systems=[{"id": "S", "databases": ["*/app*"]}])
     result = schedule(make_plan(), inv)
     s = starts(result)
@@ -109,7 +125,9 @@ def test_announced_kept_in_blackout_and_counts_against_capacity():
 
 
 def test_bad_plans_explain_every_unscheduled_group():
-    inv = make_inventory([{"id": "h1/A/huge", "instance": "h1/A", "size_gb": 5000}, {"id": "h2/A/ok", "instance": "h2/A"}])
+    inv = make_inventory(
+        [{"id": "h1/A/huge", "instance": "h1/A", "size_gb": 5000}, {"id": "h2/A/ok", "instance": "h2/A"}]
+    )
     too_big = schedule(make_plan(), inv)
     (u,) = too_big.unscheduled
     assert "too short (10 h) for 26.00 h" in u.reasons[0]
@@ -144,43 +162,95 @@ def estates(draw):
     for i in range(n_dbs):
         host = draw(st.integers(0, n_hosts - 1)) if i >= n_hosts else i  # every host holds at least one database
         inst = draw(st.sampled_from(["A", "B"]))
-        dbs.append({"id": f"h{host}/{inst}/db{i}", "instance": f"h{host}/{inst}",
-                    "size_gb": draw(st.sampled_from([0, 10, 10, 40, 150, 600, 1200, 2500])),
-                    "environment": draw(st.sampled_from(["prod", "prod", "prod", "test", "dev"])),
-                    "availability_group": draw(st.sampled_from([None, None, None, "ag1"]))})
+        dbs.append(
+            {
+                "id": f"h{host}/{inst}/db{i}",
+                "instance": f"h{host}/{inst}",
+                "size_gb": draw(st.sampled_from([0, 10, 10, 40, 150, 600, 1200, 2500])),
+                "environment": draw(st.sampled_from(["prod", "prod", "prod", "test", "dev"])),
+                "availability_group": draw(st.sampled_from([None, None, None, "ag1"])),
+            }
+        )
     engines = {f"h{h}/{i}": draw(st.sampled_from(["sqlserver", "oracle"])) for h in range(n_hosts) for i in "AB"}
-    instances = [{"id": i, "engine": e, "host": i.split("/")[0]} for i, e in sorted(engines.items()) if any(d["instance"] == i for d in dbs)]
+    instances = [
+        {"id": i, "engine": e, "host": i.split("/")[0]}
+        for i, e in sorted(engines.items())
+        if any(d["instance"] == i for d in dbs)
+    ]
     hosts = [{"name": f"h{h}", "cluster": draw(st.sampled_from([None, None, "c1"]))} for h in range(n_hosts)]
     n_sys = draw(st.integers(1, 4))
     owner = {d["id"]: draw(st.integers(0, n_sys - 1)) for d in dbs}
-    systems = [{"id": f"S{s}", "agency": "UKE", "databases": [d for d, o in owner.items() if o == s] or ["nomatch-*"]} for s in range(n_sys)]
+    systems = [
+        {"id": f"S{s}", "agency": "UKE", "databases": [d for d, o in owner.items() if o == s] or ["nomatch-*"]}
+        for s in range(n_sys)
+    ]
     systems = [s for s in systems if s["databases"] != ["nomatch-*"]]
     inv = make_inventory(dbs, hosts=hosts, instances=instances, systems=systems)
     windows = []
     for w in range(draw(st.sampled_from([0, 1, 1, 2]))):
-        windows.append({"name": f"w{w}", "weekdays": draw(st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=3, unique=True)),
-                        "start": draw(st.sampled_from(["08:00", "18:00", "22:30", "02:30"])),
-                        "hours": draw(st.sampled_from([2, 6, 10, 14])),
-                        "parallel": draw(st.integers(1, 3)), "max_groups": draw(st.sampled_from([None, None, 1, 2, 3])),
-                        "engines": draw(st.sampled_from([[], ["sqlserver"]]))})
-    blackouts = draw(st.sampled_from([[], [{"name": "ferie", "from": "2021-07-01", "to": "2021-08-08"}],
-                                      [{"name": "h", "holidays": "NO"}, {"name": "pay", "monthly_days": [9, 10], "systems": ["S0"]}]]))
+        windows.append(
+            {
+                "name": f"w{w}",
+                "weekdays": draw(st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=3, unique=True)),
+                "start": draw(st.sampled_from(["08:00", "18:00", "22:30", "02:30"])),
+                "hours": draw(st.sampled_from([2, 6, 10, 14])),
+                "parallel": draw(st.integers(1, 3)),
+                "max_groups": draw(st.sampled_from([None, None, 1, 2, 3])),
+                "engines": draw(st.sampled_from([[], ["sqlserver"]])),
+            }
+        )
+    blackouts = draw(
+        st.sampled_from(
+            [
+                [],
+                [{"name": "ferie", "from": "2021-07-01", "to": "2021-08-08"}],
+                [{"name": "h", "holidays": "NO"}, {"name": "pay", "monthly_days": [9, 10], "systems": ["S0"]}],
+            ]
+        )
+    )
     # periods that cross the March and October clock changes (a 02:30 start does not exist on the March night)
-    plan = make_plan(period={"start": draw(st.sampled_from(["2021-03-01", "2021-05-03"])),
-                             "end": draw(st.sampled_from(["2021-06-15", "2021-09-30", "2021-11-10"]))},
-                     windows=windows, blackouts=blackouts, test_before_prod_days=draw(st.sampled_from([0, 7, 30])),
-                     scope={"engines": draw(st.sampled_from([[], ["sqlserver"]]))},
-                     migrated=draw(st.lists(st.sampled_from([d["id"] for d in dbs]), max_size=2, unique=True)))
+    plan = make_plan(
+        period={
+            "start": draw(st.sampled_from(["2021-03-01", "2021-05-03"])),
+            "end": draw(st.sampled_from(["2021-06-15", "2021-09-30", "2021-11-10"])),
+        },
+        windows=windows,
+        blackouts=blackouts,
+        test_before_prod_days=draw(st.sampled_from([0, 7, 30])),
+        scope={"engines": draw(st.sampled_from([[], ["sqlserver"]]))},
+        migrated=draw(st.lists(st.sampled_from([d["id"] for d in dbs]), max_size=2, unique=True)),
+    )
     occs = occurrences(plan)
     if occs and draw(st.booleans()):
         o = draw(st.sampled_from(occs))
-        plan = plan.model_copy(update={"announced": [type(plan).model_validate({**plan.model_dump(by_alias=True), "announced": [
-            {"database": draw(st.sampled_from([d["id"] for d in dbs])), "start": o.start.replace(tzinfo=None).isoformat()}]}).announced[0]]})
+        plan = plan.model_copy(
+            update={
+                "announced": [
+                    type(plan)
+                    .model_validate(
+                        {
+                            **plan.model_dump(by_alias=True),
+                            "announced": [
+                                {
+                                    "database": draw(st.sampled_from([d["id"] for d in dbs])),
+                                    "start": o.start.replace(tzinfo=None).isoformat(),
+                                }
+                            ],
+                        }
+                    )
+                    .announced[0]
+                ]
+            }
+        )
     today = draw(st.sampled_from([dt.date(2021, 2, 1), dt.date(2021, 4, 1), dt.date(2021, 5, 20), dt.date(2021, 8, 1)]))
     return plan, inv, today
 
 
-@settings(max_examples=int(os.environ.get("OSLOMIG_PROPERTY_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("OSLOMIG_PROPERTY_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(estates(), st.booleans())
 def test_every_schedule_passes_the_verifier(case, use_solver):
     """Greedy alone and the CP-SAT path (forced, even where the greedy schedule is already at the bound) must both
@@ -190,9 +260,15 @@ def test_every_schedule_passes_the_verifier(case, use_solver):
     plan, inv, today = case
     grouping = compute_groups(plan, inv)
     greedy = build_schedule(plan, inv, grouping, today, use_solver=False).as_json()
-    result = build_schedule(plan, inv, grouping, today, time_limit=2.0, force_solver=use_solver).as_json() if use_solver else greedy
+    result = (
+        build_schedule(plan, inv, grouping, today, time_limit=2.0, force_solver=use_solver).as_json()
+        if use_solver
+        else greedy
+    )
     assert verify_schedule(result, plan, inv, today) == []
-    placed = {d for a in result["assignments"] for d in a["databases"]} | {d for u in result["unscheduled"] for d in u["databases"]}
+    placed = {d for a in result["assignments"] for d in a["databases"]} | {
+        d for u in result["unscheduled"] for d in u["databases"]
+    }
     from oslomig.grouping import in_scope
 
     assert in_scope(plan, inv) - set(plan.migrated) <= placed
@@ -203,7 +279,11 @@ def test_every_schedule_passes_the_verifier(case, use_solver):
     shared = {}
     for a in result["assignments"]:
         shared.setdefault((a["window"], a["start"]), []).append(a["group"])
-    event("two or more groups share an occurrence" if any(len(v) > 1 for v in shared.values()) else "one group per occurrence")
+    event(
+        "two or more groups share an occurrence"
+        if any(len(v) > 1 for v in shared.values())
+        else "one group per occurrence"
+    )
     event(f"solver: {result['summary'].get('solver', '?')}")
     # no assignment starts at a local time the clocks skip
     from zoneinfo import ZoneInfo
@@ -215,7 +295,7 @@ def test_every_schedule_passes_the_verifier(case, use_solver):
 
 
 def test_vectorised_feasibility_matches_the_rule_one_by_one():
-    """The numpy filter and `_ruled_out` must agree exactly: too strict would hide windows, too lax would break rules."""
+    """The numpy filter and `_ruled_out` must agree exactly: too strict hides windows, too lax breaks rules."""
     from pathlib import Path
 
     from oslomig import scheduling
@@ -231,7 +311,10 @@ def test_vectorised_feasibility_matches_the_rule_one_by_one():
     plan = parse_model(read_document(root / "plans" / "sql-2021.yaml", problems), DatabasePlan, problems)
     today = dt.date(2021, 5, 20)
     occs = occurrences(plan)
-    sets = [blackout_days(b, plan.period.start - dt.timedelta(days=1), plan.period.end + dt.timedelta(days=2)) for b in plan.blackouts]
+    sets = [
+        blackout_days(b, plan.period.start - dt.timedelta(days=1), plan.period.end + dt.timedelta(days=2))
+        for b in plan.blackouts
+    ]
     ctx = scheduling._Ctx(plan, inv, today, occs, None, sets)
     feasible = scheduling._Feasibility(ctx)
     for group in compute_groups(plan, inv).groups:

@@ -10,9 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pytest
-
 import nasty_tree
+import pytest
 from conftest import ROOT, run_cli
 
 TODAY = "2021-04-20"
@@ -71,8 +70,14 @@ def test_nasty_tree_local(world_readable_tmp):
     plan.write_text(nasty_tree.plan_yaml(str(tree)), encoding="utf-8")
     db = work / "scan.sqlite"
     env = {**os.environ, "NO_COLOR": "1", "HOME": str(work), "PYTHONDONTWRITEBYTECODE": "1"}
-    scan = subprocess.run(_as_unprivileged([sys.executable, "-m", "oslomig", "share", "scan", "--plan", str(plan), "--db", str(db)]),
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    scan = subprocess.run(
+        _as_unprivileged([sys.executable, "-m", "oslomig", "share", "scan", "--plan", str(plan), "--db", str(db)]),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert scan.returncode == 0, scan.stderr
     assert "1 problem(s) recorded" in scan.stderr  # the locked directory
     out = work / "out"
@@ -88,7 +93,14 @@ def test_nasty_tree_local(world_readable_tmp):
     review = list(csv.DictReader((out / "review-nasty.csv").open(encoding="utf-8")))
     assert sorted(r["source_path"] for r in review) == sorted(p for p, r in by_path.items() if r["action"] == "review")
     summary = list(csv.DictReader((out / "summary.csv").open(encoding="utf-8")))
-    assert sum(int(r["files"]) for r in summary if r["reason"] in ("JUNK", "SYMLINK", "ROUTED_SKIP") and r["action"] == "skip") >= 6
+    assert (
+        sum(
+            int(r["files"])
+            for r in summary
+            if r["reason"] in ("JUNK", "SYMLINK", "ROUTED_SKIP") and r["action"] == "skip"
+        )
+        >= 6
+    )
     assert "nasty" in proc.stdout and "review" in proc.stdout  # the totals table
 
 
@@ -156,15 +168,41 @@ def test_spmt_formats(tmp_path):
     from oslomig.models import SharePlan
     from oslomig.shares.manifest import spmt_tasks
 
-    plan = SharePlan.model_validate({"kind": "share-migration", "name": "x", "shares": [
-        {"id": "a", "source": "/srv/a", "spmt_source": "\\\\filsrv01\\INE\\Felles",
-         "target": {"site": "https://t.sharepoint.com/sites/A", "folder": "Felles"},
-         "routes": [{"match": "Prosjekter/**", "target": {"site": "https://t.sharepoint.com/sites/P", "library": "Prosjekter"}},
-                    {"match": "Arkiv/**", "action": "skip"}]}]})
+    plan = SharePlan.model_validate(
+        {
+            "kind": "share-migration",
+            "name": "x",
+            "shares": [
+                {
+                    "id": "a",
+                    "source": "/srv/a",
+                    "spmt_source": "\\\\filsrv01\\INE\\Felles",
+                    "target": {"site": "https://t.sharepoint.com/sites/A", "folder": "Felles"},
+                    "routes": [
+                        {
+                            "match": "Prosjekter/**",
+                            "target": {"site": "https://t.sharepoint.com/sites/P", "library": "Prosjekter"},
+                        },
+                        {"match": "Arkiv/**", "action": "skip"},
+                    ],
+                }
+            ],
+        }
+    )
     tasks = spmt_tasks(plan.shares)
     assert tasks == [
-        {"SourcePath": "\\\\filsrv01\\INE\\Felles", "TargetPath": "https://t.sharepoint.com/sites/A", "TargetList": "Documents", "TargetListRelativePath": "Felles"},
-        {"SourcePath": "\\\\filsrv01\\INE\\Felles\\Prosjekter", "TargetPath": "https://t.sharepoint.com/sites/P", "TargetList": "Prosjekter", "TargetListRelativePath": ""},
+        {
+            "SourcePath": "\\\\filsrv01\\INE\\Felles",
+            "TargetPath": "https://t.sharepoint.com/sites/A",
+            "TargetList": "Documents",
+            "TargetListRelativePath": "Felles",
+        },
+        {
+            "SourcePath": "\\\\filsrv01\\INE\\Felles\\Prosjekter",
+            "TargetPath": "https://t.sharepoint.com/sites/P",
+            "TargetList": "Prosjekter",
+            "TargetListRelativePath": "",
+        },
     ]
     from oslomig.shares.manifest import _write_spmt
 
@@ -173,7 +211,9 @@ def test_spmt_formats(tmp_path):
     assert len(rows) == 2 and all(len(r) == 6 and r[1] == r[2] == "" for r in rows)
     assert rows[0][0] == "\\\\filsrv01\\INE\\Felles"  # no header row
     data = json.loads((tmp_path / "spmt.json").read_text(encoding="utf-8"))
-    assert set(data) == {"Tasks"} and all(set(t) == {"SourcePath", "TargetPath", "TargetList", "TargetListRelativePath"} for t in data["Tasks"])
+    assert set(data) == {"Tasks"} and all(
+        set(t) == {"SourcePath", "TargetPath", "TargetList", "TargetListRelativePath"} for t in data["Tasks"]
+    )
 
 
 def test_nasty_tree_over_ssh(world_readable_tmp, ssh_server):
@@ -182,7 +222,7 @@ def test_nasty_tree_over_ssh(world_readable_tmp, ssh_server):
     expect.update(nasty_tree.add_unreadable(tree))
     work = world_readable_tmp / "work"
     work.mkdir()
-    ssh_block = (f"    ssh: {{key_file: \"{ssh_server.key_file}\", known_hosts: \"{ssh_server.known_hosts}\"}}\n")
+    ssh_block = f'    ssh: {{key_file: "{ssh_server.key_file}", known_hosts: "{ssh_server.known_hosts}"}}\n'
     plan = work / "plan.yaml"
     plan.write_text(nasty_tree.plan_yaml(ssh_server.url(str(tree)), ssh_block), encoding="utf-8")
     db = work / "scan.sqlite"

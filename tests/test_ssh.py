@@ -9,8 +9,15 @@ from oslomig.sshconn import SshTarget, connect
 
 
 def target(server, known_hosts, accept=False) -> SshTarget:
-    return SshTarget(host="127.0.0.1", port=server.port, username=server.user, key_file=str(server.key_file),
-                     known_hosts=str(known_hosts), accept_new_host_key=accept, timeout_s=10)
+    return SshTarget(
+        host="127.0.0.1",
+        port=server.port,
+        username=server.user,
+        key_file=str(server.key_file),
+        known_hosts=str(known_hosts),
+        accept_new_host_key=accept,
+        timeout_s=10,
+    )
 
 
 def test_unknown_host_key_is_refused(ssh_server, tmp_path):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import CASES, run_cli
+
 from oslomig.validation import validate_paths
 
 BAD = CASES / "validate" / "bad"
@@ -47,7 +47,7 @@ def test_bad_case_exits_1_without_traceback(case):
 # codes the data cases cannot show, and why
 NOT_AS_DATA = {
     "file-too-large": "needs a 32 MiB file; test_large_file_fails_fast_with_position writes one",
-    "unreadable": "needs a file the test user cannot read; root reads everything (test_yamlload covers it unprivileged)",
+    "unreadable": "needs a file the test user cannot read; root reads everything (test_yamlload covers it)",
 }
 
 
@@ -76,7 +76,13 @@ def _codes_in_source() -> set[str]:
 
 def test_every_problem_code_has_a_data_case():
     in_source = _codes_in_source()
-    assert {"bad-window", "tab-indent", "too-deep", "duplicate-anchor", "nonexistent-time"} <= in_source  # the scan works
+    assert {
+        "bad-window",
+        "tab-indent",
+        "too-deep",
+        "duplicate-anchor",
+        "nonexistent-time",
+    } <= in_source  # the scan works
     shown = {w["code"] for wants in EXPECT.values() for w in wants}
     missing = in_source - shown - set(NOT_AS_DATA)
     assert not missing, f"problem codes without a data case in {BAD}/EXPECT.yaml: {sorted(missing)}"
@@ -109,7 +115,10 @@ def test_github_payload(cli):
     proc = cli("validate", "--format", "github", "typo-key.yaml", cwd=BAD)
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
-    assert lines == ["::error file=typo-key.yaml,line=7,col=5::[unknown-key] unknown key 'agnecy' in systems[0] (did you mean 'agency'?)"]
+    assert lines == [
+        "::error file=typo-key.yaml,line=7,col=5::[unknown-key] unknown key 'agnecy' in systems[0] (did you mean "
+        "'agency'?)"
+    ]
 
 
 def test_large_file_fails_fast_with_position(tmp_path, cli):

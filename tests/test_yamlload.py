@@ -10,14 +10,26 @@ from oslomig.yamlload import YamlError, load_text
 
 def test_yaml_12_scalars():
     data = load_text("a: NO\nb: 18:00\nc: yes\nd: 1.5\ne: '3'\nf: true\ng: ~\nh: 0x10\ni: 2021-05-03\n").data
-    assert data == {"a": "NO", "b": "18:00", "c": "yes", "d": 1.5, "e": "3", "f": True, "g": None, "h": 16, "i": "2021-05-03"}
+    assert data == {
+        "a": "NO",
+        "b": "18:00",
+        "c": "yes",
+        "d": 1.5,
+        "e": "3",
+        "f": True,
+        "g": None,
+        "h": 16,
+        "i": "2021-05-03",
+    }
 
 
 def test_dates_only_where_the_model_has_dates():
-    plan = DatabasePlan.model_validate(load_text(
-        "kind: database-migration\nname: 2021\nperiod: {start: 2021-05-03, end: 2021-06-01}\n"
-        "blackouts: [{name: h, holidays: NO}]\n"
-    ).data)
+    plan = DatabasePlan.model_validate(
+        load_text(
+            "kind: database-migration\nname: 2021\nperiod: {start: 2021-05-03, end: 2021-06-01}\n"
+            "blackouts: [{name: h, holidays: NO}]\n"
+        ).data
+    )
     assert plan.period.start == dt.date(2021, 5, 3)
     assert plan.name == "2021"
     assert plan.blackouts[0].holidays == "NO"

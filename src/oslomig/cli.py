@@ -29,8 +29,12 @@ app = typer.Typer(
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-inventory_app = typer.Typer(help="Nightly inventory scans and drift reports.", no_args_is_help=True, rich_markup_mode=None)
-share_app = typer.Typer(help="File share scans and SharePoint move manifests.", no_args_is_help=True, rich_markup_mode=None)
+inventory_app = typer.Typer(
+    help="Nightly inventory scans and drift reports.", no_args_is_help=True, rich_markup_mode=None
+)
+share_app = typer.Typer(
+    help="File share scans and SharePoint move manifests.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(share_app, name="share")
 
@@ -58,8 +62,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for internal errors (also OSLOMIG_DEBUG=1).")] = False,
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks for internal errors (also OSLOMIG_DEBUG=1).")
+    ] = False,
 ) -> None:
     _state["debug"] = debug
 
@@ -81,26 +89,26 @@ def _run(call: Callable[[], int]) -> None:
         code = call()
     except KeyboardInterrupt:
         sys.stderr.write("interrupted; earlier outputs were left as they were\n")
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     except typer.Exit:
         raise
-    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into exit codes
+    except Exception as exc:
         from oslomig.errors import OslomigError
 
         if isinstance(exc, OslomigError):
             sys.stderr.write(f"error: {exc}\n")
-            raise typer.Exit(exc.exit_code)
+            raise typer.Exit(exc.exit_code) from None
         if isinstance(exc, OSError) and exc.filename is not None and not debug:
             # the machine said no (a read-only folder, a path through a regular file): a sentence, exit 2
             sys.stderr.write(f"error: cannot use {exc.filename}: {exc.strerror or exc}\n")
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
         if debug:
             import traceback
 
             traceback.print_exc()
         else:
             sys.stderr.write(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)\n")
-        raise typer.Exit(3)
+        raise typer.Exit(3) from None
     raise typer.Exit(code)
 
 
@@ -119,8 +127,14 @@ def _parse_date(value: Optional[str]) -> Optional[dt.date]:
 
 @app.command()
 def validate(
-    paths: Annotated[Optional[List[Path]], typer.Argument(help="Files or directories (searched for *.yaml/*.yml). Default: plans/ and inventories/.")] = None,
-    format: Annotated[ValidateFormat, typer.Option("--format", "-f", help="text for people, json for tools, github for Actions annotations.")] = ValidateFormat.text,
+    paths: Annotated[
+        Optional[List[Path]],
+        typer.Argument(help="Files or directories (searched for *.yaml/*.yml). Default: plans/ and inventories/."),
+    ] = None,
+    format: Annotated[
+        ValidateFormat,
+        typer.Option("--format", "-f", help="text for people, json for tools, github for Actions annotations."),
+    ] = ValidateFormat.text,
 ) -> None:
     """Check plans, scan targets and inventories: schema, references, windows; `file:line:col` for every problem.
 
@@ -159,17 +173,30 @@ class Lang(str, enum.Enum):
 
 
 PlanOpt = Annotated[Path, typer.Option("--plan", "-p", help="A database migration plan (kind: database-migration).")]
-InventoryOpt = Annotated[Optional[Path], typer.Option("--inventory", "-i", help="Inventory directory. Default: the plan's `inventory:`, else inventories/ beside the plan's folder.")]
-TodayOpt = Annotated[Optional[str], typer.Option("--today", help="Fix 'now' (YYYY-MM-DD) for notice lead time. Default: today in the plan's timezone.")]
+InventoryOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--inventory",
+        "-i",
+        help="Inventory directory. Default: the plan's `inventory:`, else inventories/ beside the plan's folder.",
+    ),
+]
+TodayOpt = Annotated[
+    Optional[str],
+    typer.Option("--today", help="Fix 'now' (YYYY-MM-DD) for notice lead time. Default: today in the plan's timezone."),
+]
 
 
 @app.command()
 def groups(
     plan: PlanOpt,
     inventory: InventoryOpt = None,
-    format: Annotated[GroupsFormat, typer.Option("--format", "-f", help="table for people; json, csv or dot (Graphviz) for tools.")] = GroupsFormat.table,
+    format: Annotated[
+        GroupsFormat, typer.Option("--format", "-f", help="table for people; json, csv or dot (Graphviz) for tools.")
+    ] = GroupsFormat.table,
 ) -> None:
-    """Co-migration groups: databases tied by instance, host, cluster, availability group (and links or systems when bound) move together.
+    """Co-migration groups: databases tied by instance, host, cluster or availability group (and links or
+    systems when bound) move together.
 
     Example: oslomig groups --plan plans/sql-2021.yaml --format json
     """
@@ -183,10 +210,25 @@ def schedule(
     plan: PlanOpt,
     inventory: InventoryOpt = None,
     today: TodayOpt = None,
-    format: Annotated[ScheduleFormat, typer.Option("--format", "-f", help="table (with a per-month summary), json, csv or ics.")] = ScheduleFormat.table,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the payload to this file (atomically) instead of stdout.")] = None,
-    explain: Annotated[Optional[str], typer.Option("--explain", help="Show why GROUP got its window and what ruled out earlier ones.", metavar="GROUP")] = None,
-    time_limit: Annotated[float, typer.Option("--time-limit", help="Solver effort (deterministic seconds) when the greedy schedule is not proven optimal.")] = 20.0,
+    format: Annotated[
+        ScheduleFormat, typer.Option("--format", "-f", help="table (with a per-month summary), json, csv or ics.")
+    ] = ScheduleFormat.table,
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", "-o", help="Write the payload to this file (atomically) instead of stdout."),
+    ] = None,
+    explain: Annotated[
+        Optional[str],
+        typer.Option(
+            "--explain", help="Show why GROUP got its window and what ruled out earlier ones.", metavar="GROUP"
+        ),
+    ] = None,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            "--time-limit", help="Solver effort (deterministic seconds) when the greedy schedule is not proven optimal."
+        ),
+    ] = 20.0,
 ) -> None:
     """Give every group one downtime window that keeps all hard constraints; explain the ones that cannot be placed.
 
@@ -195,18 +237,25 @@ def schedule(
     """
     from oslomig.commands import planning
 
-    _run(lambda: planning.run_schedule(plan, inventory, _parse_date(today), format.value, out, explain, time_limit, _env()))
+    _run(
+        lambda: planning.run_schedule(
+            plan, inventory, _parse_date(today), format.value, out, explain, time_limit, _env()
+        )
+    )
 
 
 @app.command()
 def notices(
     plan: PlanOpt,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the notice texts, notices.csv and notices.ics.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory for the notice texts, notices.csv and notices.ics.")
+    ],
     inventory: InventoryOpt = None,
     today: TodayOpt = None,
     lang: Annotated[Lang, typer.Option("--lang", help="nb (bokmål, default) or en.")] = Lang.nb,
 ) -> None:
-    """Write owner notices for every scheduled group: one text per system contact, a CSV for the customer portal, an .ics calendar.
+    """Write owner notices for every scheduled group: one text per system contact, a CSV for the customer
+    portal, an .ics calendar.
 
     Example: oslomig notices --plan plans/sql-2021.yaml --today 2021-04-20 --out notices/
     """
@@ -218,7 +267,9 @@ def notices(
 @app.command()
 def verify(
     plan: PlanOpt,
-    schedule_file: Annotated[Path, typer.Option("--schedule", "-s", help="A schedule JSON from `oslomig schedule --format json`.")],
+    schedule_file: Annotated[
+        Path, typer.Option("--schedule", "-s", help="A schedule JSON from `oslomig schedule --format json`.")
+    ],
     inventory: InventoryOpt = None,
     today: TodayOpt = None,
 ) -> None:
@@ -239,7 +290,10 @@ class DiffFormat(str, enum.Enum):
 @inventory_app.command("scan")
 def inventory_scan(
     targets: Annotated[Path, typer.Option("--targets", "-t", help="A scan-targets file (kind: scan-targets).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Inventory directory; each target writes OUT/scanned/<kind>-<name>.yaml.")] = Path("inventories"),
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Inventory directory; each target writes OUT/scanned/<kind>-<name>.yaml."),
+    ] = Path("inventories"),
     only: Annotated[Optional[List[str]], typer.Option("--only", help="Only these target names (repeatable).")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Targets scanned at once (1-256).")] = 8,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line (for cron).")] = False,
@@ -259,10 +313,14 @@ def inventory_diff(
     old: Annotated[Path, typer.Argument(help="The earlier inventory (directory or file).")],
     new: Annotated[Path, typer.Argument(help="The later inventory (directory or file).")],
     format: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.table,
-    threshold_gb: Annotated[float, typer.Option("--size-threshold-gb", help="A size change must exceed this many GB...")] = 1.0,
-    threshold_pct: Annotated[float, typer.Option("--size-threshold-pct", help="...and this percentage to count.")] = 10.0,
+    threshold_gb: Annotated[
+        float, typer.Option("--size-threshold-gb", help="A size change must exceed this many GB...")
+    ] = 1.0,
+    threshold_pct: Annotated[
+        float, typer.Option("--size-threshold-pct", help="...and this percentage to count.")
+    ] = 10.0,
 ) -> None:
-    """Hosts, instances and databases added, removed or changed between two inventories; exit 1 when anything differs."""
+    """Hosts, instances and databases added, removed or changed between two inventories; exit 1 on any drift."""
     from oslomig.commands import inventory
 
     _run(lambda: inventory.run_diff(old, new, format.value, threshold_gb, threshold_pct, _env()))
@@ -270,13 +328,24 @@ def inventory_diff(
 
 @share_app.command("scan")
 def share_scan(
-    source: Annotated[Optional[str], typer.Argument(help="Ad hoc: a local path or ssh://user@host[:port]/path (instead of --plan).")] = None,
+    source: Annotated[
+        Optional[str], typer.Argument(help="Ad hoc: a local path or ssh://user@host[:port]/path (instead of --plan).")
+    ] = None,
     plan: Annotated[Optional[Path], typer.Option("--plan", "-p", help="A share plan (kind: share-migration).")] = None,
     share: Annotated[Optional[List[str]], typer.Option("--share", help="Only these share ids (repeatable).")] = None,
-    db: Annotated[Path, typer.Option("--db", help="The SQLite scan database (created if missing).")] = Path("shares.sqlite"),
-    key_file: Annotated[Optional[str], typer.Option("--key-file", help="SSH private key for ssh:// sources (default: agent and ~/.ssh keys).")] = None,
-    known_hosts: Annotated[str, typer.Option("--known-hosts", help="known_hosts file that SSH host keys are checked against.")] = "~/.ssh/known_hosts",
-    accept_new_host_key: Annotated[bool, typer.Option("--accept-new-host-key", help="Record an unknown SSH host key instead of refusing it.")] = False,
+    db: Annotated[Path, typer.Option("--db", help="The SQLite scan database (created if missing).")] = Path(
+        "shares.sqlite"
+    ),
+    key_file: Annotated[
+        Optional[str],
+        typer.Option("--key-file", help="SSH private key for ssh:// sources (default: agent and ~/.ssh keys)."),
+    ] = None,
+    known_hosts: Annotated[
+        str, typer.Option("--known-hosts", help="known_hosts file that SSH host keys are checked against.")
+    ] = "~/.ssh/known_hosts",
+    accept_new_host_key: Annotated[
+        bool, typer.Option("--accept-new-host-key", help="Record an unknown SSH host key instead of refusing it.")
+    ] = False,
 ) -> None:
     """Walk shares once (symlinks never followed) into a SQLite file; hash only files whose sizes collide.
 
@@ -297,7 +366,12 @@ def share_scan(
 def share_manifest(
     plan: Annotated[Path, typer.Option("--plan", "-p", help="The share plan the scan was made for.")],
     db: Annotated[Path, typer.Option("--db", help="The SQLite scan database from `share scan`.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for manifest.csv, spmt.csv/json, summary, timeline and review files.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="Directory for manifest.csv, spmt.csv/json, summary, timeline and review files."
+        ),
+    ],
     today: TodayOpt = None,
 ) -> None:
     """Classify every scanned file (migrate, review or skip, with reasons) and write SharePoint Migration Tool tasks.

@@ -20,7 +20,7 @@ class Env:
     quiet: bool = False
 
     @classmethod
-    def from_os(cls, debug: bool = False) -> "Env":
+    def from_os(cls, debug: bool = False) -> Env:
         def tty(stream: Any) -> bool:
             try:
                 return stream.isatty()
@@ -90,8 +90,12 @@ class Env:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=Console(file=self.stderr, no_color=self.no_color), transient=True,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(file=self.stderr, no_color=self.no_color),
+            transient=True,
         )
         return _RichProgress(progress, description, total)
 

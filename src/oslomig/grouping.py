@@ -9,7 +9,6 @@ runs while the membership does.
 from __future__ import annotations
 
 import gc
-
 from dataclasses import dataclass, field
 
 import xxhash
@@ -38,10 +37,17 @@ class Group:
 
     def as_json(self) -> dict:
         out = {
-            "id": self.id, "databases": self.databases, "instances": self.instances, "hosts": self.hosts,
-            "systems": self.systems, "agencies": self.agencies, "engines": self.engines,
-            "environments": self.environments, "size_gb": round(self.size_gb, 3),
-            "estimated_hours": round(self.estimated_hours, 3), "bound_by": self.bound_by,
+            "id": self.id,
+            "databases": self.databases,
+            "instances": self.instances,
+            "hosts": self.hosts,
+            "systems": self.systems,
+            "agencies": self.agencies,
+            "engines": self.engines,
+            "environments": self.environments,
+            "size_gb": round(self.size_gb, 3),
+            "estimated_hours": round(self.estimated_hours, 3),
+            "bound_by": self.bound_by,
         }
         if self.migrated:
             out["migrated"] = self.migrated
@@ -153,8 +159,14 @@ def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
                 ih_inst.append(k)
                 ih_host.append(host_index[h])
     ih_inst_a, ih_host_a = np.array(ih_inst, dtype=np.int64), np.array(ih_host, dtype=np.int64)
-    host_cluster = np.array([cluster_index.get(h.cluster, -1) if h.cluster else -1 for h in inv.hosts.values()], dtype=np.int64)
-    ic_pairs = np.unique(np.stack([ih_inst_a, host_cluster[ih_host_a]], axis=1), axis=0) if len(ih_inst) else np.zeros((0, 2), np.int64)
+    host_cluster = np.array(
+        [cluster_index.get(h.cluster, -1) if h.cluster else -1 for h in inv.hosts.values()], dtype=np.int64
+    )
+    ic_pairs = (
+        np.unique(np.stack([ih_inst_a, host_cluster[ih_host_a]], axis=1), axis=0)
+        if len(ih_inst)
+        else np.zeros((0, 2), np.int64)
+    )
     ic_pairs = ic_pairs[ic_pairs[:, 1] >= 0]
 
     rows, cols = [], []
@@ -188,7 +200,9 @@ def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
         m = owner >= 0
         rows.append(db_range[m])
         cols.append(off_sys + owner[m])
-    link_pairs: list[tuple[str, str]] = [(db_ids[i], link) for i, d in enumerate(dbs) if d.links for link in d.links if link in index]
+    link_pairs: list[tuple[str, str]] = [
+        (db_ids[i], link) for i, d in enumerate(dbs) if d.links for link in d.links if link in index
+    ]
     if "links" in bind and link_pairs:
         rows.append(np.array([index[a] for a, _ in link_pairs], dtype=np.int64))
         cols.append(np.array([index[b] for _, b in link_pairs], dtype=np.int64))
@@ -204,14 +218,21 @@ def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
 
     def add_bound(rule: str, names: list[str], counts, node_offset: int, members=None) -> None:
         for k in np.flatnonzero(counts >= 2).tolist():
-            bound_keys.setdefault(int(labels[node_offset + k]) if members is None else int(db_label[members[k]]), []).append((rule, names[k]))
+            bound_keys.setdefault(
+                int(labels[node_offset + k]) if members is None else int(db_label[members[k]]), []
+            ).append((rule, names[k]))
 
     if "instance" in bind:
         add_bound("instance", inst_ids, per_inst, off_inst)
     if "host" in bind:
         add_bound("host", host_ids, np.bincount(ih_host_a, weights=per_inst[ih_inst_a], minlength=n_host), off_host)
     if "cluster" in bind and len(ic_pairs):
-        add_bound("cluster", cluster_ids, np.bincount(ic_pairs[:, 1], weights=per_inst[ic_pairs[:, 0]], minlength=n_clu), off_clu)
+        add_bound(
+            "cluster",
+            cluster_ids,
+            np.bincount(ic_pairs[:, 1], weights=per_inst[ic_pairs[:, 0]], minlength=n_clu),
+            off_clu,
+        )
     if "availability_group" in bind and n_ag:
         first = {}
         for i in np.flatnonzero(ag_idx >= 0).tolist():
@@ -279,32 +300,66 @@ def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
         gid = group_id(moving)
         ties = sorted(set(bound_keys.get(db_label_l[idxs[0]], ())))
         outside = [db_ids[i] for i in moving_idx if not in_scope_l[i]]
-        groups.append(Group(
-            id=gid, databases=moving, instances=sorted(inst_ids[k] for k in insts),
-            hosts=sorted({h for k in insts for h in inst_hosts[k]}), systems=systems, agencies=agencies,
-            engines=sorted({inst_engine[k] for k in insts}), environments=envs, size_gb=size,
-            estimated_hours=overhead + size * hours_per_gb, bound_by=[{"rule": r, "key": k} for r, k in ties],
-            migrated=done, out_of_scope=outside,
-        ))
+        groups.append(
+            Group(
+                id=gid,
+                databases=moving,
+                instances=sorted(inst_ids[k] for k in insts),
+                hosts=sorted({h for k in insts for h in inst_hosts[k]}),
+                systems=systems,
+                agencies=agencies,
+                engines=sorted({inst_engine[k] for k in insts}),
+                environments=envs,
+                size_gb=size,
+                estimated_hours=overhead + size * hours_per_gb,
+                bound_by=[{"rule": r, "key": k} for r, k in ties],
+                migrated=done,
+                out_of_scope=outside,
+            )
+        )
         g = groups[-1]
         for d in outside:
             how = [f"{r} {k}" for r, k in member_ties(plan, inv, g, d)]
-            warnings.append({"code": "out-of-scope-member", "group": gid,
-                             "message": f"{gid}: {d} is outside the plan's scope but moves with the group (tied by {', '.join(how) or 'the group'})"})
+            warnings.append(
+                {
+                    "code": "out-of-scope-member",
+                    "group": gid,
+                    "message": f"{gid}: {d} is outside the plan's scope but moves with the group (tied by "
+                    f"{', '.join(how) or 'the group'})",
+                }
+            )
         if "prod" in envs and NON_PROD.intersection(envs):
-            warnings.append({"code": "mixed-environments", "group": gid,
-                             "message": f"{gid}: mixes prod and non-prod databases ({', '.join(envs)}); test-before-prod cannot be kept inside one group"})
+            warnings.append(
+                {
+                    "code": "mixed-environments",
+                    "group": gid,
+                    "message": f"{gid}: mixes prod and non-prod databases ({', '.join(envs)}); test-before-prod "
+                    "cannot be kept inside one group",
+                }
+            )
         if done:
-            warnings.append({"code": "partly-migrated", "group": gid,
-                             "message": f"{gid}: {len(done)} member(s) already migrated ({', '.join(done)}); the rest still move together"})
+            warnings.append(
+                {
+                    "code": "partly-migrated",
+                    "group": gid,
+                    "message": f"{gid}: {len(done)} member(s) already migrated ({', '.join(done)}); the rest still "
+                    "move together",
+                }
+            )
     if "links" not in bind and link_pairs:
         group_of = {d: g.id for g in groups for d in g.databases}
         for a, b in link_pairs:
             ga, gb = group_of.get(a), group_of.get(b)
             if (ga or gb) and ga != gb:
-                warnings.append({"code": "unbound-link", "group": ga or gb,
-                                 "message": f"{a} links to {b} in {'another group' if ga and gb else 'a database outside this plan'}; "
-                                            "they may move in different windows (bind `links` to keep them together)"})
+                warnings.append(
+                    {
+                        "code": "unbound-link",
+                        "group": ga or gb,
+                        "message": f"{a} links to {b} in "
+                        f"{'another group' if ga and gb else 'a database outside this plan'}; "
+                        "they may move in different windows (bind `links` to keep them together)",
+                    }
+                )
     groups.sort(key=lambda g: g.databases[0])
     warnings.sort(key=lambda w: (w["code"], w["message"]))
     return GroupingResult(plan.name, groups, warnings)
@@ -324,12 +379,22 @@ def _scope_mask(plan, inv, np, index, db_inst, owner, sys_ids):
         ok = np.array([inst.engine in scope.engines for inst in inv.instances.values()] + [False], dtype=bool)
         mask &= ok[db_inst]  # index -1 hits the trailing False
     if scope.systems or scope.agencies:
-        allowed = np.array([(not scope.systems or s in scope.systems) and (not scope.agencies or inv.systems[s].agency in scope.agencies)
-                            for s in sys_ids] + [False], dtype=bool)
+        allowed = np.array(
+            [
+                (not scope.systems or s in scope.systems)
+                and (not scope.agencies or inv.systems[s].agency in scope.agencies)
+                for s in sys_ids
+            ]
+            + [False],
+            dtype=bool,
+        )
         mask &= allowed[owner]
     if scope.exclude:
         exclude = set(scope.exclude)
-        bad_inst = np.array([k in exclude or bool(exclude.intersection(inst.all_hosts)) for k, inst in inv.instances.items()] + [False], dtype=bool)
+        bad_inst = np.array(
+            [k in exclude or bool(exclude.intersection(inst.all_hosts)) for k, inst in inv.instances.items()] + [False],
+            dtype=bool,
+        )
         mask &= ~bad_inst[db_inst]
         for d in exclude:
             if d in index:
@@ -342,7 +407,11 @@ def member_ties(plan: DatabasePlan, inv: Inventory, group: Group, db_id: str) ->
     db = inv.databases[db_id]
     inst = inv.instances.get(db.instance)
     hosts = inst.all_hosts if inst else []
-    mine = {("instance", db.instance), ("availability_group", db.availability_group or ""), ("systems", inv.owner.get(db_id, ""))}
+    mine = {
+        ("instance", db.instance),
+        ("availability_group", db.availability_group or ""),
+        ("systems", inv.owner.get(db_id, "")),
+    }
     mine |= {("host", h) for h in hosts}
     mine |= {("cluster", inv.hosts[h].cluster) for h in hosts if h in inv.hosts and inv.hosts[h].cluster}
     out = []

@@ -54,7 +54,9 @@ def parse_model(doc: Document, cls: type[M], problems: Problems) -> M | None:
     """Validate `doc` against `cls`; every schema error becomes a positioned problem."""
     if not isinstance(doc.data, dict):
         line, col = doc.position(())
-        problems.error(doc.path, line, col, "wrong-type", f"the top level must be a mapping of keys, not {_type_name(doc.data)}")
+        problems.error(
+            doc.path, line, col, "wrong-type", f"the top level must be a mapping of keys, not {_type_name(doc.data)}"
+        )
         return None
     try:
         return cls.model_validate(doc.data)
@@ -98,9 +100,14 @@ def _dotted(loc: tuple) -> str:
 
 
 def _type_name(value: Any) -> str:
-    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "nothing"}.get(
-        type(value), type(value).__name__
-    )
+    return {
+        list: "a list",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "a boolean",
+        type(None): "nothing",
+    }.get(type(value), type(value).__name__)
 
 
 def _unwrap(tp: Any) -> Any:
@@ -186,15 +193,19 @@ class Inventory:
                     first = self.origins[(kind, ident)].at("name" if kind == "hosts" else "id")
                     f, line, col = here.at("name" if kind == "hosts" else "id")
                     problems.error(
-                        f, line, col, "duplicate-id",
-                        f"{kind[:-1] if kind != 'agencies' else 'agency'} id '{ident}' is defined twice: here and at {first[0]}:{first[1]}:{first[2]}",
+                        f,
+                        line,
+                        col,
+                        "duplicate-id",
+                        f"{kind[:-1] if kind != 'agencies' else 'agency'} id '{ident}' is defined twice: here and at "
+                        f"{first[0]}:{first[1]}:{first[2]}",
                     )
                     continue
                 table[ident] = item
                 self.origins[(kind, ident)] = here
 
     @classmethod
-    def build(cls, **lists: list) -> "Inventory":
+    def build(cls, **lists: list) -> Inventory:
         """An inventory from model lists, without files (tests, benchmarks, generated data)."""
         inv = cls()
         for kind, items in lists.items():
@@ -221,7 +232,8 @@ def read_inventory(paths: list[Path], problems: Problems, cwd: Path | None = Non
 
 
 def plan_inventory_dir(plan_path: Path, plan_inventory: str | None, override: Path | None = None) -> Path:
-    """SPEC §1: --inventory, else the plan's `inventory:` (relative to the plan), else inventories/ beside the plan's folder."""
+    """SPEC §1: --inventory, else the plan's `inventory:` (relative to the plan), else inventories/ beside
+    the plan's folder."""
     if override is not None:
         return override
     if plan_inventory:

@@ -9,10 +9,9 @@ about scalars only where YAML makes them ambiguous (a version written as
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal, Optional
-
-from functools import lru_cache
+from functools import cache
 from importlib import resources
+from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -41,7 +40,10 @@ HHMM = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", descript
 MIN_YEAR, MAX_YEAR = 1970, 2199
 _YEAR = r"(19[7-9][0-9]|2[01][0-9][0-9])"
 DATE_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
-LOCAL_DATETIME_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-][01][0-9]:[0-5][0-9])?$"
+LOCAL_DATETIME_PATTERN = (
+    rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-][01][0-9]:[0-5][0-9])?$"
+)
 
 
 def _date_text(value):
@@ -59,13 +61,18 @@ def _in_years(value):
     return value
 
 
-Date = Annotated[dt.date, BeforeValidator(_date_text), AfterValidator(_in_years),
-                 Field(json_schema_extra={"pattern": DATE_PATTERN})]
-LocalDateTime = Annotated[dt.datetime, BeforeValidator(_date_text), AfterValidator(_in_years),
-                          Field(json_schema_extra={"format": None, "pattern": LOCAL_DATETIME_PATTERN})]
+Date = Annotated[
+    dt.date, BeforeValidator(_date_text), AfterValidator(_in_years), Field(json_schema_extra={"pattern": DATE_PATTERN})
+]
+LocalDateTime = Annotated[
+    dt.datetime,
+    BeforeValidator(_date_text),
+    AfterValidator(_in_years),
+    Field(json_schema_extra={"format": None, "pattern": LOCAL_DATETIME_PATTERN}),
+]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _data_list(name: str) -> tuple[str, ...]:
     text = resources.files("oslomig").joinpath("data", name).read_text(encoding="utf-8")
     return tuple(line for line in text.splitlines() if line)
@@ -121,6 +128,7 @@ class Model(BaseModel):
 
 
 # ---------------------------------------------------------------- inventory (§2)
+
 
 class Contact(Model):
     name: Text
@@ -256,6 +264,7 @@ class InventoryFile(Model):
 
 # ---------------------------------------------------------- database plan (§3)
 
+
 class Period(Model):
     start: Date
     end: Date
@@ -281,8 +290,14 @@ class Timing(Model):
 class Window(Model):
     # hours, parallel and max_groups are checked by `validate` (code bad-window) so one mistake does not hide the
     # plan's other problems; the schema states the same bounds for editors
-    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["weekdays"], "properties": {"weekdays": {"minItems": 1}}},
-                                                           {"required": ["dates"], "properties": {"dates": {"minItems": 1}}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["weekdays"], "properties": {"weekdays": {"minItems": 1}}},
+                {"required": ["dates"], "properties": {"dates": {"minItems": 1}}},
+            ]
+        }
+    )
     name: Id
     weekdays: list[Weekday] = []
     dates: list[Date] = []
@@ -299,13 +314,20 @@ class Blackout(Model):
     to: Optional[Date] = None
     monthly_days: list[Annotated[int, Field(ge=1, le=31)]] = []
     weekdays: list[Weekday] = []
-    holidays: Optional[Annotated[str, Field(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$", json_schema_extra=_holidays_schema)]] = None
+    holidays: Optional[
+        Annotated[str, Field(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$", json_schema_extra=_holidays_schema)]
+    ] = None
     systems: list[Id] = []
     agencies: list[Id] = []
 
     @model_validator(mode="after")
     def _one_rule(self):
-        rules = [self.from_ is not None or self.to is not None, bool(self.monthly_days), bool(self.weekdays), self.holidays is not None]
+        rules = [
+            self.from_ is not None or self.to is not None,
+            bool(self.monthly_days),
+            bool(self.weekdays),
+            self.holidays is not None,
+        ]
         if sum(rules) != 1:
             raise ValueError("a blackout needs exactly one of: from/to, monthly_days, weekdays, holidays")
         if (self.from_ is None) != (self.to is None):
@@ -354,7 +376,9 @@ class _Secret(Model):
 
 class SqlServerTarget(_Secret):
     name: Id
-    host_id: Optional[Id] = Field(default=None, description="the inventory host this server runs on; default: the short host name")
+    host_id: Optional[Id] = Field(
+        default=None, description="the inventory host this server runs on; default: the short host name"
+    )
     server: Text
     port: Optional[int] = Field(default=1433, ge=1, le=65535)
     driver: Text = "ODBC Driver 18 for SQL Server"
@@ -366,7 +390,9 @@ class SqlServerTarget(_Secret):
 
 class OracleTarget(_Secret):
     name: Id
-    host_id: Optional[Id] = Field(default=None, description="the inventory host this server runs on; default: the short host name")
+    host_id: Optional[Id] = Field(
+        default=None, description="the inventory host this server runs on; default: the short host name"
+    )
     dsn: Text
     username: Text
     thick_mode: bool = False
@@ -375,7 +401,9 @@ class OracleTarget(_Secret):
 
 class PostgresTarget(_Secret):
     name: Id
-    host_id: Optional[Id] = Field(default=None, description="the inventory host this server runs on; default: the short host name")
+    host_id: Optional[Id] = Field(
+        default=None, description="the inventory host this server runs on; default: the short host name"
+    )
     host: Text
     port: int = Field(default=5432, ge=1, le=65535)
     driver: Text = "PostgreSQL Unicode"
@@ -412,6 +440,7 @@ class ScanTargets(Model):
 
 
 # -------------------------------------------------------------- share plan (§5)
+
 
 class SharePolicy(Model):
     stale_after_years: float = Field(default=5, gt=0, le=100)
@@ -453,7 +482,10 @@ class SshOptions(Model):
 class ShareSpec(Model):
     id: Id
     source: Text
-    spmt_source: Optional[Text] = Field(default=None, description="the path the SharePoint Migration Tool reads, e.g. \\\\filsrv01\\INE\\Felles; default: source")
+    spmt_source: Optional[Text] = Field(
+        default=None,
+        description="the path the SharePoint Migration Tool reads, e.g. \\\\filsrv01\\INE\\Felles; default: source",
+    )
     agency: Optional[Id] = None
     department: Optional[Text] = None
     contact: Optional[Contact] = None

@@ -13,14 +13,58 @@ from oslomig import csvout
 from oslomig.loading import Inventory
 from oslomig.models import DatabasePlan
 
-WEEKDAY = {"nb": ["mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"],
-           "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]}
-MONTH = {"nb": ["januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober", "november", "desember"],
-         "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]}
-RULE = {"nb": {"instance": "samme instans", "host": "samme server", "cluster": "samme klynge",
-               "availability_group": "samme tilgjengelighetsgruppe", "links": "databaselenker", "systems": "samme system"},
-        "en": {"instance": "the same instance", "host": "the same server", "cluster": "the same cluster",
-               "availability_group": "the same availability group", "links": "database links", "systems": "the same system"}}
+WEEKDAY = {
+    "nb": ["mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"],
+    "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+}
+MONTH = {
+    "nb": [
+        "januar",
+        "februar",
+        "mars",
+        "april",
+        "mai",
+        "juni",
+        "juli",
+        "august",
+        "september",
+        "oktober",
+        "november",
+        "desember",
+    ],
+    "en": [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
+}
+RULE = {
+    "nb": {
+        "instance": "samme instans",
+        "host": "samme server",
+        "cluster": "samme klynge",
+        "availability_group": "samme tilgjengelighetsgruppe",
+        "links": "databaselenker",
+        "systems": "samme system",
+    },
+    "en": {
+        "instance": "the same instance",
+        "host": "the same server",
+        "cluster": "the same cluster",
+        "availability_group": "the same availability group",
+        "links": "database links",
+        "systems": "the same system",
+    },
+}
 
 TEMPLATE = {
     "nb": """Emne: Planlagt nedetid for {system_name} {day}
@@ -76,7 +120,10 @@ The migration project ({plan})
 
 def human_time(value: dt.datetime, lang: str) -> str:
     if lang == "nb":
-        return f"{WEEKDAY['nb'][value.weekday()]} {value.day}. {MONTH['nb'][value.month - 1]} {value.year} kl. {value:%H:%M}"
+        return (
+            f"{WEEKDAY['nb'][value.weekday()]} {value.day}. {MONTH['nb'][value.month - 1]} {value.year} kl. "
+            f"{value:%H:%M}"
+        )
     return f"{WEEKDAY['en'][value.weekday()]} {value.day} {MONTH['en'][value.month - 1]} {value.year}, {value:%H:%M}"
 
 
@@ -122,24 +169,59 @@ def build_notices(plan: DatabasePlan, inv: Inventory, schedule, lang: str = "nb"
         start, end = a.occurrence.start.astimezone(tz), a.occurrence.end.astimezone(tz)
         publish_by = start.date() - dt.timedelta(days=plan.notice_days)
         rules = sorted({b["rule"] for b in g.bound_by})
-        bound = ", ".join(RULE[lang].get(r, r) for r in rules) or ("ingen andre databaser" if lang == "nb" else "nothing with other databases")
+        bound = ", ".join(RULE[lang].get(r, r) for r in rules) or (
+            "ingen andre databaser" if lang == "nb" else "nothing with other databases"
+        )
         hours = f"{g.estimated_hours:.1f}".replace(".", ",") if lang == "nb" else f"{g.estimated_hours:.1f}"
         for sid in g.systems:
             system = inv.systems[sid]
             own = [d for d in g.databases if inv.owner.get(d) == sid]
-            contacts = system.contacts or (inv.agencies[system.agency].contacts if system.agency in inv.agencies else [])
+            contacts = system.contacts or (
+                inv.agencies[system.agency].contacts if system.agency in inv.agencies else []
+            )
             for c in contacts:
                 nid = f"{start:%Y%m%d}-{g.id}-{sid}-{slug(c.email)}"
                 text = TEMPLATE[lang].format(
-                    system_name=system.name or sid, system_id=sid, day=human_day(start.date(), lang), contact=c.name,
-                    start=human_time(start, lang), end=human_time(end, lang), hours=hours,
-                    databases="\n".join(f"  - {d}" for d in own) + ("" if own == g.databases else
-                        "\n" + ("  (og i samme vindu: " if lang == "nb" else "  (and in the same window: ") + ", ".join(d for d in g.databases if d not in own) + ")"),
-                    hosts="\n".join(f"  - {h}" for h in g.hosts), bound=bound, group=g.id,
-                    publish_by=human_day(publish_by, lang), plan=plan.name,
+                    system_name=system.name or sid,
+                    system_id=sid,
+                    day=human_day(start.date(), lang),
+                    contact=c.name,
+                    start=human_time(start, lang),
+                    end=human_time(end, lang),
+                    hours=hours,
+                    databases="\n".join(f"  - {d}" for d in own)
+                    + (
+                        ""
+                        if own == g.databases
+                        else "\n"
+                        + ("  (og i samme vindu: " if lang == "nb" else "  (and in the same window: ")
+                        + ", ".join(d for d in g.databases if d not in own)
+                        + ")"
+                    ),
+                    hosts="\n".join(f"  - {h}" for h in g.hosts),
+                    bound=bound,
+                    group=g.id,
+                    publish_by=human_day(publish_by, lang),
+                    plan=plan.name,
                 )
-                notices.append(Notice(nid, g.id, sid, system.name or sid, c.name, c.email, a.occurrence.window, start, end,
-                                      g.estimated_hours, publish_by, own, g.hosts, text))
+                notices.append(
+                    Notice(
+                        nid,
+                        g.id,
+                        sid,
+                        system.name or sid,
+                        c.name,
+                        c.email,
+                        a.occurrence.window,
+                        start,
+                        end,
+                        g.estimated_hours,
+                        publish_by,
+                        own,
+                        g.hosts,
+                        text,
+                    )
+                )
     notices.sort(key=lambda n: n.id)
     return notices
 
@@ -147,9 +229,41 @@ def build_notices(plan: DatabasePlan, inv: Inventory, schedule, lang: str = "nb"
 def notices_csv(notices: list[Notice]) -> str:
     buf = io.StringIO()
     w = csvout.writer(buf)
-    w.writerow(["notice_id", "group", "system", "system_name", "contact_name", "contact_email", "window", "start", "end",
-                "downtime_hours", "publish_by", "databases", "hosts", "file"])
+    w.writerow(
+        [
+            "notice_id",
+            "group",
+            "system",
+            "system_name",
+            "contact_name",
+            "contact_email",
+            "window",
+            "start",
+            "end",
+            "downtime_hours",
+            "publish_by",
+            "databases",
+            "hosts",
+            "file",
+        ]
+    )
     for n in notices:
-        w.writerow([n.id, n.group, n.system, n.system_name, n.contact_name, n.contact_email, n.window, n.start.isoformat(),
-                    n.end.isoformat(), f"{n.hours:.2f}", n.publish_by.isoformat(), ";".join(n.databases), ";".join(n.hosts), n.filename])
+        w.writerow(
+            [
+                n.id,
+                n.group,
+                n.system,
+                n.system_name,
+                n.contact_name,
+                n.contact_email,
+                n.window,
+                n.start.isoformat(),
+                n.end.isoformat(),
+                f"{n.hours:.2f}",
+                n.publish_by.isoformat(),
+                ";".join(n.databases),
+                ";".join(n.hosts),
+                n.filename,
+            ]
+        )
     return buf.getvalue()

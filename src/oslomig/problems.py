@@ -8,8 +8,9 @@ validation or semantic checks.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Iterable, Literal
+from typing import Literal
 
 Severity = Literal["error", "warning"]
 
@@ -24,7 +25,9 @@ class Problem:
     message: str
 
     def as_text(self) -> str:
-        return f"{one_line(self.file)}:{self.line}:{self.column}: {self.severity} [{self.code}] {one_line(self.message)}"
+        return (
+            f"{one_line(self.file)}:{self.line}:{self.column}: {self.severity} [{self.code}] {one_line(self.message)}"
+        )
 
 
 _CONTROL = {i: f"\\x{i:02x}" for i in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t", 127: "\\x7f"}

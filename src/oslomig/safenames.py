@@ -29,4 +29,6 @@ def safe_component(text: str, max_bytes: int = MAX_COMPONENT) -> str:
 
 
 def is_safe_component(name: str) -> bool:
-    return bool(name) and name not in (".", "..") and "/" not in name and "\0" not in name and safe_component(name) == name
+    return (
+        bool(name) and name not in (".", "..") and "/" not in name and "\0" not in name and safe_component(name) == name
+    )

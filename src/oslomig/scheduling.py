@@ -26,7 +26,6 @@ from oslomig.loading import Inventory
 from oslomig.models import DatabasePlan
 from oslomig.timewindows import Occurrence, blackout_days, local_span, matching_window, occurrences
 
-
 # Above this many (group, occurrence) choices CP-SAT rarely improves on the greedy start
 # within seconds; the greedy schedule and its lower bound are reported instead.
 MAX_SOLVER_CHOICES = 60_000
@@ -41,10 +40,16 @@ class Assignment:
     def as_json(self) -> dict:
         g = self.group
         return {
-            "group": g.id, "window": self.occurrence.window,
-            "start": self.occurrence.start.isoformat(), "end": self.occurrence.end.isoformat(),
-            "estimated_hours": round(g.estimated_hours, 3), "size_gb": round(g.size_gb, 3),
-            "databases": g.databases, "hosts": g.hosts, "systems": g.systems, "agencies": g.agencies,
+            "group": g.id,
+            "window": self.occurrence.window,
+            "start": self.occurrence.start.isoformat(),
+            "end": self.occurrence.end.isoformat(),
+            "estimated_hours": round(g.estimated_hours, 3),
+            "size_gb": round(g.size_gb, 3),
+            "databases": g.databases,
+            "hosts": g.hosts,
+            "systems": g.systems,
+            "agencies": g.agencies,
             "announced": self.announced,
         }
 
@@ -76,16 +81,20 @@ class Schedule:
         if self.finish and self.lower_bound:
             gap = round(max(0.0, (self.finish - self.lower_bound).total_seconds() / 3600), 2)
         return {
-            "plan": self.plan, "today": self.today.isoformat(),
+            "plan": self.plan,
+            "today": self.today.isoformat(),
             "assignments": [a.as_json() for a in self.assignments],
             "unscheduled": [u.as_json() for u in self.unscheduled],
             "warnings": self.warnings,
             "summary": {
-                "groups": len(self.assignments) + len(self.unscheduled), "scheduled": len(self.assignments),
+                "groups": len(self.assignments) + len(self.unscheduled),
+                "scheduled": len(self.assignments),
                 "unscheduled": len(self.unscheduled),
                 "finish": self.finish.isoformat() if self.finish else None,
                 "lower_bound": self.lower_bound.isoformat() if self.lower_bound else None,
-                "gap_hours": gap, "solver": self.solver, "proven_optimal": self.proven_optimal,
+                "gap_hours": gap,
+                "solver": self.solver,
+                "proven_optimal": self.proven_optimal,
             },
         }
 
@@ -141,7 +150,7 @@ class _Feasibility:
         earliest = ctx.today + dt.timedelta(days=ctx.plan.notice_days)
         self.after_notice = np.array([o.start.date() >= earliest for o in occs], dtype=bool)
         self.blacked = []
-        for b, days in zip(ctx.plan.blackouts, ctx.blackout_sets):
+        for _b, days in zip(ctx.plan.blackouts, ctx.blackout_sets):
             self.blacked.append(np.array([bool(days.intersection(o.days)) for o in occs], dtype=bool))
         self.engine_masks: dict[frozenset, object] = {}
 
@@ -176,19 +185,41 @@ def _precedence(groups: list[Group], inv: Inventory, warnings: list[dict]) -> li
             for t in test_of.get(system, ()):
                 if t != p:
                     pairs.add((t, p, system))
-                elif not any(w.get("group") == groups[p].id and w["code"] == "test-and-prod-together" for w in warnings):
-                    warnings.append({"code": "test-and-prod-together", "group": groups[p].id,
-                                     "message": f"{groups[p].id} holds both test and prod databases of {system}; test-before-prod is not enforced inside it"})
+                elif not any(
+                    w.get("group") == groups[p].id and w["code"] == "test-and-prod-together" for w in warnings
+                ):
+                    warnings.append(
+                        {
+                            "code": "test-and-prod-together",
+                            "group": groups[p].id,
+                            "message": f"{groups[p].id} holds both test and prod databases of {system}; "
+                            "test-before-prod is not enforced inside it",
+                        }
+                    )
     return sorted(pairs)
 
 
-def build_schedule(plan: DatabasePlan, inv: Inventory, grouping: GroupingResult, today: dt.date,
-                   time_limit: float = 20.0, use_solver: bool = True, explain_group: str | None = None,
-                   force_solver: bool = False) -> Schedule:
+def build_schedule(
+    plan: DatabasePlan,
+    inv: Inventory,
+    grouping: GroupingResult,
+    today: dt.date,
+    time_limit: float = 20.0,
+    use_solver: bool = True,
+    explain_group: str | None = None,
+    force_solver: bool = False,
+) -> Schedule:
     tz = ZoneInfo(plan.timezone)
     occs = occurrences(plan)
     lo, hi = plan.period.start, plan.period.end
-    ctx = _Ctx(plan, inv, today, occs, tz, [blackout_days(b, lo - dt.timedelta(days=1), hi + dt.timedelta(days=2)) for b in plan.blackouts])
+    ctx = _Ctx(
+        plan,
+        inv,
+        today,
+        occs,
+        tz,
+        [blackout_days(b, lo - dt.timedelta(days=1), hi + dt.timedelta(days=2)) for b in plan.blackouts],
+    )
     warnings = list(grouping.warnings)
     groups = grouping.groups
     n = len(groups)
@@ -207,17 +238,44 @@ def build_schedule(plan: DatabasePlan, inv: Inventory, grouping: GroupingResult,
         if occ is None:
             window = matching_window(plan, start.replace(tzinfo=None))
             if window is None:
-                warnings.append({"code": "announced-not-a-window", "group": groups[gi].id,
-                                 "message": f"{groups[gi].id}: announced start {start:%Y-%m-%d %H:%M} is not an occurrence of any window; kept as announced"})
+                warnings.append(
+                    {
+                        "code": "announced-not-a-window",
+                        "group": groups[gi].id,
+                        "message": f"{groups[gi].id}: announced start {start:%Y-%m-%d %H:%M} is not an occurrence of "
+                        "any window; kept as announced",
+                    }
+                )
                 continue
             s, e = local_span(start.date(), window.start, window.hours, tz)
-            occ = Occurrence(len(occs) + len(extra_occs), window.name, s, e, window.parallel, window.max_groups, frozenset(window.engines), window.hours)
+            occ = Occurrence(
+                len(occs) + len(extra_occs),
+                window.name,
+                s,
+                e,
+                window.parallel,
+                window.max_groups,
+                frozenset(window.engines),
+                window.hours,
+            )
             extra_occs.append(occ)
-            warnings.append({"code": "announced-outside-period", "group": groups[gi].id,
-                             "message": f"{groups[gi].id}: announced start {start:%Y-%m-%d %H:%M} lies outside the period; kept as announced"})
+            warnings.append(
+                {
+                    "code": "announced-outside-period",
+                    "group": groups[gi].id,
+                    "message": f"{groups[gi].id}: announced start {start:%Y-%m-%d %H:%M} lies outside the period; "
+                    "kept as announced",
+                }
+            )
         if gi in fixed and fixed[gi] != occ:
-            warnings.append({"code": "announced-conflict", "group": groups[gi].id,
-                             "message": f"{groups[gi].id}: members were announced for different starts; keeping {fixed[gi].start:%Y-%m-%d %H:%M}"})
+            warnings.append(
+                {
+                    "code": "announced-conflict",
+                    "group": groups[gi].id,
+                    "message": f"{groups[gi].id}: members were announced for different starts; keeping "
+                    f"{fixed[gi].start:%Y-%m-%d %H:%M}",
+                }
+            )
             continue
         fixed[gi] = occ
     all_occs = occs + extra_occs
@@ -226,17 +284,31 @@ def build_schedule(plan: DatabasePlan, inv: Inventory, grouping: GroupingResult,
         g = groups[gi]
         for b, days in zip(plan.blackouts, ctx.blackout_sets):
             if applies(b, g) and days.intersection(occ.days):
-                warnings.append({"code": "announced-in-blackout", "group": g.id,
-                                 "message": f"{g.id}: announced start {occ.start:%Y-%m-%d %H:%M} falls in blackout {b.name}; kept, because owners were told"})
+                warnings.append(
+                    {
+                        "code": "announced-in-blackout",
+                        "group": g.id,
+                        "message": f"{g.id}: announced start {occ.start:%Y-%m-%d %H:%M} falls in blackout {b.name}; "
+                        "kept, because owners were told",
+                    }
+                )
         why = _ruled_out(ctx, g, occ, announced=True)
         if why:
-            warnings.append({"code": "announced-does-not-fit", "group": g.id,
-                             "message": f"{g.id}: announced window {occ.window} {occ.start:%Y-%m-%d %H:%M} is {why}; kept, because owners were told"})
+            warnings.append(
+                {
+                    "code": "announced-does-not-fit",
+                    "group": g.id,
+                    "message": f"{g.id}: announced window {occ.window} {occ.start:%Y-%m-%d %H:%M} is {why}; kept, "
+                    "because owners were told",
+                }
+            )
 
     # single-group feasibility as masks over the occurrences; the reasons are worded
     # later, only for the groups that need them (unscheduled, or asked to explain)
     feasible = _Feasibility(ctx)
-    options: list[list[int]] = [[fixed[gi].index] if gi in fixed else feasible.options(g) for gi, g in enumerate(groups)]
+    options: list[list[int]] = [
+        [fixed[gi].index] if gi in fixed else feasible.options(g) for gi, g in enumerate(groups)
+    ]
     deadlines: dict[int, list[tuple[dt.datetime, str, str]]] = defaultdict(list)
 
     prec = _precedence(groups, inv, warnings)
@@ -259,7 +331,10 @@ def build_schedule(plan: DatabasePlan, inv: Inventory, grouping: GroupingResult,
                 late = [(d, gid, s) for d, gid, s in deadlines.get(gi, []) if o.end > d]
                 if late:
                     d, gid, s = min(late)
-                    r = f"test-before-prod: must end by {d:%Y-%m-%d %H:%M}, {gap.days} days before announced {gid} ({s})"
+                    r = (
+                        f"test-before-prod: must end by {d:%Y-%m-%d %H:%M}, {gap.days} days before announced {gid} "
+                        f"({s})"
+                    )
             if r is not None:
                 why[o.index] = r
         return why
@@ -290,7 +365,10 @@ def build_schedule(plan: DatabasePlan, inv: Inventory, grouping: GroupingResult,
         if result is not None:
             found, proven = result
             found_finish = max((all_occs[oi].end for oi in found.values()), default=None)
-            if (len(found), -found_finish.timestamp() if found_finish else 0) > (len(chosen), -greedy_finish.timestamp() if greedy_finish else 0) or proven:
+            if (len(found), -found_finish.timestamp() if found_finish else 0) > (
+                len(chosen),
+                -greedy_finish.timestamp() if greedy_finish else 0,
+            ) or proven:
                 chosen, solver_name = found, "cp-sat"
                 _left_shift(chosen, all_occs, options, fixed, prec, gap, cap, dur)
 
@@ -303,15 +381,22 @@ def build_schedule(plan: DatabasePlan, inv: Inventory, grouping: GroupingResult,
         if gi in chosen:
             assignments.append(Assignment(g, all_occs[chosen[gi]], gi in fixed))
             continue
-        unscheduled.append(Unscheduled(g, _reasons(ctx, g, gi, options[gi], ruled(gi), prec, chosen, groups, all_occs, gap, by_occ, cap, dur)))
+        unscheduled.append(
+            Unscheduled(
+                g, _reasons(ctx, g, gi, options[gi], ruled(gi), prec, chosen, groups, all_occs, gap, by_occ, cap, dur)
+            )
+        )
     assignments.sort(key=lambda a: (a.occurrence.start, a.occurrence.window, a.group.id))
     unscheduled.sort(key=lambda u: u.group.id)
     finish = max((a.occurrence.end for a in assignments), default=None)
     lower = _lower_bound(groups, all_occs, options, fixed, prec, gap, cap, dur, set(chosen)) if assignments else None
     if proven and finish is not None:
         lower = finish
-    explain = {g.id: _explain(ctx, g, gi, chosen, ruled(gi), all_occs, prec, groups, gap)
-               for gi, g in enumerate(groups) if g.id == explain_group}
+    explain = {
+        g.id: _explain(ctx, g, gi, chosen, ruled(gi), all_occs, prec, groups, gap)
+        for gi, g in enumerate(groups)
+        if g.id == explain_group
+    }
     warnings.sort(key=lambda w: (w["code"], w["message"]))
     return Schedule(plan.name, today, assignments, unscheduled, warnings, finish, lower, solver_name, proven, explain)
 
@@ -467,7 +552,7 @@ def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap, dur, hint, time_
     # the relaxation's bound holds for any schedule placing at least as many groups: tell the solver
     low = end_rank.get(bound, 0) if bound is not None and len(hint) == sum(1 for o in options if o) else 0
     makespan = model.NewIntVar(low, max_rank, "makespan")
-    for (gi, oi), var in x.items():
+    for (_gi, oi), var in x.items():
         model.Add(makespan >= end_rank[occs[oi].end]).OnlyEnforceIf(var)
     # schedule as many groups as possible, then finish as early as possible; early
     # placement of the others comes from `_left_shift`, which keeps the proof cheap
@@ -535,11 +620,20 @@ def _reasons(ctx, g, gi, opts, why, prec, chosen, groups, occs, gap, by_occ, cap
         if t not in chosen:
             reasons.append(f"test-before-prod: the non-prod group {groups[t].id} of {systems} is not scheduled")
         elif not any(occs[oi].start >= occs[chosen[t]].end + gap for oi in opts):
-            reasons.append(f"test-before-prod: no usable occurrence starts {gap.days} days after {groups[t].id} ends ({occs[chosen[t]].end:%Y-%m-%d %H:%M})")
-    full = [oi for oi in opts if sum(dur[x] for x in by_occ.get(oi, [])) + dur[gi] > cap_min[oi]
-            or (cap_cnt[oi] is not None and len(by_occ.get(oi, [])) >= cap_cnt[oi])]
+            reasons.append(
+                f"test-before-prod: no usable occurrence starts {gap.days} days after {groups[t].id} ends "
+                f"({occs[chosen[t]].end:%Y-%m-%d %H:%M})"
+            )
+    full = [
+        oi
+        for oi in opts
+        if sum(dur[x] for x in by_occ.get(oi, [])) + dur[gi] > cap_min[oi]
+        or (cap_cnt[oi] is not None and len(by_occ.get(oi, [])) >= cap_cnt[oi])
+    ]
     if full:
-        reasons.append(f"capacity: {len(full)} of the {len(opts)} occurrences it could use alone are full with other groups")
+        reasons.append(
+            f"capacity: {len(full)} of the {len(opts)} occurrences it could use alone are full with other groups"
+        )
     return reasons or ["no occurrence fits together with the other groups' constraints"]
 
 
@@ -547,7 +641,10 @@ def _explain(ctx, g, gi, chosen, why, occs, prec, groups, gap) -> list[str]:
     lines = []
     if gi in chosen:
         o = occs[chosen[gi]]
-        lines.append(f"placed in {o.window} {o.start:%Y-%m-%d %H:%M}–{o.end:%Y-%m-%d %H:%M} ({g.estimated_hours:.2f} h of {o.real_hours:g} h)")
+        lines.append(
+            f"placed in {o.window} {o.start:%Y-%m-%d %H:%M}–{o.end:%Y-%m-%d %H:%M} ({g.estimated_hours:.2f} h of "
+            f"{o.real_hours:g} h)"
+        )
         limit = o.start
     else:
         lines.append("not placed")
@@ -557,7 +654,13 @@ def _explain(ctx, g, gi, chosen, why, occs, prec, groups, gap) -> list[str]:
             break
         reason = why.get(occ.index)
         if reason is None:
-            blocking = [groups[t].id for t, p, _ in prec if p == gi and t in chosen and occs[chosen[t]].end + gap > occ.start]
-            reason = f"test-before-prod: waits for {', '.join(sorted(set(blocking)))}" if blocking else "capacity or a better overall finish (used by other groups)"
+            blocking = [
+                groups[t].id for t, p, _ in prec if p == gi and t in chosen and occs[chosen[t]].end + gap > occ.start
+            ]
+            reason = (
+                f"test-before-prod: waits for {', '.join(sorted(set(blocking)))}"
+                if blocking
+                else "capacity or a better overall finish (used by other groups)"
+            )
         lines.append(f"  {occ.window} {occ.start:%Y-%m-%d %H:%M}: {reason}")
     return lines

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
@@ -79,26 +78,37 @@ def connect(target: SshTarget):
     where = f"{target.host}:{target.port}"
     try:
         client.connect(
-            target.host, port=target.port, username=target.username,
+            target.host,
+            port=target.port,
+            username=target.username,
             key_filename=os.path.expanduser(target.key_file) if target.key_file else None,
-            password=target.password, timeout=target.timeout_s, banner_timeout=target.timeout_s,
-            auth_timeout=target.timeout_s, look_for_keys=target.key_file is None and target.password is None,
+            password=target.password,
+            timeout=target.timeout_s,
+            banner_timeout=target.timeout_s,
+            auth_timeout=target.timeout_s,
+            look_for_keys=target.key_file is None and target.password is None,
             allow_agent=target.key_file is None and target.password is None,
         )
     except paramiko.BadHostKeyException:
         client.close()
-        raise ConnectError(f"{where}: the host key does not match {known} (a changed or spoofed server); refused") from None
+        raise ConnectError(
+            f"{where}: the host key does not match {known} (a changed or spoofed server); refused"
+        ) from None
     except paramiko.SSHException as exc:
         client.close()
         if "not found in known_hosts" in str(exc):
-            raise ConnectError(f"{where}: unknown host key, not in {known}; refused (set accept_new_host_key: true to record it)") from None
+            raise ConnectError(
+                f"{where}: unknown host key, not in {known}; refused (set accept_new_host_key: true to record it)"
+            ) from None
         if isinstance(exc, paramiko.AuthenticationException):
             raise ConnectError(f"{where}: login refused for {target.username}") from None
         if "banner" in str(exc) or "No existing session" in str(exc):
-            raise ConnectError(f"{where}: the server accepted the connection but did not answer as an SSH server "
-                               f"within {target.timeout_s:g} s") from None
+            raise ConnectError(
+                f"{where}: the server accepted the connection but did not answer as an SSH server "
+                f"within {target.timeout_s:g} s"
+            ) from None
         raise ConnectError(f"{where}: SSH failed: {' '.join(str(exc).split())}") from None
-    except (socket.timeout, EOFError):
+    except (TimeoutError, EOFError):
         client.close()
         raise ConnectError(f"{where}: no answer within {target.timeout_s:g} s") from None
     except (ConnectionRefusedError, paramiko.ssh_exception.NoValidConnectionsError):

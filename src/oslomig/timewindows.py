@@ -30,7 +30,7 @@ class Occurrence:
     @property
     def real_hours(self) -> float:
         # through UTC: aware datetimes sharing one tzinfo subtract as wall-clock times in Python
-        utc = dt.timezone.utc
+        utc = dt.UTC
         return (self.end.astimezone(utc) - self.start.astimezone(utc)).total_seconds() / 3600.0
 
     @property
@@ -45,7 +45,8 @@ def local_span(day: dt.date, start: str, hours: float, tz: ZoneInfo) -> tuple[dt
     hh, mm = (int(x) for x in start.split(":"))
     naive = dt.datetime.combine(day, dt.time(hh, mm))
     begin = naive.replace(tzinfo=tz)
-    # wall-clock arithmetic: add to the naive local time, then attach the zone (fold=0 picks the first of a repeated hour)
+    # wall-clock arithmetic: add to the naive local time, then attach the zone
+    # (fold=0 picks the first of a repeated hour)
     end = (naive + dt.timedelta(hours=hours)).replace(tzinfo=tz)
     # normalise non-existent local times (spring gap) by a round trip through UTC
     return _normal(begin), _normal(end)
@@ -57,7 +58,7 @@ def exists_locally(naive: dt.datetime, tz: ZoneInfo) -> bool:
 
 
 def _normal(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.timezone.utc).astimezone(value.tzinfo)
+    return value.astimezone(dt.UTC).astimezone(value.tzinfo)
 
 
 def window_days(window: Window, first: dt.date, last: dt.date) -> list[dt.date]:

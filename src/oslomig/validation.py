@@ -31,13 +31,16 @@ _GLOB = re.compile(r"[*?\[]")
 
 # ------------------------------------------------------------------ inventory
 
+
 def check_inventory(inv: Inventory, problems: Problems) -> None:
     check_references(inv, problems)
     resolve_ownership(inv, problems)
     check_dependency_cycles(inv, problems)
 
 
-def _dangling(problems: Problems, where: tuple[str, int, int], what: str, ident: str, kinds: str, severity: str = "error") -> None:
+def _dangling(
+    problems: Problems, where: tuple[str, int, int], what: str, ident: str, kinds: str, severity: str = "error"
+) -> None:
     add = problems.error if severity == "error" else problems.warning
     add(*where, "dangling-ref", f"{what} '{ident}' is not defined in the inventory ({kinds})")
 
@@ -63,7 +66,14 @@ def check_references(inv: Inventory, problems: Problems) -> None:
             _dangling(problems, origin.at("instance"), "instance", db.instance, "instances")
         for i, link in enumerate(db.links):
             if link not in inv.databases:
-                _dangling(problems, origin.at("links", i), "linked database", link, "databases; a link outside the estate", "warning")
+                _dangling(
+                    problems,
+                    origin.at("links", i),
+                    "linked database",
+                    link,
+                    "databases; a link outside the estate",
+                    "warning",
+                )
     for shid, share in inv.shares.items():
         origin = inv.origin("shares", shid)
         if share.host not in inv.hosts:
@@ -89,20 +99,28 @@ def resolve_ownership(inv: Inventory, problems: Problems | None = None) -> dict[
                 matched = [pattern] if pattern in inv.databases else []
             where = origin.at("databases", i)
             if not matched:
-                problems.error(*where, "dangling-ref", f"system {sid}: database pattern '{pattern}' matches no database in the inventory")
+                problems.error(
+                    *where,
+                    "dangling-ref",
+                    f"system {sid}: database pattern '{pattern}' matches no database in the inventory",
+                )
             for did in matched:
                 if did in owner and owner[did] != sid:
                     first = claimed_at[did]
                     problems.error(
-                        *where, "two-owners",
-                        f"database '{did}' is owned by two systems: {owner[did]} (at {first[0]}:{first[1]}:{first[2]}) and {sid}",
+                        *where,
+                        "two-owners",
+                        f"database '{did}' is owned by two systems: {owner[did]} (at "
+                        f"{first[0]}:{first[1]}:{first[2]}) and {sid}",
                     )
                     continue
                 owner[did] = sid
                 claimed_at[did] = where
     for did in db_ids:
         if did not in owner and inv.systems:
-            problems.warning(*inv.origin("databases", did).at("id"), "no-owner", f"database '{did}' is owned by no system")
+            problems.warning(
+                *inv.origin("databases", did).at("id"), "no-owner", f"database '{did}' is owned by no system"
+            )
     inv.owner = owner
     return owner
 
@@ -127,12 +145,14 @@ def check_dependency_cycles(inv: Inventory, problems: Problems) -> None:
             if nxt not in inv.systems:
                 continue
             if colour.get(nxt) == 1:
-                cycle = path[path.index(nxt):] + [nxt]
+                cycle = path[path.index(nxt) :] + [nxt]
                 key = frozenset(cycle)
                 if key not in reported:
                     reported.add(key)
                     where = inv.origin("systems", nxt).at("depends_on")
-                    problems.warning(*where, "dependency-cycle", "systems depend on each other in a cycle: " + " -> ".join(cycle))
+                    problems.warning(
+                        *where, "dependency-cycle", "systems depend on each other in a cycle: " + " -> ".join(cycle)
+                    )
             elif not colour.get(nxt):
                 colour[nxt] = 1
                 path.append(nxt)
@@ -141,6 +161,7 @@ def check_dependency_cycles(inv: Inventory, problems: Problems) -> None:
 
 # ---------------------------------------------------------------- plans
 
+
 def check_plan(plan: models.DatabasePlan, doc: Document, inv: Inventory | None, problems: Problems) -> None:
     from oslomig.timewindows import matching_window, supported_country
 
@@ -148,32 +169,66 @@ def check_plan(plan: models.DatabasePlan, doc: Document, inv: Inventory | None, 
         return (doc.path, *doc.position(loc, key=key))
 
     if plan.period.end < plan.period.start:
-        problems.error(*at("period", "end"), "bad-period", f"the period ends ({plan.period.end}) before it starts ({plan.period.start})")
+        problems.error(
+            *at("period", "end"),
+            "bad-period",
+            f"the period ends ({plan.period.end}) before it starts ({plan.period.start})",
+        )
     if not plan.windows:
-        problems.warning(*at("windows") if "windows" in doc.data else at(), "no-windows", "the plan has no windows: nothing can be scheduled")
+        problems.warning(
+            *at("windows") if "windows" in doc.data else at(),
+            "no-windows",
+            "the plan has no windows: nothing can be scheduled",
+        )
     names: dict[str, int] = {}
     for i, w in enumerate(plan.windows):
         if w.name in names:
-            problems.error(*at("windows", i, "name"), "duplicate-id", f"window name '{w.name}' is used twice (first as windows[{names[w.name]}])")
+            problems.error(
+                *at("windows", i, "name"),
+                "duplicate-id",
+                f"window name '{w.name}' is used twice (first as windows[{names[w.name]}])",
+            )
         names.setdefault(w.name, i)
         if w.hours <= 0:
-            problems.error(*at("windows", i, "hours"), "bad-window", f"window '{w.name}': hours must be more than 0 (got {w.hours:g})")
+            problems.error(
+                *at("windows", i, "hours"),
+                "bad-window",
+                f"window '{w.name}': hours must be more than 0 (got {w.hours:g})",
+            )
         elif w.hours > 24 * 7:
-            problems.error(*at("windows", i, "hours"), "bad-window", f"window '{w.name}': {w.hours:g} hours is longer than a week")
+            problems.error(
+                *at("windows", i, "hours"), "bad-window", f"window '{w.name}': {w.hours:g} hours is longer than a week"
+            )
         if w.parallel < 1:
-            problems.error(*at("windows", i, "parallel"), "bad-window", f"window '{w.name}': parallel must be at least 1 (got {w.parallel})")
+            problems.error(
+                *at("windows", i, "parallel"),
+                "bad-window",
+                f"window '{w.name}': parallel must be at least 1 (got {w.parallel})",
+            )
         if w.max_groups is not None and w.max_groups < 1:
-            problems.error(*at("windows", i, "max_groups"), "bad-window", f"window '{w.name}': max_groups must be at least 1 (got {w.max_groups})")
+            problems.error(
+                *at("windows", i, "max_groups"),
+                "bad-window",
+                f"window '{w.name}': max_groups must be at least 1 (got {w.max_groups})",
+            )
         if not w.weekdays and not w.dates:
-            problems.error(*at("windows", i), "bad-window", f"window '{w.name}' has neither weekdays nor dates, so it never occurs")
+            problems.error(
+                *at("windows", i), "bad-window", f"window '{w.name}' has neither weekdays nor dates, so it never occurs"
+            )
         for j, d in enumerate(w.dates):
             if not plan.period.start <= d <= plan.period.end:
-                problems.warning(*at("windows", i, "dates", j), "outside-period", f"window '{w.name}': {d} is outside the period")
+                problems.warning(
+                    *at("windows", i, "dates", j), "outside-period", f"window '{w.name}': {d} is outside the period"
+                )
     for i, b in enumerate(plan.blackouts):
         if b.from_ and b.to and b.to < b.from_:
             problems.error(*at("blackouts", i, "to"), "bad-period", f"blackout '{b.name}' ends before it starts")
         if b.holidays and not supported_country(b.holidays):
-            problems.error(*at("blackouts", i, "holidays"), "bad-value", f"blackout '{b.name}': no public-holiday calendar for '{b.holidays}'")
+            problems.error(
+                *at("blackouts", i, "holidays"),
+                "bad-value",
+                f"blackout '{b.name}': no public-holiday calendar for '{b.holidays}'",
+            )
     from zoneinfo import ZoneInfo
 
     from oslomig.timewindows import exists_locally
@@ -181,13 +236,15 @@ def check_plan(plan: models.DatabasePlan, doc: Document, inv: Inventory | None, 
     for i, a in enumerate(plan.announced):
         if a.start.tzinfo is None and not exists_locally(a.start, ZoneInfo(plan.timezone)):
             problems.error(
-                *at("announced", i, "start"), "nonexistent-time",
+                *at("announced", i, "start"),
+                "nonexistent-time",
                 f"announced start {a.start:%Y-%m-%dT%H:%M} for '{a.database}' does not exist in {plan.timezone} "
                 "(the clocks skip that hour)",
             )
         elif a.start.tzinfo is None and matching_window(plan, a.start) is None:
             problems.error(
-                *at("announced", i, "start"), "not-an-occurrence",
+                *at("announced", i, "start"),
+                "not-an-occurrence",
                 f"announced start {a.start:%Y-%m-%dT%H:%M} for '{a.database}' is not an occurrence of any window",
             )
     if inv is None:
@@ -202,7 +259,9 @@ def check_plan(plan: models.DatabasePlan, doc: Document, inv: Inventory | None, 
                 _dangling(problems, at(section, key, i), what, ident, key)
     for i, ident in enumerate(plan.scope.exclude):
         if ident not in inv.databases and ident not in inv.instances and ident not in inv.hosts:
-            _dangling(problems, at("scope", "exclude", i), "database, instance or host", ident, "databases, instances, hosts")
+            _dangling(
+                problems, at("scope", "exclude", i), "database, instance or host", ident, "databases, instances, hosts"
+            )
     for i, b in enumerate(plan.blackouts):
         for j, sid in enumerate(b.systems):
             if sid not in inv.systems:
@@ -222,10 +281,20 @@ def check_share_plan(plan: models.SharePlan, doc: Document, problems: Problems) 
     seen: dict[str, int] = {}
     for i, share in enumerate(plan.shares):
         if share.id in seen:
-            problems.error(doc.path, *doc.position(("shares", i, "id")), "duplicate-id", f"share id '{share.id}' is used twice (first as shares[{seen[share.id]}])")
+            problems.error(
+                doc.path,
+                *doc.position(("shares", i, "id")),
+                "duplicate-id",
+                f"share id '{share.id}' is used twice (first as shares[{seen[share.id]}])",
+            )
         seen.setdefault(share.id, i)
         if share.source.startswith("ssh://") and not re.match(r"^ssh://[^@/\s]+@[^/:\s]+(:\d+)?/", share.source):
-            problems.error(doc.path, *doc.position(("shares", i, "source")), "bad-value", f"share '{share.id}': an SSH source reads ssh://user@host[:port]/path")
+            problems.error(
+                doc.path,
+                *doc.position(("shares", i, "source")),
+                "bad-value",
+                f"share '{share.id}': an SSH source reads ssh://user@host[:port]/path",
+            )
 
 
 def check_scan_targets(targets: models.ScanTargets, doc: Document, problems: Problems) -> None:
@@ -234,13 +303,17 @@ def check_scan_targets(targets: models.ScanTargets, doc: Document, problems: Pro
         for i, target in enumerate(getattr(targets, kind)):
             if target.name in seen:
                 problems.error(
-                    doc.path, *doc.position((kind, i, "name")), "duplicate-id",
-                    f"target name '{target.name}' is used twice (also under {seen[target.name]}); output files are named by it",
+                    doc.path,
+                    *doc.position((kind, i, "name")),
+                    "duplicate-id",
+                    f"target name '{target.name}' is used twice (also under {seen[target.name]}); output files are "
+                    "named by it",
                 )
             seen.setdefault(target.name, kind)
 
 
 # ------------------------------------------------------------ orchestration
+
 
 @dataclass
 class ValidationResult:
@@ -293,7 +366,12 @@ def validate_paths(paths: list[Path], cwd: Path | None = None) -> ValidationResu
                     inv_dir = plan_inventory_dir(file, plan.inventory)
                     inv = inventory_for(inv_dir)
                     if inv is None:
-                        problems.error(doc.path, *doc.position(("inventory",)), "missing-inventory", f"the plan's inventory {display_path(inv_dir, cwd)} does not exist")
+                        problems.error(
+                            doc.path,
+                            *doc.position(("inventory",)),
+                            "missing-inventory",
+                            f"the plan's inventory {display_path(inv_dir, cwd)} does not exist",
+                        )
                     check_plan(plan, doc, inv, problems)
             elif kind == "share-migration":
                 share_plan = parse_model(doc, models.SharePlan, problems)
@@ -308,8 +386,11 @@ def validate_paths(paths: list[Path], cwd: Path | None = None) -> ValidationResu
 
                 hint = difflib.get_close_matches(kind, list(models.KINDS), n=1)
                 problems.error(
-                    doc.path, *doc.position(("kind",)), "unknown-kind",
-                    f"unknown kind '{kind}'" + (f" (did you mean '{hint[0]}'?)" if hint else f"; known kinds: {', '.join(models.KINDS)}"),
+                    doc.path,
+                    *doc.position(("kind",)),
+                    "unknown-kind",
+                    f"unknown kind '{kind}'"
+                    + (f" (did you mean '{hint[0]}'?)" if hint else f"; known kinds: {', '.join(models.KINDS)}"),
                 )
         if inventory_parts:
             key = path.resolve()

@@ -42,13 +42,17 @@ def _blackout_hits(plan: DatabasePlan, day: dt.date, systems: set[str], agencies
     for b in plan.blackouts:
         if (b.systems or b.agencies) and not (systems & set(b.systems) or agencies & set(b.agencies)):
             continue
-        if b.from_ and b.to and b.from_ <= day <= b.to:
-            hits.append(b.name)
-        elif b.monthly_days and day.day in b.monthly_days:
-            hits.append(b.name)
-        elif b.weekdays and WEEKDAYS[day.weekday()] in b.weekdays:
-            hits.append(b.name)
-        elif b.holidays and day in _holidays(b.holidays, day.year):
+        if (
+            b.from_
+            and b.to
+            and b.from_ <= day <= b.to
+            or b.monthly_days
+            and day.day in b.monthly_days
+            or b.weekdays
+            and WEEKDAYS[day.weekday()] in b.weekdays
+            or b.holidays
+            and day in _holidays(b.holidays, day.year)
+        ):
             hits.append(b.name)
     return hits
 
@@ -78,12 +82,16 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
         # 0. the bounds are a real occurrence of the window (wall-clock start + hours)
         unknown = [d for d in a["databases"] if d not in inv.databases]
         if unknown:
-            problems.append(f"{gid}: {', '.join(unknown[:5])} {'is' if len(unknown) == 1 else 'are'} not in the inventory")
+            problems.append(
+                f"{gid}: {', '.join(unknown[:5])} {'is' if len(unknown) == 1 else 'are'} not in the inventory"
+            )
             continue
-        if local.strftime("%H:%M") != w.start or not (local.date() in w.dates or WEEKDAYS[local.weekday()] in w.weekdays):
+        if local.strftime("%H:%M") != w.start or not (
+            local.date() in w.dates or WEEKDAYS[local.weekday()] in w.weekdays
+        ):
             problems.append(f"{gid}: {a['start']} is not an occurrence of window {w.name}")
         wall_end = (local.replace(tzinfo=None) + dt.timedelta(hours=w.hours)).replace(tzinfo=tz)
-        if wall_end.astimezone(dt.timezone.utc) != end.astimezone(dt.timezone.utc):
+        if wall_end.astimezone(dt.UTC) != end.astimezone(dt.UTC):
             problems.append(f"{gid}: end {a['end']} is not {w.hours:g} wall-clock hours after the start")
         real_hours = (end - start).total_seconds() / 3600
         # estimated hours recomputed from the inventory
@@ -91,7 +99,9 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
         est = plan.timing.overhead_hours + size / plan.timing.throughput_gb_per_hour
         if abs(est - a["estimated_hours"]) > 0.01:
             problems.append(f"{gid}: estimated_hours {a['estimated_hours']} but the databases add up to {est:.3f}")
-        is_announced = any(d in announced and announced[d].astimezone(dt.timezone.utc) == start.astimezone(dt.timezone.utc) for d in a["databases"])
+        is_announced = any(
+            d in announced and announced[d].astimezone(dt.UTC) == start.astimezone(dt.UTC) for d in a["databases"]
+        )
         if a.get("announced") and not is_announced:
             problems.append(f"{gid}: marked announced, but no member was announced for {a['start']}")
         # 1. inside the period
@@ -130,7 +140,9 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
         if all(announced_ for _, _, announced_ in items):
             continue  # only announced groups: what owners were told stands, full or not
         if sum(h for _, h, _ in items) > real * w.parallel + 1e-6:
-            problems.append(f"{wname} {start}: {sum(h for _, h, _ in items):.2f} h of groups exceed {real:g} h x {w.parallel}")
+            problems.append(
+                f"{wname} {start}: {sum(h for _, h, _ in items):.2f} h of groups exceed {real:g} h x {w.parallel}"
+            )
         if w.max_groups is not None and len(items) > w.max_groups:
             problems.append(f"{wname} {start}: {len(items)} groups exceed max_groups {w.max_groups}")
     announced_groups = {a["group"] for a in schedule["assignments"] if a.get("announced")}
@@ -160,11 +172,15 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
                 if t == p:
                     continue
                 if t not in end_of and p in announced_groups:
-                    continue  # an announced prod group never moves; its unplaceable test group is reported, not a breach
+                    # an announced prod group never moves; its unplaceable test group is reported, not a breach
+                    continue
                 if t not in end_of:
                     problems.append(f"{p}: prod of {system} is scheduled but its non-prod group {t} is not")
                 elif start_of[p] < end_of[t] + gap:
-                    problems.append(f"{p}: prod of {system} starts {start_of[p]:%Y-%m-%d %H:%M}, less than {gap.days} days after {t} ends")
+                    problems.append(
+                        f"{p}: prod of {system} starts {start_of[p]:%Y-%m-%d %H:%M}, less than {gap.days} days after "
+                        f"{t} ends"
+                    )
     # coverage and co-migration: every in-scope database once; databases on one instance or host together
     from oslomig.grouping import in_scope  # scope selection is a rule of the plan, not of the solver
 

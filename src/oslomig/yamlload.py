@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - libyaml is in the PyYAML wheels
             Parser.__init__(self)
             Composer.__init__(self)
 
+
 # A plain scalar with no tag resolves to this; we apply YAML 1.2 core rules to it ourselves, so an explicit
 # `!!str 0755` (which keeps its tag) stays distinguishable from a plain `0755`.
 _PLAIN = "tag:oslomig,2024:plain"
@@ -96,7 +97,7 @@ class Document:
     def node_at(self, loc: tuple) -> tuple[yaml.Node | None, bool]:
         """The node at `loc`, or the nearest ancestor; the flag says whether `loc` was reached."""
         node = self.root
-        for i, part in enumerate(loc):
+        for _i, part in enumerate(loc):
             nxt = _child(node, part)
             if nxt is None:
                 return node, False
@@ -153,7 +154,10 @@ def read_text(path: Path, display: str) -> str:
         raise YamlError(display, 1, 1, "unreadable", f"cannot read file: {exc.strerror or exc}") from None
     if size > MAX_FILE_BYTES:
         raise YamlError(
-            display, 1, 1, "file-too-large",
+            display,
+            1,
+            1,
+            "file-too-large",
             f"file is {size / 1048576:.1f} MiB, more than the {MAX_FILE_BYTES / 1048576:.0f} MiB oslomig reads "
             "(split it into several files of one inventory, or raise OSLOMIG_MAX_YAML_BYTES)",
         )
@@ -167,7 +171,10 @@ def read_text(path: Path, display: str) -> str:
         line = raw.count(b"\n", 0, exc.start) + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         raise YamlError(
-            display, line, col, "not-utf8",
+            display,
+            line,
+            col,
+            "not-utf8",
             f"byte 0x{raw[exc.start]:02x} is not valid UTF-8; save the file as UTF-8",
         ) from None
 
@@ -202,7 +209,10 @@ def load_text(text: str, display: str = "<string>") -> Document:
         if "duplicate anchor" in (exc.context or "") or "second occurrence" in (exc.problem or ""):
             first = exc.context_mark.line + 1 if exc.context_mark else line
             raise YamlError(
-                display, line, col, "duplicate-anchor",
+                display,
+                line,
+                col,
+                "duplicate-anchor",
                 f"this anchor is already defined on line {first}; YAML 1.2 allows redefining an anchor, but oslomig "
                 "refuses it because an alias would silently change meaning: give the second anchor another name",
             ) from None
@@ -216,7 +226,9 @@ def load_text(text: str, display: str = "<string>") -> Document:
         raise YamlError(display, 1, 1, "empty-file", "file is empty (no YAML document in it)")
     if len(nodes) > 1:
         line, col = mark_of(nodes[1])
-        raise YamlError(display, line, col, "multiple-documents", "only one YAML document per file is read; split the file")
+        raise YamlError(
+            display, line, col, "multiple-documents", "only one YAML document per file is read; split the file"
+        )
     root = nodes[0]
     _check_expansion(root, display)
     builder = _Builder(display)
@@ -238,14 +250,17 @@ def _check_tabs(text: str, display: str, error_line: int) -> None:
             indent = len(line) - len(line.lstrip(" \t"))
             if "\t" in line[:indent] and line.strip():
                 raise YamlError(
-                    display, lineno, line.index("\t") + 1, "tab-indent",
+                    display,
+                    lineno,
+                    line.index("\t") + 1,
+                    "tab-indent",
                     "a tab is used for indentation; YAML allows only spaces there",
                 )
 
 
 _FLOW_TOKENS = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\n]|\'\')*\'|(?:^|(?<=\s))#[^\n]*|[\[\]{}]', re.M)
-_DEEP_INDENT = re.compile(r"^[ \t]{%d,}\S" % MAX_DEPTH, re.M)
-_DEEP_DASHES = re.compile(r"(?:-[ \t]+){%d,}" % (MAX_DEPTH // 2))
+_DEEP_INDENT = re.compile(rf"^[ \t]{{{MAX_DEPTH},}}\S", re.M)
+_DEEP_DASHES = re.compile(rf"(?:-[ \t]+){{{MAX_DEPTH // 2},}}")
 
 
 def _check_depth(text: str, display: str) -> None:
@@ -254,7 +269,10 @@ def _check_depth(text: str, display: str) -> None:
     Nesting comes from flow brackets, from indentation and from compact sequences (`- - - x`); each is bounded
     here with C-speed scans, and brackets are counted exactly (outside quotes and comments) only when there
     are enough of them to matter."""
-    for rx, what in ((_DEEP_INDENT, f"indented by more than {MAX_DEPTH} columns"), (_DEEP_DASHES, f"nested more than {MAX_DEPTH} levels deep")):
+    for rx, what in (
+        (_DEEP_INDENT, f"indented by more than {MAX_DEPTH} columns"),
+        (_DEEP_DASHES, f"nested more than {MAX_DEPTH} levels deep"),
+    ):
         m = rx.search(text)
         if m:
             line = text.count("\n", 0, m.start()) + 1
@@ -270,7 +288,9 @@ def _check_depth(text: str, display: str) -> None:
             if depth > MAX_DEPTH:
                 line = text.count("\n", 0, m.start()) + 1
                 col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
-                raise YamlError(display, line, col, "too-deep", f"YAML is nested more than {MAX_DEPTH} levels deep; refused")
+                raise YamlError(
+                    display, line, col, "too-deep", f"YAML is nested more than {MAX_DEPTH} levels deep; refused"
+                )
         elif ch in "]}":
             depth = max(0, depth - 1)
 
@@ -309,7 +329,10 @@ def _check_expansion(root: yaml.Node, display: str) -> None:
     limit = max(MIN_EXPANSION_LIMIT, MAX_EXPANSION_FACTOR * unique)
     if sizes[id(root)] > limit:
         raise YamlError(
-            display, 1, 1, "alias-bomb",
+            display,
+            1,
+            1,
+            "alias-bomb",
             f"aliases expand this document to {sizes[id(root)]:,} nodes from {unique:,} written ones; refused",
         )
 
@@ -345,8 +368,11 @@ class _Builder:
         if node.tag == _STR:  # quoted, block, or an explicit !!str: always a string
             return text
         if node.tag not in _EXPLICIT_TAGS:
-            self.fail(node, "unsupported-tag",
-                      f"YAML tag {node.tag!r} is not supported here (only !!str, !!int, !!float, !!bool and !!null)")
+            self.fail(
+                node,
+                "unsupported-tag",
+                f"YAML tag {node.tag!r} is not supported here (only !!str, !!int, !!float, !!bool and !!null)",
+            )
         value = self.plain(text)
         wanted = {_INT_TAG: (int,), _FLOAT_TAG: (float, int), _BOOL_TAG: (bool,), _NULL_TAG: (type(None),)}[node.tag]
         if type(value) not in wanted:
@@ -391,7 +417,9 @@ class _Builder:
             key = self.build(key_node)
             if key in seen:
                 first = seen[key].start_mark.line + 1
-                self.fail(key_node, "duplicate-key", f"key {key!r} appears twice in this mapping (first on line {first})")
+                self.fail(
+                    key_node, "duplicate-key", f"key {key!r} appears twice in this mapping (first on line {first})"
+                )
             seen[key] = key_node
             result[key] = self.build(value_node)
         for merge in merges:  # explicit keys win over merged ones, as YAML's merge key says
@@ -402,4 +430,3 @@ class _Builder:
                 for k, v in self.build(src).items():
                     result.setdefault(k, v)
         return result
-

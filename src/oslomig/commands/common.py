@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -16,8 +17,14 @@ from oslomig.yamlload import Document
 M = TypeVar("M", bound=BaseModel)
 
 
-def load_model(path: Path, cls: type[M], what: str, env: Env, problems: Problems,
-               check: Callable[[M, Document, Problems], None] | None = None) -> tuple[M, Document] | None:
+def load_model(
+    path: Path,
+    cls: type[M],
+    what: str,
+    env: Env,
+    problems: Problems,
+    check: Callable[[M, Document, Problems], None] | None = None,
+) -> tuple[M, Document] | None:
     """Parse `path` as `cls` and run `check`; on errors print them and return None (the caller exits 1)."""
     if not path.is_file():
         raise OslomigError(f"no such {what}: {path}")

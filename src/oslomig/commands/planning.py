@@ -45,7 +45,9 @@ def load_plan_context(plan_path: Path, inventory: Path | None, env: Env) -> Plan
     check_plan(plan, doc, inv, problems)
     if problems.errors:
         env.stderr.write(render_text(problems.errors, colour=env.colour_err))
-        env.error(f"{len(problems.errors)} error(s) in the plan or its inventory; run `oslomig validate` for all of them")
+        env.error(
+            f"{len(problems.errors)} error(s) in the plan or its inventory; run `oslomig validate` for all of them"
+        )
         return None
     return PlanContext(plan, inv, plan_path)
 
@@ -78,6 +80,7 @@ def _warn_all(warnings: list[dict], env: Env) -> None:
 
 # ------------------------------------------------------------------ groups
 
+
 def run_groups(plan_path: Path, inventory: Path | None, fmt: str, env: Env) -> int:
     from oslomig.grouping import compute_groups
 
@@ -88,11 +91,40 @@ def run_groups(plan_path: Path, inventory: Path | None, fmt: str, env: Env) -> i
     if fmt == "json":
         env.out(json.dumps(result.as_json(), indent=2, ensure_ascii=False) + "\n")
     elif fmt == "csv":
-        rows = [[g.id, ";".join(g.databases), ";".join(g.instances), ";".join(g.hosts), ";".join(g.systems),
-                 ";".join(g.agencies), ";".join(g.engines), ";".join(g.environments), f"{g.size_gb:.3f}",
-                 f"{g.estimated_hours:.3f}", ";".join(f"{b['rule']}={b['key']}" for b in g.bound_by)] for g in result.groups]
-        env.out(_csv(rows, ["group", "databases", "instances", "hosts", "systems", "agencies", "engines",
-                            "environments", "size_gb", "estimated_hours", "bound_by"]))
+        rows = [
+            [
+                g.id,
+                ";".join(g.databases),
+                ";".join(g.instances),
+                ";".join(g.hosts),
+                ";".join(g.systems),
+                ";".join(g.agencies),
+                ";".join(g.engines),
+                ";".join(g.environments),
+                f"{g.size_gb:.3f}",
+                f"{g.estimated_hours:.3f}",
+                ";".join(f"{b['rule']}={b['key']}" for b in g.bound_by),
+            ]
+            for g in result.groups
+        ]
+        env.out(
+            _csv(
+                rows,
+                [
+                    "group",
+                    "databases",
+                    "instances",
+                    "hosts",
+                    "systems",
+                    "agencies",
+                    "engines",
+                    "environments",
+                    "size_gb",
+                    "estimated_hours",
+                    "bound_by",
+                ],
+            )
+        )
     elif fmt == "dot":
         env.out(groups_dot(result, ctx))
     else:
@@ -107,15 +139,33 @@ def _groups_table(result, env: Env) -> None:
     from rich.table import Table
 
     table = Table(title=f"Co-migration groups: {result.plan}", title_justify="left")
-    for name, justify in [("group", "left"), ("dbs", "right"), ("hosts", "left"), ("systems", "left"), ("engines", "left"),
-                          ("env", "left"), ("GB", "right"), ("hours", "right"), ("bound by", "left")]:
+    for name, justify in [
+        ("group", "left"),
+        ("dbs", "right"),
+        ("hosts", "left"),
+        ("systems", "left"),
+        ("engines", "left"),
+        ("env", "left"),
+        ("GB", "right"),
+        ("hours", "right"),
+        ("bound by", "left"),
+    ]:
         table.add_column(name, justify=justify)
     for g in result.groups:
         hosts = ", ".join(g.hosts[:3]) + (f" +{len(g.hosts) - 3}" if len(g.hosts) > 3 else "")
         systems = ", ".join(g.systems[:3]) + (f" +{len(g.systems) - 3}" if len(g.systems) > 3 else "")
         rules = sorted({b["rule"] for b in g.bound_by})
-        table.add_row(g.id, str(len(g.databases)), hosts, systems, ",".join(g.engines), ",".join(g.environments),
-                      f"{g.size_gb:,.1f}", f"{g.estimated_hours:.1f}", ",".join(rules) or "alone")
+        table.add_row(
+            g.id,
+            str(len(g.databases)),
+            hosts,
+            systems,
+            ",".join(g.engines),
+            ",".join(g.environments),
+            f"{g.size_gb:,.1f}",
+            f"{g.estimated_hours:.1f}",
+            ",".join(rules) or "alone",
+        )
     env.table_console().print(table)
 
 
@@ -145,6 +195,7 @@ def groups_dot(result, ctx: PlanContext) -> str:
 
 # ----------------------------------------------------------------- schedule
 
+
 def compute(ctx: PlanContext, today: dt.date, time_limit: float = 20.0, explain: str | None = None):
     from oslomig.grouping import compute_groups
     from oslomig.scheduling import build_schedule
@@ -155,8 +206,16 @@ def compute(ctx: PlanContext, today: dt.date, time_limit: float = 20.0, explain:
     return build_schedule(ctx.plan, ctx.inventory, grouping, today, time_limit=time_limit, explain_group=explain)
 
 
-def run_schedule(plan_path: Path, inventory: Path | None, today: dt.date | None, fmt: str, out: Path | None,
-                 explain: str | None, time_limit: float, env: Env) -> int:
+def run_schedule(
+    plan_path: Path,
+    inventory: Path | None,
+    today: dt.date | None,
+    fmt: str,
+    out: Path | None,
+    explain: str | None,
+    time_limit: float,
+    env: Env,
+) -> int:
     ctx = load_plan_context(plan_path, inventory, env)
     if ctx is None:
         return 1
@@ -170,11 +229,42 @@ def run_schedule(plan_path: Path, inventory: Path | None, today: dt.date | None,
     if fmt == "json":
         _emit(json.dumps(sched.as_json(), indent=2, ensure_ascii=False) + "\n", out, env)
     elif fmt == "csv":
-        rows = [[a.group.id, a.occurrence.window, a.occurrence.start.isoformat(), a.occurrence.end.isoformat(),
-                 f"{a.group.estimated_hours:.3f}", f"{a.group.size_gb:.3f}", ";".join(a.group.databases), ";".join(a.group.hosts),
-                 ";".join(a.group.systems), ";".join(a.group.agencies), str(a.announced).lower()] for a in sched.assignments]
-        _emit(_csv(rows, ["group", "window", "start", "end", "estimated_hours", "size_gb", "databases", "hosts", "systems",
-                          "agencies", "announced"]), out, env)
+        rows = [
+            [
+                a.group.id,
+                a.occurrence.window,
+                a.occurrence.start.isoformat(),
+                a.occurrence.end.isoformat(),
+                f"{a.group.estimated_hours:.3f}",
+                f"{a.group.size_gb:.3f}",
+                ";".join(a.group.databases),
+                ";".join(a.group.hosts),
+                ";".join(a.group.systems),
+                ";".join(a.group.agencies),
+                str(a.announced).lower(),
+            ]
+            for a in sched.assignments
+        ]
+        _emit(
+            _csv(
+                rows,
+                [
+                    "group",
+                    "window",
+                    "start",
+                    "end",
+                    "estimated_hours",
+                    "size_gb",
+                    "databases",
+                    "hosts",
+                    "systems",
+                    "agencies",
+                    "announced",
+                ],
+            ),
+            out,
+            env,
+        )
     elif fmt == "ics":
         _emit(schedule_ics(ctx, sched, today).decode("utf-8"), out, env)
     else:
@@ -183,12 +273,21 @@ def run_schedule(plan_path: Path, inventory: Path | None, today: dt.date | None,
         _schedule_table(ctx, sched, env)
     _warn_all(sched.warnings, env)
     for u in sched.unscheduled:
-        env.warn(f"[unscheduled] {u.group.id} ({', '.join(u.group.databases[:3])}{' …' if len(u.group.databases) > 3 else ''}): " + "; ".join(u.reasons))
+        env.warn(
+            f"[unscheduled] {u.group.id} "
+            f"({', '.join(u.group.databases[:3])}{' …' if len(u.group.databases) > 3 else ''}): " + "; ".join(u.reasons)
+        )
     summary = sched.as_json()["summary"]
     finish = sched.finish.strftime("%Y-%m-%d") if sched.finish else "-"
-    gap = "proven optimal" if sched.proven_optimal else (f"gap to lower bound {summary['gap_hours']} h" if summary["gap_hours"] is not None else "no bound")
-    env.info(f"{summary['scheduled']} of {summary['groups']} groups scheduled, {summary['unscheduled']} unscheduled; "
-             f"finish {finish} ({gap}, {sched.solver})")
+    gap = (
+        "proven optimal"
+        if sched.proven_optimal
+        else (f"gap to lower bound {summary['gap_hours']} h" if summary["gap_hours"] is not None else "no bound")
+    )
+    env.info(
+        f"{summary['scheduled']} of {summary['groups']} groups scheduled, {summary['unscheduled']} unscheduled; "
+        f"finish {finish} ({gap}, {sched.solver})"
+    )
     return 1 if sched.unscheduled else 0
 
 
@@ -197,15 +296,31 @@ def _schedule_table(ctx: PlanContext, sched, env: Env) -> None:
 
     tz = ZoneInfo(ctx.plan.timezone)
     table = Table(title=f"Schedule: {sched.plan} (today {sched.today})", title_justify="left")
-    for name, justify in [("start", "left"), ("end", "left"), ("window", "left"), ("group", "left"), ("hours", "right"),
-                          ("GB", "right"), ("systems", "left"), ("announced", "left")]:
+    for name, justify in [
+        ("start", "left"),
+        ("end", "left"),
+        ("window", "left"),
+        ("group", "left"),
+        ("hours", "right"),
+        ("GB", "right"),
+        ("systems", "left"),
+        ("announced", "left"),
+    ]:
         table.add_column(name, justify=justify)
     months = defaultdict(lambda: [0, 0.0, 0.0])
     for a in sched.assignments:
         s, e = a.occurrence.start.astimezone(tz), a.occurrence.end.astimezone(tz)
         systems = ", ".join(a.group.systems[:3]) + (f" +{len(a.group.systems) - 3}" if len(a.group.systems) > 3 else "")
-        table.add_row(f"{s:%a %Y-%m-%d %H:%M}", f"{e:%a %H:%M}", a.occurrence.window, a.group.id, f"{a.group.estimated_hours:.1f}",
-                      f"{a.group.size_gb:,.1f}", systems, "yes" if a.announced else "")
+        table.add_row(
+            f"{s:%a %Y-%m-%d %H:%M}",
+            f"{e:%a %H:%M}",
+            a.occurrence.window,
+            a.group.id,
+            f"{a.group.estimated_hours:.1f}",
+            f"{a.group.size_gb:,.1f}",
+            systems,
+            "yes" if a.announced else "",
+        )
         m = months[f"{s:%Y-%m}"]
         m[0] += 1
         m[1] += a.group.estimated_hours
@@ -228,16 +343,27 @@ def schedule_ics(ctx: PlanContext, sched, today: dt.date, lang: str = "en") -> b
     cal.add("prodid", "-//oslomig//downtime windows//EN")
     cal.add("version", "2.0")
     cal.add("x-wr-calname", f"{sched.plan}: downtime")
-    stamp = dt.datetime.combine(today, dt.time(), tzinfo=dt.timezone.utc)  # deterministic DTSTAMP
+    stamp = dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC)  # deterministic DTSTAMP
     for a in sched.assignments:
         ev = Event()
         ev.add("uid", f"{a.group.id}@oslomig")  # stable: a re-import updates the event
         ev.add("dtstamp", stamp)
-        ev.add("dtstart", a.occurrence.start.astimezone(dt.timezone.utc))
-        ev.add("dtend", a.occurrence.end.astimezone(dt.timezone.utc))
+        ev.add("dtstart", a.occurrence.start.astimezone(dt.UTC))
+        ev.add("dtend", a.occurrence.end.astimezone(dt.UTC))
         title = "Nedetid" if lang == "nb" else "Downtime"
         ev.add("summary", f"{title}: {', '.join(a.group.systems) or a.group.id} ({a.group.id})")
-        ev.add("description", "\n".join([f"{a.group.estimated_hours:.1f} h, {a.group.size_gb:,.1f} GB", "", *a.group.databases, "", *a.group.hosts]))
+        ev.add(
+            "description",
+            "\n".join(
+                [
+                    f"{a.group.estimated_hours:.1f} h, {a.group.size_gb:,.1f} GB",
+                    "",
+                    *a.group.databases,
+                    "",
+                    *a.group.hosts,
+                ]
+            ),
+        )
         ev.add("categories", ["oslomig", a.occurrence.window])
         cal.add_component(ev)
     return cal.to_ical()
@@ -245,7 +371,10 @@ def schedule_ics(ctx: PlanContext, sched, today: dt.date, lang: str = "en") -> b
 
 # ------------------------------------------------------------------ notices
 
-def run_notices(plan_path: Path, inventory: Path | None, today: dt.date | None, out_dir: Path, lang: str, env: Env) -> int:
+
+def run_notices(
+    plan_path: Path, inventory: Path | None, today: dt.date | None, out_dir: Path, lang: str, env: Env
+) -> int:
     from oslomig.notices import build_notices, notices_csv
 
     ctx = load_plan_context(plan_path, inventory, env)
@@ -276,8 +405,10 @@ def run_notices(plan_path: Path, inventory: Path | None, today: dt.date | None, 
         env.warn(f"[late-notice] {n.id}: should have been published by {n.publish_by}")
     for u in sched.unscheduled:
         env.warn(f"[unscheduled] {u.group.id}: no notice written; " + "; ".join(u.reasons))
-    env.info(f"{len(notices)} notices for {len(sched.assignments)} scheduled groups written to {out_dir} "
-             f"(notices.csv, notices.ics, one .txt per notice)")
+    env.info(
+        f"{len(notices)} notices for {len(sched.assignments)} scheduled groups written to {out_dir} "
+        f"(notices.csv, notices.ics, one .txt per notice)"
+    )
     return 1 if sched.unscheduled else 0
 
 
@@ -288,19 +419,30 @@ def _previous_notice_files(index: Path) -> set[str]:
         from oslomig.safenames import is_safe_component
 
         try:
-            return {row["file"] for row in csv.DictReader(handle)
-                    if (row.get("file") or "").endswith(".txt") and is_safe_component(row["file"])}
+            return {
+                row["file"]
+                for row in csv.DictReader(handle)
+                if (row.get("file") or "").endswith(".txt") and is_safe_component(row["file"])
+            }
         except (csv.Error, UnicodeDecodeError):
             return set()  # not our index: leave every file alone
 
 
 # ------------------------------------------------------------------- verify
 
-_ASSIGNMENT_KEYS = {"group": str, "window": str, "start": str, "end": str, "estimated_hours": (int, float), "databases": list}
+_ASSIGNMENT_KEYS = {
+    "group": str,
+    "window": str,
+    "start": str,
+    "end": str,
+    "estimated_hours": (int, float),
+    "databases": list,
+}
 
 
 def check_schedule_shape(data, path: Path) -> None:
     """A schedule JSON as `schedule --format json` writes it; anything else is a plain error (exit 2), not a crash."""
+
     def bad(where: str, what: str) -> OslomigError:
         return OslomigError(f"{path}: {where}: {what} (expected the JSON of `oslomig schedule --format json`)")
 

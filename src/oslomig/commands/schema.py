@@ -15,8 +15,12 @@ def schema_json(name: str) -> dict:
     _strip_null_format(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"{SCHEMA_BASE}/{name}.json"
-    schema["title"] = {"plan": "oslomig database migration plan", "share-plan": "oslomig share migration plan",
-                       "scan-targets": "oslomig scan targets", "inventory": "oslomig inventory file"}[name]
+    schema["title"] = {
+        "plan": "oslomig database migration plan",
+        "share-plan": "oslomig share migration plan",
+        "scan-targets": "oslomig scan targets",
+        "inventory": "oslomig inventory file",
+    }[name]
     return schema
 
 

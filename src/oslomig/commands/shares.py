@@ -30,8 +30,14 @@ def _select(plan: models.SharePlan, ids: list[str]) -> list[models.ShareSpec]:
     return [known[i] for i in ids]
 
 
-def run_scan(plan_path: Path | None, source: str | None, share_ids: list[str], db: Path, env: Env,
-             ssh: models.SshOptions | None = None) -> int:
+def run_scan(
+    plan_path: Path | None,
+    source: str | None,
+    share_ids: list[str],
+    db: Path,
+    env: Env,
+    ssh: models.SshOptions | None = None,
+) -> int:
     from oslomig.shares.store import ScanStore
 
     if (plan_path is None) == (source is None):
@@ -41,8 +47,14 @@ def run_scan(plan_path: Path | None, source: str | None, share_ids: list[str], d
         if plan is None:
             return 1
         # a relative local source is relative to the plan file, like the plan's other paths
-        targets = [(s.id, s.source if s.source.startswith("ssh://") else str((plan_path.parent / s.source).resolve()), s.ssh or ssh)
-                   for s in _select(plan, share_ids)]
+        targets = [
+            (
+                s.id,
+                s.source if s.source.startswith("ssh://") else str((plan_path.parent / s.source).resolve()),
+                s.ssh or ssh,
+            )
+            for s in _select(plan, share_ids)
+        ]
     else:
         if not source.startswith(("ssh://", "smb://")) and not Path(source).is_dir():
             what = "is not a directory" if Path(source).exists() else "does not exist"
@@ -62,13 +74,17 @@ def run_scan(plan_path: Path | None, source: str | None, share_ids: list[str], d
                 continue
             total_files += result.files
             total_problems += result.problems
-            env.info(f"{share_id}: {result.files:,} entries, {result.bytes / 1e9:,.2f} GB, {result.hashed:,} hashed "
-                     f"(size collisions only), {result.problems} problem(s) recorded")
+            env.info(
+                f"{share_id}: {result.files:,} entries, {result.bytes / 1e9:,.2f} GB, {result.hashed:,} hashed "
+                f"(size collisions only), {result.problems} problem(s) recorded"
+            )
     finally:
         store.discard_if_empty()
         store.close()
-    env.info(f"share scan: {len(targets) - failed} of {len(targets)} shares scanned, {total_files:,} entries, "
-             f"{total_problems} problem(s) recorded in {db}")
+    env.info(
+        f"share scan: {len(targets) - failed} of {len(targets)} shares scanned, {total_files:,} entries, "
+        f"{total_problems} problem(s) recorded in {db}"
+    )
     return 1 if failed else 0
 
 
@@ -83,8 +99,15 @@ def _scan_one(store, share_id: str, source: str, ssh_options: models.SshOptions 
 
         user, host, port, _ = parse_ssh_url(source)
         opts = ssh_options or models.SshOptions()
-        target = SshTarget(host=host, port=port, username=user, key_file=opts.key_file, known_hosts=opts.known_hosts,
-                           accept_new_host_key=opts.accept_new_host_key, timeout_s=opts.timeout_s)
+        target = SshTarget(
+            host=host,
+            port=port,
+            username=user,
+            key_file=opts.key_file,
+            known_hosts=opts.known_hosts,
+            accept_new_host_key=opts.accept_new_host_key,
+            timeout_s=opts.timeout_s,
+        )
         return scan_ssh(store, share_id, source, target, progress=bar)
     from oslomig.shares.scan import scan_local
 
@@ -105,8 +128,10 @@ def run_manifest(plan_path: Path, db: Path, out: Path, today: dt.date | None, en
     try:
         unscanned = [s.id for s in plan.shares if store.latest_scan(s.id) is None]
         if len(unscanned) == len(plan.shares):
-            raise OslomigError(f"no share of {plan_path} has been scanned into {db}; "
-                               f"run `oslomig share scan --plan {plan_path} --db {db}` first")
+            raise OslomigError(
+                f"no share of {plan_path} has been scanned into {db}; "
+                f"run `oslomig share scan --plan {plan_path} --db {db}` first"
+            )
         for sid in unscanned:
             env.warn(f"{sid}: not scanned yet; it has no rows in manifest.csv and no SPMT task")
         shares = [s for s in plan.shares if s.id not in unscanned]
@@ -116,8 +141,10 @@ def run_manifest(plan_path: Path, db: Path, out: Path, today: dt.date | None, en
     finally:
         store.close()
     _totals_table(totals, env)
-    env.info(f"manifest of {total:,} entries written to {out} (manifest.csv, spmt.csv, spmt.json, summary.csv, "
-             f"timeline.csv, timeline.ics, review-<share>.csv)")
+    env.info(
+        f"manifest of {total:,} entries written to {out} (manifest.csv, spmt.csv, spmt.json, summary.csv, "
+        f"timeline.csv, timeline.ics, review-<share>.csv)"
+    )
     return 0
 
 

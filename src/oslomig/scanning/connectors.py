@@ -38,14 +38,27 @@ def _plain_odbc_error(exc, where: str, user: str, secret: str) -> ConnectError:
     text = " ".join(str(a) for a in exc.args) if exc.args else str(exc)
     state = exc.args[0] if exc.args else ""
     low = text.lower()
-    if state == "28000" or "login failed" in low or "password authentication failed" in low or "authentication failed" in low:
+    if (
+        state == "28000"
+        or "login failed" in low
+        or "password authentication failed" in low
+        or "authentication failed" in low
+    ):
         msg = f"{where}: login refused for {user}"
-    elif state in ("08001", "HYT00", "08S01") or "timeout" in low or "could not connect" in low or "unable to connect" in low or "connection refused" in low:
+    elif (
+        state in ("08001", "HYT00", "08S01")
+        or "timeout" in low
+        or "could not connect" in low
+        or "unable to connect" in low
+        or "connection refused" in low
+    ):
         msg = f"{where}: cannot reach the server (no answer, or nothing listening)"
     elif "can't open lib" in low or "data source name not found" in low or state == "IM002":
         driver = re.search(r"Can't open lib '([^']+)'", text)
-        msg = (f"{where}: ODBC driver {driver[1] if driver else ''!r} is not installed or not registered "
-               "(see `odbcinst -q -d`; for SQL Server install msodbcsql18, or set driver: FreeTDS)")
+        msg = (
+            f"{where}: ODBC driver {driver[1] if driver else ''!r} is not installed or not registered "
+            "(see `odbcinst -q -d`; for SQL Server install msodbcsql18, or set driver: FreeTDS)"
+        )
     else:
         msg = f"{where}: {text[:300]}"
     return ConnectError(msg.replace(secret, "***") if secret else msg)
@@ -63,8 +76,14 @@ def scan_sqlserver(t: models.SqlServerTarget) -> dict:
         parts["Encrypt"] = "yes" if t.encrypt in (None, True) else "no"
         parts["TrustServerCertificate"] = "yes" if t.trust_server_certificate else "no"
         parts["LoginTimeout"] = str(int(t.timeout_s))
-    return _odbc_collect(parts, f"{t.name} ({t.server})", t, secret,
-                         lambda cursor: sqlserver_inventory(cursor, t.host_id or short_host(t.server), t.port), query_timeout=True)
+    return _odbc_collect(
+        parts,
+        f"{t.name} ({t.server})",
+        t,
+        secret,
+        lambda cursor: sqlserver_inventory(cursor, t.host_id or short_host(t.server), t.port),
+        query_timeout=True,
+    )
 
 
 def _odbc_collect(parts: dict, where: str, t, secret: str, collect, query_timeout: bool = False) -> dict:
@@ -87,12 +106,24 @@ def _odbc_collect(parts: dict, where: str, t, secret: str, collect, query_timeou
 
 def scan_postgres(t: models.PostgresTarget) -> dict:
     secret = read_secret(t)
-    parts = {"DRIVER": _odbc_value(t.driver), "SERVER": t.host, "PORT": str(t.port), "DATABASE": _odbc_value(t.database),
-             "UID": _odbc_value(t.username), "PWD": _odbc_value(secret), "ConnSettings": _odbc_value(f"SET statement_timeout = {int(t.timeout_s * 1000)}")}
+    parts = {
+        "DRIVER": _odbc_value(t.driver),
+        "SERVER": t.host,
+        "PORT": str(t.port),
+        "DATABASE": _odbc_value(t.database),
+        "UID": _odbc_value(t.username),
+        "PWD": _odbc_value(secret),
+        "ConnSettings": _odbc_value(f"SET statement_timeout = {int(t.timeout_s * 1000)}"),
+    }
     if t.sslmode:
         parts["SSLmode"] = t.sslmode
-    return _odbc_collect(parts, f"{t.name} ({t.host}:{t.port})", t, secret,
-                         lambda cursor: postgres_inventory(cursor, t.host_id or short_host(t.host), t.port))
+    return _odbc_collect(
+        parts,
+        f"{t.name} ({t.host}:{t.port})",
+        t,
+        secret,
+        lambda cursor: postgres_inventory(cursor, t.host_id or short_host(t.host), t.port),
+    )
 
 
 def scan_oracle(t: models.OracleTarget) -> dict:
@@ -119,7 +150,9 @@ def scan_oracle(t: models.OracleTarget) -> dict:
         raise ConnectError(f"{where}: {str(err.message).replace(secret, '***')[:300]}") from None
     try:
         conn.call_timeout = int(t.timeout_s * 1000)
-        return oracle_inventory(conn.cursor(), t.host_id or short_host(host), int(port_match[1]) if port_match else 1521)
+        return oracle_inventory(
+            conn.cursor(), t.host_id or short_host(host), int(port_match[1]) if port_match else 1521
+        )
     except oracledb.Error as exc:
         raise ConnectError(f"{where}: query failed: {str(exc).replace(secret, '***')[:300]}") from None
     finally:
@@ -143,8 +176,18 @@ def scan_host(t: models.HostTarget) -> dict:
 
     password = read_secret(t) if t.password_env else None
     try:
-        client = connect(SshTarget(host=t.host, port=t.port, username=t.username, key_file=t.key_file, password=password,
-                                   known_hosts=t.known_hosts, accept_new_host_key=t.accept_new_host_key, timeout_s=t.timeout_s))
+        client = connect(
+            SshTarget(
+                host=t.host,
+                port=t.port,
+                username=t.username,
+                key_file=t.key_file,
+                password=password,
+                known_hosts=t.known_hosts,
+                accept_new_host_key=t.accept_new_host_key,
+                timeout_s=t.timeout_s,
+            )
+        )
     except ConnectError as exc:
         raise ConnectError(f"{t.name}: {exc}") from None
     try:
@@ -182,8 +225,14 @@ def host_facts(name: str, address: str, text: str) -> dict:
         parts = line.split()
         if len(parts) >= 6 and parts[1].isdigit():
             mount = " ".join(parts[5:])
-            disks.append({"mount": mount, "size_gb": round(int(parts[1]) / 1024**2, 2), "free_gb": round(int(parts[3]) / 1024**2, 2),
-                          **({"fstype": fstypes[mount]} if mount in fstypes else {})})
+            disks.append(
+                {
+                    "mount": mount,
+                    "size_gb": round(int(parts[1]) / 1024**2, 2),
+                    "free_gb": round(int(parts[3]) / 1024**2, 2),
+                    **({"fstype": fstypes[mount]} if mount in fstypes else {}),
+                }
+            )
     ports = set()
     for line in sections.get("listen", []):
         for field in line.split():
@@ -192,9 +241,15 @@ def host_facts(name: str, address: str, text: str) -> dict:
                 ports.add(int(m[1]))
     mem = (sections.get("mem") or [""])[0].strip()
     cpu = (sections.get("cpu") or [""])[0].strip()
-    host = {"name": name, "os": os_name, "os_version": ((sections.get("os") or [""])[0].strip() or " ".join(uname[:2])) or None,
-            "cpu_count": int(cpu) if cpu.isdigit() else None, "memory_gb": round(int(mem) / 1024**2, 2) if mem.isdigit() else None,
-            "disks": sorted(disks, key=lambda d: d["mount"]), "listening_ports": sorted(ports)}
+    host = {
+        "name": name,
+        "os": os_name,
+        "os_version": ((sections.get("os") or [""])[0].strip() or " ".join(uname[:2])) or None,
+        "cpu_count": int(cpu) if cpu.isdigit() else None,
+        "memory_gb": round(int(mem) / 1024**2, 2) if mem.isdigit() else None,
+        "disks": sorted(disks, key=lambda d: d["mount"]),
+        "listening_ports": sorted(ports),
+    }
     if not re.match(r"^\d+\.\d+\.\d+\.\d+$|^\[?[0-9a-f:]+\]?$", address):
         host["fqdn"] = address
     return {k: v for k, v in host.items() if v is not None}

@@ -9,7 +9,16 @@ from oslomig.loading import Inventory
 COMPARED = {
     "hosts": ("os", "os_version", "site", "cluster", "vm", "cpu_count", "memory_gb", "listening_ports"),
     "instances": ("engine", "host", "hosts", "version", "edition", "port", "clustered", "hadr_enabled"),
-    "databases": ("instance", "environment", "availability_group", "state", "recovery_model", "compatibility_level", "role", "log_mode"),
+    "databases": (
+        "instance",
+        "environment",
+        "availability_group",
+        "state",
+        "recovery_model",
+        "compatibility_level",
+        "role",
+        "log_mode",
+    ),
 }
 
 
@@ -24,11 +33,19 @@ class Drift:
         return not any(self.added.values()) and not any(self.removed.values()) and not any(self.changed.values())
 
     def as_json(self) -> dict:
-        return {kind: {"added": self.added.get(kind, []), "removed": self.removed.get(kind, []), "changed": self.changed.get(kind, [])}
-                for kind in COMPARED}
+        return {
+            kind: {
+                "added": self.added.get(kind, []),
+                "removed": self.removed.get(kind, []),
+                "changed": self.changed.get(kind, []),
+            }
+            for kind in COMPARED
+        }
 
 
-def diff_inventories(old: Inventory, new: Inventory, size_threshold_gb: float = 1.0, size_threshold_pct: float = 10.0) -> Drift:
+def diff_inventories(
+    old: Inventory, new: Inventory, size_threshold_gb: float = 1.0, size_threshold_pct: float = 10.0
+) -> Drift:
     """Sizes count as changed when they move by more than both thresholds (absolute GB and percent)."""
     drift = Drift()
     for kind, fields in COMPARED.items():

@@ -47,7 +47,9 @@ class ScanLock:
             self.handle.seek(0)
             holder = self.handle.read().strip() or "another process"
             self.handle.close()
-            raise OslomigError(f"another scan is writing {self.path.parent} ({holder}); not starting a second one") from None
+            raise OslomigError(
+                f"another scan is writing {self.path.parent} ({holder}); not starting a second one"
+            ) from None
         self.handle.seek(0)
         self.handle.truncate()
         self.handle.write(f"pid {os.getpid()} since {dt.datetime.now().isoformat(timespec='seconds')}\n")
@@ -77,7 +79,9 @@ def _run_one(kind: str, target) -> dict:
     return SCANNERS[kind](target)
 
 
-def run_targets(jobs: list[tuple[str, object]], out: Path, workers: int = 8, on_done=None, scan=_run_one) -> list[TargetResult]:
+def run_targets(
+    jobs: list[tuple[str, object]], out: Path, workers: int = 8, on_done=None, scan=_run_one
+) -> list[TargetResult]:
     """Scan concurrently (daemon threads, so a hung driver never keeps the process alive past its timeout)."""
     if workers < 1:
         raise OslomigError(f"--workers must be at least 1 (got {workers})")
@@ -91,11 +95,27 @@ def run_targets(jobs: list[tuple[str, object]], out: Path, workers: int = 8, on_
         t0 = time.monotonic()
         try:
             data = scan(kind, target)
-            done.put((i, TargetResult(kind, target.name, True, time.monotonic() - t0, counts={k: len(v) for k, v in data.items()}), data))
+            done.put(
+                (
+                    i,
+                    TargetResult(
+                        kind, target.name, True, time.monotonic() - t0, counts={k: len(v) for k, v in data.items()}
+                    ),
+                    data,
+                )
+            )
         except ConnectError as exc:
             done.put((i, TargetResult(kind, target.name, False, time.monotonic() - t0, str(exc)), None))
         except Exception as exc:  # a driver's surprise must not stop the other targets
-            done.put((i, TargetResult(kind, target.name, False, time.monotonic() - t0, f"{target.name}: {type(exc).__name__}: {exc}"), None))
+            done.put(
+                (
+                    i,
+                    TargetResult(
+                        kind, target.name, False, time.monotonic() - t0, f"{target.name}: {type(exc).__name__}: {exc}"
+                    ),
+                    None,
+                )
+            )
 
     while pending or running:
         while pending and len(running) < workers:
@@ -112,8 +132,13 @@ def run_targets(jobs: list[tuple[str, object]], out: Path, workers: int = 8, on_
                 kind, target = jobs[i]
                 limit = target.timeout_s + 5  # the drivers' own timeouts should fire first
                 if now - started[i] > limit:
-                    results[i] = TargetResult(kind, target.name, False, now - started[i],
-                                              f"{target.name}: no answer within {target.timeout_s:g} s (timed out)")
+                    results[i] = TargetResult(
+                        kind,
+                        target.name,
+                        False,
+                        now - started[i],
+                        f"{target.name}: no answer within {target.timeout_s:g} s (timed out)",
+                    )
                     del running[i]
                     if on_done:
                         on_done(results[i])
@@ -131,12 +156,20 @@ def run_targets(jobs: list[tuple[str, object]], out: Path, workers: int = 8, on_
 
 def write_inventory(out: Path, kind: str, name: str, data: dict) -> Path:
     path = out / "scanned" / f"{kind}-{name}.yaml"
-    body = {"source": {"scanned_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "target": f"{kind}/{name}",
-                       "tool_version": f"oslomig {__version__}"}}
+    body = {
+        "source": {
+            "scanned_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "target": f"{kind}/{name}",
+            "tool_version": f"oslomig {__version__}",
+        }
+    }
     for key in ("hosts", "instances", "databases"):
         if data.get(key):
             body[key] = sorted(data[key], key=lambda x: x.get("id", x.get("name")))
     text = yaml.safe_dump(body, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
-    header = "# yaml-language-server: $schema=../../schema/inventory.json\n# Written by `oslomig inventory scan`; a rescan replaces it.\n"
+    header = (
+        "# yaml-language-server: $schema=../../schema/inventory.json\n# Written by `oslomig inventory scan`; a "
+        "rescan replaces it.\n"
+    )
     write_text(path, header + text)
     return path

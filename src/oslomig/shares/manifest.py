@@ -14,12 +14,22 @@ from oslomig.models import SharePlan, ShareSpec, Target
 from oslomig.shares.rules import ShareRules, library_url_name, literal_prefix, show_path
 from oslomig.shares.store import ScanStore
 
-MANIFEST_COLUMNS = ["share", "source_path", "size_bytes", "modified", "action", "reasons", "target_site", "target_library", "target_path"]
+MANIFEST_COLUMNS = [
+    "share",
+    "source_path",
+    "size_bytes",
+    "modified",
+    "action",
+    "reasons",
+    "target_site",
+    "target_library",
+    "target_path",
+]
 
 
 @dataclass
 class Totals:
-    files: dict = field(default_factory=lambda: defaultdict(int))   # (share, department, action, reason) -> n
+    files: dict = field(default_factory=lambda: defaultdict(int))  # (share, department, action, reason) -> n
     bytes: dict = field(default_factory=lambda: defaultdict(int))
     by_action: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # (share, action) -> [files, bytes]
 
@@ -28,7 +38,9 @@ def _iso(ts: float, tz) -> str:
     return dt.datetime.fromtimestamp(ts, tz).isoformat(timespec="seconds") if ts else ""
 
 
-def write_manifest(plan: SharePlan, store: ScanStore, out: Path, today: dt.date, shares: list[ShareSpec], progress=None) -> Totals:
+def write_manifest(
+    plan: SharePlan, store: ScanStore, out: Path, today: dt.date, shares: list[ShareSpec], progress=None
+) -> Totals:
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(plan.timezone)
@@ -43,17 +55,31 @@ def write_manifest(plan: SharePlan, store: ScanStore, out: Path, today: dt.date,
                 continue
             scan_id = scan[0]
             rules = ShareRules(share, plan.policy, today)
-            unreadable = {r[0] for r in store.db.execute("SELECT path FROM problems WHERE scan_id = ? AND kind IN ('hash_failed', 'unreadable')", (scan_id,))}
+            unreadable = {
+                r[0]
+                for r in store.db.execute(
+                    "SELECT path FROM problems WHERE scan_id = ? AND kind IN ('hash_failed', 'unreadable')", (scan_id,)
+                )
+            }
             seen_hashes: set[str] = set()
             review_rows = []
-            for path, kind, size, mtime, owner, full_hash in store.iter_files(scan_id):
+            for path, kind, size, mtime, _owner, full_hash in store.iter_files(scan_id):
                 duplicate = False
                 if full_hash is not None:
                     duplicate = full_hash in seen_hashes  # path order: the first copy migrates
                     seen_hashes.add(full_hash)
                 c = rules.classify(path, kind, size, mtime, duplicate, path in unreadable)
-                row = [share.id, show_path(path), size, _iso(mtime, tz), c.action, ";".join(c.reasons), c.target.site,
-                       c.target.library, c.target_path]
+                row = [
+                    share.id,
+                    show_path(path),
+                    size,
+                    _iso(mtime, tz),
+                    c.action,
+                    ";".join(c.reasons),
+                    c.target.site,
+                    c.target.library,
+                    c.target_path,
+                ]
                 writer.writerow(row)
                 if c.action == "review":
                     review_rows.append(row)
@@ -92,8 +118,12 @@ def spmt_tasks(shares: list[ShareSpec]) -> list[dict]:
         sep = "\\" if source.startswith("\\\\") else "/"
 
         def task(src: str, target: Target) -> dict:
-            return {"SourcePath": src, "TargetPath": target.site, "TargetList": target.library,
-                    "TargetListRelativePath": target.folder.strip("/")}
+            return {
+                "SourcePath": src,
+                "TargetPath": target.site,
+                "TargetList": target.library,
+                "TargetListRelativePath": target.folder.strip("/"),
+            }
 
         tasks.append(task(source, share.target))
         for route in share.routes:
@@ -119,13 +149,21 @@ def _write_timeline(out: Path, plan: SharePlan, shares: list[ShareSpec], today: 
     cal = Calendar()
     cal.add("prodid", "-//oslomig//share timeline//EN")
     cal.add("version", "2.0")
-    stamp = dt.datetime.combine(today, dt.time(), tzinfo=dt.timezone.utc)
+    stamp = dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC)
     for share in shares:
         if share.read_only_from is None:
             rows.append([share.id, share.department or "", "", "", share.delete_after_days])
             continue
         delete_on = share.read_only_from + dt.timedelta(days=share.delete_after_days)
-        rows.append([share.id, share.department or "", share.read_only_from.isoformat(), delete_on.isoformat(), share.delete_after_days])
+        rows.append(
+            [
+                share.id,
+                share.department or "",
+                share.read_only_from.isoformat(),
+                delete_on.isoformat(),
+                share.delete_after_days,
+            ]
+        )
         for what, day in (("read-only", share.read_only_from), ("delete", delete_on)):
             ev = Event()
             ev.add("uid", f"{share.id}-{what}@oslomig")
@@ -134,7 +172,10 @@ def _write_timeline(out: Path, plan: SharePlan, shares: list[ShareSpec], today: 
             ev.add("dtend", day + dt.timedelta(days=1))
             verb = "goes read-only" if what == "read-only" else "is deleted"
             ev.add("summary", f"{share.id} ({share.department or share.agency or ''}) {verb}")
-            ev.add("description", f"{share.source} -> {share.target.site}/{library_url_name(share.target)}/{share.target.folder}")
+            ev.add(
+                "description",
+                f"{share.source} -> {share.target.site}/{library_url_name(share.target)}/{share.target.folder}",
+            )
             cal.add_component(ev)
     with atomic_open(out / "timeline.csv", newline="") as handle:
         w = csvout.writer(handle)

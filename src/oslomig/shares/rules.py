@@ -18,7 +18,9 @@ STRENGTH = {"migrate": 0, "review": 1, "skip": 2}
 INVALID = re.compile(r'["*:<>?\\|\x00-\x1f\x7f]')
 RESERVED = re.compile(r"^(\.lock|con|prn|aux|nul|com[0-9]|lpt[0-9]|desktop\.ini)$", re.IGNORECASE)
 # the same rules over a whole '/'-joined path, so the common clean path costs one search each
-RESERVED_IN_PATH = re.compile(r"(?:^|/)(?:\.lock|con|prn|aux|nul|com[0-9]|lpt[0-9]|desktop\.ini)(?:/|$)|_vti_|^forms(?:/|$)", re.IGNORECASE)
+RESERVED_IN_PATH = re.compile(
+    r"(?:^|/)(?:\.lock|con|prn|aux|nul|com[0-9]|lpt[0-9]|desktop\.ini)(?:/|$)|_vti_|^forms(?:/|$)", re.IGNORECASE
+)
 SPACE_EDGE = re.compile(r"(?:^|/) | (?:/|$)")
 MAX_PATH = 400
 MAX_FILE = 250 * 1024**3
@@ -80,7 +82,9 @@ class ShareRules:
         self.share = share
         self.policy = policy
         self.junk = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in policy.junk) or r"(?!)", re.IGNORECASE)
-        self.routes: list[tuple[re.Pattern, Route, str]] = [(glob_regex(r.match), r, literal_prefix(r.match)) for r in share.routes]
+        self.routes: list[tuple[re.Pattern, Route, str]] = [
+            (glob_regex(r.match), r, literal_prefix(r.match)) for r in share.routes
+        ]
         cutoff = dt.datetime.combine(today, dt.time()) - dt.timedelta(days=365.25 * policy.stale_after_years)
         self.stale_before = cutoff.timestamp()
         self._url_prefix: dict[int, int] = {}
@@ -98,7 +102,9 @@ class ShareRules:
                 return route, prefix
         return None, ""
 
-    def classify(self, raw_path: bytes, kind: str, size: int, mtime: float, duplicate: bool, unreadable: bool) -> Classified:
+    def classify(
+        self, raw_path: bytes, kind: str, size: int, mtime: float, duplicate: bool, unreadable: bool
+    ) -> Classified:
         reasons: list[tuple[str, str]] = []  # (code, action)
         try:
             rel = raw_path.decode("utf-8")
@@ -109,7 +115,7 @@ class ShareRules:
             not_utf8 = True
             # names from old Windows shares are mostly cp1252: that is the best guess for the target name
             inner = raw_path.decode("cp1252", errors="replace")
-        name = rel[rel.rfind("/") + 1:]
+        name = rel[rel.rfind("/") + 1 :]
         if kind == "file" and self.junk.match(name):
             reasons.append(("JUNK", "skip"))
         if kind == "symlink":
@@ -122,7 +128,7 @@ class ShareRules:
                     reasons.append(("ROUTED_SKIP", "skip"))
                 if route.target is not None:
                     target = route.target
-                    inner = inner[len(prefix) + 1:] if prefix and inner.startswith(prefix + "/") else inner
+                    inner = inner[len(prefix) + 1 :] if prefix and inner.startswith(prefix + "/") else inner
         if kind == "file" and mtime and mtime < self.stale_before:
             reasons.append(("STALE", self.policy.stale_action))
         if duplicate:

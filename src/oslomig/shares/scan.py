@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import pwd
 import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import xxhash
 
@@ -152,7 +152,10 @@ def _hash_file(path: bytes, limit: int | None) -> str:
 def hash_local(store: ScanStore, scan_id: int, root: bytes, result: ScanResult) -> None:
     """Hashes only where sizes collide: size, then a 4 KiB prefix hash, then the full hash."""
     failures = []
-    for column, rows, limit in (("prefix_hash", store.size_collisions, PREFIX_BYTES), ("full_hash", store.prefix_collisions, None)):
+    for column, rows, limit in (
+        ("prefix_hash", store.size_collisions, PREFIX_BYTES),
+        ("full_hash", store.prefix_collisions, None),
+    ):
         batch = []
         for rel, size in rows(scan_id):
             try:

@@ -101,6 +101,8 @@ def _hash_remote(client, store: ScanStore, scan_id: int, path: str, result: Scan
     channel.recv_exit_status()
     store.set_hashes(scan_id, "full_hash", hashes)
     result.hashed += len(hashes)
-    failed = [(m[1], "hash_failed", m[2].decode("utf-8", "replace")) for m in map(SHA_ERROR.match, errors.splitlines()) if m]
+    failed = [
+        (m[1], "hash_failed", m[2].decode("utf-8", "replace")) for m in map(SHA_ERROR.match, errors.splitlines()) if m
+    ]
     store.add_problems(scan_id, failed)
     result.problems += len(failed)

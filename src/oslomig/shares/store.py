@@ -83,7 +83,9 @@ class ScanStore:
                     raise OslomigError(f"{path} holds no scan yet; run `oslomig share scan` first")
                 if tables and not {"scans", "files", "problems"} <= tables:
                     self.db.close()
-                    raise OslomigError(f"{path} is an SQLite database, but not an oslomig scan database; give another --db")
+                    raise OslomigError(
+                        f"{path} is an SQLite database, but not an oslomig scan database; give another --db"
+                    )
             if create:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
@@ -126,7 +128,9 @@ class ScanStore:
 
     # -- writing a scan
     def begin_scan(self, share: str, source: str) -> int:
-        cur = self.db.execute("INSERT INTO scans (share, source, started_at) VALUES (?, ?, ?)", (share, source, time.time()))
+        cur = self.db.execute(
+            "INSERT INTO scans (share, source, started_at) VALUES (?, ?, ?)", (share, source, time.time())
+        )
         return int(cur.lastrowid)
 
     def add_files(self, scan_id: int, rows: list[tuple]) -> None:
@@ -141,7 +145,10 @@ class ScanStore:
         """rows: (path, kind, message)"""
         if rows:
             with self.transaction() as db:
-                db.executemany("INSERT INTO problems (scan_id, path, kind, message) VALUES (?, ?, ?, ?)", [(scan_id, *r) for r in rows])
+                db.executemany(
+                    "INSERT INTO problems (scan_id, path, kind, message) VALUES (?, ?, ?, ?)",
+                    [(scan_id, *r) for r in rows],
+                )
 
     def finish_scan(self, scan_id: int, share: str) -> None:
         """The new scan replaces the share's earlier ones, in one transaction."""
@@ -153,7 +160,10 @@ class ScanStore:
                 db.execute("DELETE FROM files WHERE scan_id = ?", (sid,))
                 db.execute("DELETE FROM problems WHERE scan_id = ?", (sid,))
                 db.execute("DELETE FROM scans WHERE id = ?", (sid,))
-            db.execute("UPDATE scans SET finished_at = ?, files = ?, problems = ? WHERE id = ?", (time.time(), files, problems, scan_id))
+            db.execute(
+                "UPDATE scans SET finished_at = ?, files = ?, problems = ? WHERE id = ?",
+                (time.time(), files, problems, scan_id),
+            )
 
     def abandon_scan(self, scan_id: int) -> None:
         if self.db.in_transaction:  # interrupted inside a batch: that batch goes too
@@ -167,14 +177,16 @@ class ScanStore:
     def size_collisions(self, scan_id: int):
         return self.db.execute(
             "SELECT path, size FROM files WHERE scan_id = ? AND kind = 'file' AND size > 0 AND size IN "
-            "(SELECT size FROM files WHERE scan_id = ? AND kind = 'file' AND size > 0 GROUP BY size HAVING count(*) > 1) ORDER BY size, path",
+            "(SELECT size FROM files WHERE scan_id = ? AND kind = 'file' AND size > 0 GROUP BY size HAVING count(*) "
+            "> 1) ORDER BY size, path",
             (scan_id, scan_id),
         ).fetchall()
 
     def prefix_collisions(self, scan_id: int):
         return self.db.execute(
             "SELECT path, size FROM files WHERE scan_id = ? AND prefix_hash IS NOT NULL AND (size, prefix_hash) IN "
-            "(SELECT size, prefix_hash FROM files WHERE scan_id = ? AND prefix_hash IS NOT NULL GROUP BY size, prefix_hash HAVING count(*) > 1) "
+            "(SELECT size, prefix_hash FROM files WHERE scan_id = ? AND prefix_hash IS NOT NULL GROUP BY size, "
+            "prefix_hash HAVING count(*) > 1) "
             "ORDER BY size, path",
             (scan_id, scan_id),
         ).fetchall()
@@ -182,12 +194,15 @@ class ScanStore:
     def set_hashes(self, scan_id: int, column: str, rows: list[tuple[str, bytes]]) -> None:
         assert column in ("prefix_hash", "full_hash")
         with self.transaction() as db:
-            db.executemany(f"UPDATE files SET {column} = ? WHERE scan_id = ? AND path = ?", [(h, scan_id, p) for p, h in rows])
+            db.executemany(
+                f"UPDATE files SET {column} = ? WHERE scan_id = ? AND path = ?", [(h, scan_id, p) for p, h in rows]
+            )
 
     # -- reading
     def latest_scan(self, share: str):
         return self.db.execute(
-            "SELECT id, source, finished_at, files, problems FROM scans WHERE share = ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+            "SELECT id, source, finished_at, files, problems FROM scans WHERE share = ? AND finished_at IS NOT NULL "
+            "ORDER BY id DESC LIMIT 1",
             (share,),
         ).fetchone()
 
