@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench examples clean setup
+.PHONY: demo test lint bench fuzz mutate examples clean setup
 
 setup: $(STAMP)
 
@@ -17,9 +17,23 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) scripts/demo.py
 
-test: $(STAMP)
+test: $(STAMP) lint
 	bash scripts/system-packages.sh
 	$(PY) -m pytest -q
+
+# ruff (lint and format check) over everything, mypy over the core modules (pyproject [tool.mypy])
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/ruff format --check src tests bench scripts
+	$(VENV)/bin/mypy
+
+# The long fuzz run: OSLOMIG_FUZZ_CASES mutated files through validate and the commands (make test runs 300)
+fuzz: $(STAMP)
+	OSLOMIG_FUZZ_CASES=$${OSLOMIG_FUZZ_CASES:-20000} $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py
+
+# Mutation testing of the core modules (see README); prints the score
+mutate: $(STAMP)
+	$(PY) scripts/mutate.py
 
 bench: $(STAMP)
 	$(PY) bench/run.py

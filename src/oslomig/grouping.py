@@ -183,7 +183,7 @@ def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
             cols.append(off_clu + ic_pairs[:, 1])
     elif "cluster" in bind and len(ic_pairs):
         # clusters alone: a database meets its cluster directly, not through its instance
-        inst_to_pairs = {}
+        inst_to_pairs: dict[int, list[int]] = {}
         for inst_k, clu in ic_pairs.tolist():
             inst_to_pairs.setdefault(inst_k, []).append(clu)
         for i in np.flatnonzero(np.isin(db_inst, ic_pairs[:, 0])).tolist():
@@ -234,7 +234,7 @@ def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
             off_clu,
         )
     if "availability_group" in bind and n_ag:
-        first = {}
+        first: dict[int, int] = {}
         for i in np.flatnonzero(ag_idx >= 0).tolist():
             first.setdefault(int(ag_idx[i]), i)
         add_bound("availability_group", ag_ids, np.bincount(ag_idx[ag_idx >= 0], minlength=n_ag), 0, members=first)
@@ -276,8 +276,8 @@ def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
     db_label_l = db_label.tolist()
     order_l = order.tolist()
     bounds = [0, *cut.tolist(), len(order_l)] if order_l else [0]
-    for a, b in zip(bounds, bounds[1:]):
-        idxs = order_l[a:b]
+    for lo_i, hi_i in zip(bounds, bounds[1:]):
+        idxs = order_l[lo_i:hi_i]
         if len(idxs) > 1:
             idxs.sort(key=key)
         moving_idx = [i for i in idxs if not mig[i]] if has_migrated else idxs
@@ -413,7 +413,7 @@ def member_ties(plan: DatabasePlan, inv: Inventory, group: Group, db_id: str) ->
         ("systems", inv.owner.get(db_id, "")),
     }
     mine |= {("host", h) for h in hosts}
-    mine |= {("cluster", inv.hosts[h].cluster) for h in hosts if h in inv.hosts and inv.hosts[h].cluster}
+    mine |= {("cluster", c) for h in hosts if h in inv.hosts and (c := inv.hosts[h].cluster)}
     out = []
     for b in group.bound_by:
         key = (b["rule"], b["key"])

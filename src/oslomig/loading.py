@@ -66,7 +66,7 @@ def parse_model(doc: Document, cls: type[M], problems: Problems) -> M | None:
         return None
 
 
-def _report(doc: Document, cls: type[BaseModel], err: dict, problems: Problems) -> None:
+def _report(doc: Document, cls: type[BaseModel], err: Any, problems: Problems) -> None:
     loc = tuple(err["loc"])
     kind = err["type"]
     where = _dotted(loc)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache
 from importlib import resources
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -20,7 +20,7 @@ Environment = Literal["prod", "test", "dev", "staging", "other"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 BindRule = Literal["instance", "host", "cluster", "availability_group", "links"]
-DEFAULT_BIND: tuple[str, ...] = ("instance", "host", "cluster", "availability_group")
+DEFAULT_BIND: tuple[BindRule, ...] = ("instance", "host", "cluster", "availability_group")
 Action = Literal["migrate", "review", "skip"]
 
 
@@ -359,7 +359,7 @@ class DatabasePlan(Model):
 
 # ------------------------------------------------------------ scan targets (§4)
 
-_ONE_SECRET = {"oneOf": [{"required": ["password_env"]}, {"required": ["password_file"]}]}
+_ONE_SECRET: Any = {"oneOf": [{"required": ["password_env"]}, {"required": ["password_file"]}]}
 
 
 class _Secret(Model):

@@ -19,6 +19,7 @@ import datetime as dt
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from oslomig.grouping import Group, GroupingResult
@@ -171,7 +172,8 @@ class _Feasibility:
 
 def _precedence(groups: list[Group], inv: Inventory, warnings: list[dict]) -> list[tuple[int, int, str]]:
     """(before, after, system): group `after` holds prod of `system`, `before` holds its non-prod."""
-    prod_of, test_of = defaultdict(set), defaultdict(set)
+    prod_of: dict[str, set[int]] = defaultdict(set)
+    test_of: dict[str, set[int]] = defaultdict(set)
     for gi, g in enumerate(groups):
         for d in g.databases:
             owner = inv.owner.get(d)
@@ -346,8 +348,9 @@ def build_schedule(
     for oi in {o.index for o in fixed.values()}:
         held = [gi for gi, o in fixed.items() if o.index == oi]
         cap_min[oi] = max(cap_min[oi], sum(dur[gi] for gi in held))
-        if cap_cnt[oi] is not None:
-            cap_cnt[oi] = max(cap_cnt[oi], len(held))
+        count = cap_cnt[oi]
+        if count is not None:
+            cap_cnt[oi] = max(count, len(held))
     cap = (cap_min, cap_cnt)
 
     chosen = _greedy(groups, all_occs, options, fixed, prec, gap, cap, dur)
@@ -409,7 +412,7 @@ def _predecessors(prec) -> dict[int, list[int]]:
 
 
 def _topological(n: int, prec) -> list[int]:
-    indeg = Counter()
+    indeg: Counter[int] = Counter()
     succ = defaultdict(list)
     for t, p in {(t, p) for t, p, _ in prec}:
         indeg[p] += 1
@@ -432,8 +435,8 @@ def _topological(n: int, prec) -> list[int]:
 
 def _greedy(groups, occs, options, fixed, prec, gap, cap, dur) -> dict[int, int]:
     cap_min, cap_cnt = cap
-    used_min = Counter()
-    used_cnt = Counter()
+    used_min: Counter[int] = Counter()
+    used_cnt: Counter[int] = Counter()
     chosen: dict[int, int] = {}
     for gi, o in fixed.items():
         chosen[gi] = o.index
@@ -443,7 +446,7 @@ def _greedy(groups, occs, options, fixed, prec, gap, cap, dur) -> dict[int, int]
     order = _topological(len(groups), prec)
     # within precedence order, the least flexible and largest first
     rank = {gi: k for k, gi in enumerate(order)}
-    level = {}
+    level: dict[int, int] = {}
     for gi in order:
         level[gi] = 1 + max((level.get(t, 0) for t in preds.get(gi, [])), default=0)
     for gi in sorted(order, key=lambda i: (level[i], len(options[i]), -dur[i], rank[i])):
@@ -473,7 +476,8 @@ def _left_shift(chosen, occs, options, fixed, prec, gap, cap, dur) -> None:
     Moving a group earlier never delays anyone else, so the finish can only stay or improve."""
     cap_min, cap_cnt = cap
     preds = _predecessors(prec)
-    used_min, used_cnt = Counter(), Counter()
+    used_min: Counter[int] = Counter()
+    used_cnt: Counter[int] = Counter()
     for gi, oi in chosen.items():
         used_min[oi] += dur[gi]
         used_cnt[oi] += 1
@@ -508,22 +512,22 @@ def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap, dur, hint, time_
 
     model = cp_model.CpModel()
     end_rank = {t: r for r, t in enumerate(sorted({o.end for o in occs}))}
-    x: dict[tuple[int, int], object] = {}
+    x: dict[tuple[int, int], Any] = {}
     per_occ = defaultdict(list)
     for gi, opts in enumerate(options):
         for oi in opts:
-            var = model.NewBoolVar(f"x{gi}_{oi}")
+            var = model.new_bool_var(f"x{gi}_{oi}")
             x[gi, oi] = var
             per_occ[oi].append(gi)
         if opts:
             if gi in fixed:
-                model.Add(sum(x[gi, oi] for oi in opts) == 1)
+                model.add(sum(x[gi, oi] for oi in opts) == 1)
             else:
-                model.AddAtMostOne(x[gi, oi] for oi in opts)
+                model.add_at_most_one(x[gi, oi] for oi in opts)
     for oi, gis in per_occ.items():
-        model.Add(sum(dur[gi] * x[gi, oi] for gi in gis) <= cap_min[oi])
+        model.add(sum(dur[gi] * x[gi, oi] for gi in gis) <= cap_min[oi])
         if cap_cnt[oi] is not None:
-            model.Add(sum(x[gi, oi] for gi in gis) <= cap_cnt[oi])
+            model.add(sum(x[gi, oi] for gi in gis) <= cap_cnt[oi])
     # test before prod, linear in the number of choices: start/end in minutes from the first occurrence
     origin = min(o.start for o in occs)
 
@@ -532,7 +536,9 @@ def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap, dur, hint, time_
 
     horizon = minutes(max(o.end for o in occs)) + 1
     gap_min = int(gap.total_seconds() // 60)
-    placed_var, start_var, end_var = {}, {}, {}
+    placed_var: dict[int, Any] = {}
+    start_var: dict[int, Any] = {}
+    end_var: dict[int, Any] = {}
     for gi in sorted({g for t, p, _ in prec for g in (t, p)}):
         opts = options[gi]
         placed_var[gi] = sum(x[gi, oi] for oi in opts) if opts else 0
@@ -542,32 +548,32 @@ def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap, dur, hint, time_
         if not options[p]:
             continue
         if not options[t]:
-            model.Add(placed_var[p] == 0)
+            model.add(placed_var[p] == 0)
             continue
-        model.Add(placed_var[p] <= placed_var[t])
+        model.add(placed_var[p] <= placed_var[t])
         # when p is placed: start_p >= end_t + gap; when it is not, start_p is 0 and the big-M term relaxes it
-        model.Add(start_var[p] >= end_var[t] + gap_min - (horizon + gap_min) * (1 - placed_var[p]))
+        model.add(start_var[p] >= end_var[t] + gap_min - (horizon + gap_min) * (1 - placed_var[p]))
     scheduled = sum(x.values())
     max_rank = max(end_rank.values(), default=0)
     # the relaxation's bound holds for any schedule placing at least as many groups: tell the solver
     low = end_rank.get(bound, 0) if bound is not None and len(hint) == sum(1 for o in options if o) else 0
-    makespan = model.NewIntVar(low, max_rank, "makespan")
+    makespan = model.new_int_var(low, max_rank, "makespan")
     for (_gi, oi), var in x.items():
-        model.Add(makespan >= end_rank[occs[oi].end]).OnlyEnforceIf(var)
+        model.add(makespan >= end_rank[occs[oi].end]).only_enforce_if(var)
     # schedule as many groups as possible, then finish as early as possible; early
     # placement of the others comes from `_left_shift`, which keeps the proof cheap
-    model.Maximize((max_rank + 2) * scheduled - makespan)
+    model.maximize((max_rank + 2) * scheduled - makespan)
     for (gi, oi), var in x.items():
-        model.AddHint(var, 1 if hint.get(gi) == oi else 0)
+        model.add_hint(var, 1 if hint.get(gi) == oi else 0)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1  # one worker + deterministic time: the same answer every run
     solver.parameters.max_deterministic_time = time_limit
     solver.parameters.max_time_in_seconds = 3 * time_limit  # a safety net on a loaded machine
     solver.parameters.random_seed = 0
-    status = solver.Solve(model)
+    status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
-    chosen = {gi: oi for (gi, oi), var in x.items() if solver.Value(var)}
+    chosen = {gi: oi for (gi, oi), var in x.items() if solver.value(var)}
     return chosen, status == cp_model.OPTIMAL
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from oslomig.models import WEEKDAYS, Blackout, DatabasePlan, Window
@@ -113,7 +114,7 @@ def _holiday_days(country: str, years: tuple[int, ...]) -> frozenset[dt.date]:
     import holidays
 
     code, _, subdiv = country.partition("-")
-    kwargs = {"years": list(years)}
+    kwargs: dict[str, Any] = {"years": list(years)}
     if subdiv:
         kwargs["subdiv"] = subdiv
     if code == "NO":

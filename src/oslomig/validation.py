@@ -165,8 +165,9 @@ def check_dependency_cycles(inv: Inventory, problems: Problems) -> None:
 def check_plan(plan: models.DatabasePlan, doc: Document, inv: Inventory | None, problems: Problems) -> None:
     from oslomig.timewindows import matching_window, supported_country
 
-    def at(*loc, key=False):
-        return (doc.path, *doc.position(loc, key=key))
+    def at(*loc, key=False) -> tuple[str, int, int]:
+        line, col = doc.position(loc, key=key)
+        return doc.path, line, col
 
     if plan.period.end < plan.period.start:
         problems.error(
@@ -249,7 +250,7 @@ def check_plan(plan: models.DatabasePlan, doc: Document, inv: Inventory | None, 
             )
     if inv is None:
         return
-    refs = [
+    refs: list[tuple[str, str, dict, str]] = [
         ("scope", "agencies", inv.agencies, "agency"),
         ("scope", "systems", inv.systems, "system"),
     ]

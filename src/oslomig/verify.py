@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from oslomig.loading import Inventory
@@ -31,7 +32,7 @@ def _holidays(country: str, year: int) -> frozenset[dt.date]:
     import holidays
 
     code, _, sub = country.partition("-")
-    kw = {"subdiv": sub} if sub else {}
+    kw: dict[str, Any] = {"subdiv": sub} if sub else {}
     if code == "NO":
         kw["include_sundays"] = False
     return frozenset(holidays.country_holidays(code, years=[year], **kw))
@@ -64,7 +65,7 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
     windows = {w.name: w for w in plan.windows}
     migrated = set(plan.migrated)
     announced = {a.database: (a.start if a.start.tzinfo else a.start.replace(tzinfo=tz)) for a in plan.announced}
-    usage: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
+    usage: dict[tuple[str, str], list[tuple[str, float, bool]]] = defaultdict(list)
     start_of: dict[str, dt.datetime] = {}
     end_of: dict[str, dt.datetime] = {}
     seen: dict[str, str] = {}
@@ -115,7 +116,7 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
         if w.engines and not engines <= set(w.engines) and not is_announced:
             problems.append(f"{gid}: engines {sorted(engines)} not allowed in window {w.name}")
         systems = {inv.owner[d] for d in a["databases"] if d in inv.owner}
-        agencies = {inv.systems[s].agency for s in systems if inv.systems[s].agency}
+        agencies = {ag for s in systems if (ag := inv.systems[s].agency)}
         if not is_announced:
             # 5. blackouts
             for day in sorted(_days_touched(local, end.astimezone(tz))):
@@ -133,18 +134,18 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
             if d in migrated:
                 problems.append(f"{gid}: {d} is already migrated")
     # 3. capacity per occurrence
-    for (wname, start), items in usage.items():
+    for (wname, occ_start), items in usage.items():
         w = windows[wname]
-        first = next(a for a in schedule["assignments"] if a["window"] == wname and a["start"] == start)
-        real = (dt.datetime.fromisoformat(first["end"]) - dt.datetime.fromisoformat(start)).total_seconds() / 3600
+        first = next(a for a in schedule["assignments"] if a["window"] == wname and a["start"] == occ_start)
+        real = (dt.datetime.fromisoformat(first["end"]) - dt.datetime.fromisoformat(occ_start)).total_seconds() / 3600
         if all(announced_ for _, _, announced_ in items):
             continue  # only announced groups: what owners were told stands, full or not
         if sum(h for _, h, _ in items) > real * w.parallel + 1e-6:
             problems.append(
-                f"{wname} {start}: {sum(h for _, h, _ in items):.2f} h of groups exceed {real:g} h x {w.parallel}"
+                f"{wname} {occ_start}: {sum(h for _, h, _ in items):.2f} h of groups exceed {real:g} h x {w.parallel}"
             )
         if w.max_groups is not None and len(items) > w.max_groups:
-            problems.append(f"{wname} {start}: {len(items)} groups exceed max_groups {w.max_groups}")
+            problems.append(f"{wname} {occ_start}: {len(items)} groups exceed max_groups {w.max_groups}")
     announced_groups = {a["group"] for a in schedule["assignments"] if a.get("announced")}
     for u in schedule.get("unscheduled", []):
         if not u.get("reasons"):
@@ -157,7 +158,7 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
                 problems.append(f"{d} is both scheduled ({seen[d]}) and unscheduled ({u['group']})")
             seen[d] = u["group"]
     # 7. test before prod, per system
-    by_system = defaultdict(lambda: ([], []))
+    by_system: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     for d, gid in seen.items():
         owner = inv.owner.get(d)
         if owner is not None:

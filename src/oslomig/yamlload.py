@@ -40,7 +40,7 @@ except ImportError:  # pragma: no cover - libyaml is in the PyYAML wheels
 _PLAIN = "tag:oslomig,2024:plain"
 
 
-class _ComposeLoader(_Parser, yaml.resolver.BaseResolver):  # type: ignore[valid-type,misc]
+class _ComposeLoader(_Parser, yaml.resolver.BaseResolver):
     def resolve(self, kind, value, implicit):
         if kind is yaml.ScalarNode and implicit[0]:
             return _PLAIN
