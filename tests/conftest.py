@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# the source beside these tests is the one tested (under mutation testing, the mutated copy), not whatever is installed
+sys.path.insert(0, str(ROOT / "src"))
 CASES = ROOT / "tests" / "cases"
 
 
@@ -16,7 +18,10 @@ def run_cli(
     *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 120, input: str | None = None
 ) -> subprocess.CompletedProcess:
     """The real CLI in a subprocess: exit codes, stdout/stderr separation and start-up are what users get."""
-    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    # the source beside these tests, first: under mutation testing that is the mutated copy
+    src = str(ROOT / "src")
+    full_env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]),
+                **(env or {})}
     full_env.pop("OSLOMIG_DEBUG", None)
     return subprocess.run(
         [sys.executable, "-m", "oslomig", *args],

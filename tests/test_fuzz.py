@@ -22,7 +22,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 CASES = int(os.environ.get("OSLOMIG_FUZZ_CASES", "300"))
@@ -41,12 +40,51 @@ SEEDS = [
     ROOT / "inventories" / "owners" / "agencies.yaml",
 ]
 
-NUMBERS = ["0", "-1", "-3.5", "1e308", "-1e308", "5e-324", ".nan", ".inf", "-.inf", "1e12", "99999999999999999999999", "0x7f",
-           "0o17", "1_000"]
-DATES = ["2021-02-30", "9999-12-31", "0000-01-01", "2021-13-01", "1969-12-31", "2199-12-31", "2021-03-28T02:30",
-         "2021-10-31T02:30", "2021-05-04T25:00", "2021-05-04T18:00+14:00"]
+NUMBERS = [
+    "0",
+    "-1",
+    "-3.5",
+    "1e308",
+    "-1e308",
+    "5e-324",
+    ".nan",
+    ".inf",
+    "-.inf",
+    "1e12",
+    "99999999999999999999999",
+    "0x7f",
+    "0o17",
+    "1_000",
+]
+DATES = [
+    "2021-02-30",
+    "9999-12-31",
+    "0000-01-01",
+    "2021-13-01",
+    "1969-12-31",
+    "2199-12-31",
+    "2021-03-28T02:30",
+    "2021-10-31T02:30",
+    "2021-05-04T25:00",
+    "2021-05-04T18:00+14:00",
+]
 TAGS = ["!!str", "!!int", "!!float", "!!bool", "!!null", "!!binary", "!foo", "!!set", "!!timestamp", "!!map", "!!seq"]
-VALUES = ["[]", "{}", "[a, b]", "{a: 1}", "~", "''", '"x\\ny"', "yes", "NO", "true", "'../../../x'", "a/b", "'x' ", "*x"]
+VALUES = [
+    "[]",
+    "{}",
+    "[a, b]",
+    "{a: 1}",
+    "~",
+    "''",
+    '"x\\ny"',
+    "yes",
+    "NO",
+    "true",
+    "'../../../x'",
+    "a/b",
+    "'x' ",
+    "*x",
+]
 
 
 def _replace_value(line: str, rng: random.Random, pool: list[str]) -> str:
@@ -116,8 +154,16 @@ def world(tmp_path_factory):
     base = tmp_path_factory.mktemp("fuzz")
     inv = load_checked_inventory([ROOT / "inventories"], Problems())
     tree = base / "tree"
-    for rel, data in [("a.txt", b"a"), ("Arkiv/old.pdf", b"old"), ("Prosjekter/p.docx", b"p" * 10), ("x:y.txt", b"a"),
-                      ("~$lock.docx", b"l"), ("Thumbs.db", b"t"), ("dir /space.txt", b"s"), ("forms", b"f")]:
+    for rel, data in [
+        ("a.txt", b"a"),
+        ("Arkiv/old.pdf", b"old"),
+        ("Prosjekter/p.docx", b"p" * 10),
+        ("x:y.txt", b"a"),
+        ("~$lock.docx", b"l"),
+        ("Thumbs.db", b"t"),
+        ("dir /space.txt", b"s"),
+        ("forms", b"f"),
+    ]:
         path = tree / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -225,7 +271,7 @@ def test_fuzz_in_process(world):
             signal.alarm(CASE_SECONDS)
             try:
                 run_case(n, world)
-            except Exception as exc:  # noqa: BLE001 - collected and reported with the case number
+            except Exception as exc:
                 failures.append(f"case {n} ({SEEDS[n % len(SEEDS)].name}): {type(exc).__name__}: {exc}"[:400])
             finally:
                 signal.alarm(0)
@@ -242,10 +288,19 @@ def test_fuzz_through_the_cli(world):
         path = world["base"] / "cases" / str(n) / seed.name
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(mutate(seed.read_text(encoding="utf-8"), random.Random(n)).encode("utf-8", "surrogateescape"))
+            path.write_bytes(
+                mutate(seed.read_text(encoding="utf-8"), random.Random(n)).encode("utf-8", "surrogateescape")
+            )
         try:
-            proc = subprocess.run([sys.executable, "-m", "oslomig", "validate", str(path)], capture_output=True, text=True,
-                                  timeout=60, env={**os.environ, "NO_COLOR": "1"}, cwd=ROOT, errors="replace")
+            proc = subprocess.run(
+                [sys.executable, "-m", "oslomig", "validate", str(path)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**os.environ, "NO_COLOR": "1"},
+                cwd=ROOT,
+                errors="replace",
+            )
         except subprocess.TimeoutExpired:
             bad.append(f"case {n}: validate hung")
             continue

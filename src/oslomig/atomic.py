@@ -21,16 +21,11 @@ from typing import IO, Any
 
 from oslomig.errors import OslomigError
 
-_UMASK: int | None = None
-
-
 def current_umask() -> int:
-    global _UMASK
-    if _UMASK is None:
-        old = os.umask(0o022)
-        os.umask(old)
-        _UMASK = old
-    return _UMASK
+    """The process umask, read fresh each time (it can only be read by setting it)."""
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
 
 
 def _why(exc: OSError) -> str:

@@ -317,6 +317,16 @@ def build_schedule(
     gap = dt.timedelta(days=plan.test_before_prod_days)
     # an announced prod group never moves, so its test groups must end `gap` before it starts
     for t, p, system in prec:
+        if p in fixed and t in fixed and fixed[p].start < fixed[t].end + gap:
+            warnings.append(
+                {
+                    "code": "announced-test-before-prod",
+                    "group": groups[p].id,
+                    "message": f"{groups[p].id}: prod of {system} was announced for {fixed[p].start:%Y-%m-%d %H:%M}, less "
+                    f"than {gap.days} days after its announced non-prod group {groups[t].id} ends; both kept, because "
+                    "owners were told",
+                }
+            )
         if p in fixed and t not in fixed:
             deadline = fixed[p].start - gap
             deadlines[t].append((deadline, groups[p].id, system))
