@@ -20,8 +20,12 @@ def run_cli(
     """The real CLI in a subprocess: exit codes, stdout/stderr separation and start-up are what users get."""
     # the source beside these tests, first: under mutation testing that is the mutated copy
     src = str(ROOT / "src")
-    full_env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]),
-                **(env or {})}
+    full_env = {
+        **os.environ,
+        "NO_COLOR": "1",
+        "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]),
+        **(env or {}),
+    }
     full_env.pop("OSLOMIG_DEBUG", None)
     return subprocess.run(
         [sys.executable, "-m", "oslomig", *args],

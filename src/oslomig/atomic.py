@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from oslomig.errors import OslomigError
 
+
 def current_umask() -> int:
     """The process umask, read fresh each time (it can only be read by setting it)."""
     old = os.umask(0o022)

@@ -322,9 +322,9 @@ def build_schedule(
                 {
                     "code": "announced-test-before-prod",
                     "group": groups[p].id,
-                    "message": f"{groups[p].id}: prod of {system} was announced for {fixed[p].start:%Y-%m-%d %H:%M}, less "
-                    f"than {gap.days} days after its announced non-prod group {groups[t].id} ends; both kept, because "
-                    "owners were told",
+                    "message": f"{groups[p].id}: prod of {system} was announced for "
+                    f"{fixed[p].start:%Y-%m-%d %H:%M}, less than {gap.days} days after its announced non-prod group "
+                    f"{groups[t].id} ends; both kept, because owners were told",
                 }
             )
         if p in fixed and t not in fixed:
