@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from test_shares import world_readable_tmp  # noqa: F401 (a fixture)
 
 from oslomig.models import DatabasePlan
 from oslomig.yamlload import YamlError, load_text
@@ -59,3 +60,63 @@ def test_multiple_documents():
     with pytest.raises(YamlError) as err:
         load_text("a: 1\n---\nb: 2\n")
     assert (err.value.code, err.value.line) == ("multiple-documents", 3)
+
+
+def test_explicit_tags_are_honoured():
+    data = load_text(
+        "a: !!str 0755\nb: !!str true\nc: 0755\nd: !!int '12'\ne: !!float 3\nf: !!null ''\ng: !!bool false\n"
+    ).data
+    assert data == {"a": "0755", "b": "true", "c": 755, "d": 12, "e": 3.0, "f": None, "g": False}
+    for bad, code in (
+        ("a: !!int x\n", "bad-tag"),
+        ("a: !!binary aGk=\n", "unsupported-tag"),
+        ("a: !!set {x}\n", "unsupported-tag"),
+    ):
+        with pytest.raises(YamlError) as err:
+            load_text(bad)
+        assert err.value.code == code and (err.value.line, err.value.column) == (1, 4)
+
+
+def test_tabs_inside_block_scalars_and_quoted_strings_are_content():
+    data = load_text("a: |\n  one\n  \ttwo\nb: \"x\\ty\"\nc: 'p\tq'\nd: x\t# a tab before a comment\n").data
+    assert data == {"a": "one\n\ttwo\n", "b": "x\ty", "c": "p\tq", "d": "x"}
+    with pytest.raises(YamlError) as err:
+        load_text("a:\n\tb: 1\n")
+    assert (err.value.code, err.value.line, err.value.column) == ("tab-indent", 2, 1)
+
+
+def test_deep_nesting_is_refused_before_the_parser_sees_it():
+    for text in ("a: " + "[" * 30000 + "]" * 30000, "- " * 30000 + "x", "a: " + "{a: " * 30000 + "1" + "}" * 30000):
+        with pytest.raises(YamlError) as err:
+            load_text(text)
+        assert err.value.code == "too-deep"
+    # brackets inside quoted strings and comments are not nesting
+    assert load_text("a: '" + "[" * 500 + "'  # " + "{" * 500 + "\n").data == {"a": "[" * 500}
+    assert load_text("a: " + "[" * 150 + "]" * 150 + "\n").data["a"] is not None  # deep, but legitimate
+
+
+def test_an_unreadable_file_is_a_problem_not_a_crash(world_readable_tmp):
+    import os
+    import subprocess
+    import sys
+
+    from test_shares import _as_unprivileged
+
+    """A directory is validated; one file in it cannot be read (a file named on the command line that cannot be read
+    is refused by the argument parser, exit 2)."""
+    tmp_path = world_readable_tmp
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("hosts: [{name: h1}]\n")
+    secret.chmod(0o000)
+    tmp_path.chmod(0o755)
+    try:
+        proc = subprocess.run(
+            _as_unprivileged([sys.executable, "-m", "oslomig", "validate", str(tmp_path)]),
+            capture_output=True,
+            text=True,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+    finally:
+        secret.chmod(0o644)
+    assert proc.returncode == 1, proc.stderr
+    assert ":1:1: error [unreadable] cannot read file: Permission denied" in proc.stdout
