@@ -95,7 +95,7 @@ def test_deep_nesting_is_refused_before_the_parser_sees_it():
     assert load_text("a: " + "[" * 150 + "]" * 150 + "\n").data["a"] is not None  # deep, but legitimate
 
 
-def test_an_unreadable_file_is_a_problem_not_a_crash(world_readable_tmp):
+def test_an_unreadable_file_is_a_problem_not_a_crash(world_readable_tmp):  # noqa: F811 (the fixture)
     import os
     import subprocess
     import sys
