@@ -112,6 +112,12 @@ def test_notices(cli, tmp_path, schedule_json):
     sample = (out / rows[0]["file"]).read_text(encoding="utf-8")
     assert sample.startswith("Emne: Planlagt nedetid") and rows[0]["contact_name"] in sample
     assert "senest" in sample
+    # publish-by is the window's start minus notice_days (14 in the shipped plan), for every notice
+    import datetime as dt
+
+    for r in rows:
+        start = dt.datetime.fromisoformat(r["start"]).date()
+        assert dt.date.fromisoformat(r["publish_by"]) == start - dt.timedelta(days=14), r["notice_id"]
     cal = Calendar.from_ical((out / "notices.ics").read_bytes())
     uids = [str(e["uid"]) for e in cal.walk("VEVENT")]
     assert len(uids) == len(schedule_json["assignments"]) == len(set(uids))

@@ -31,19 +31,31 @@ def test_per_database_query_keeps_a_hostile_name_one_identifier(name):
     assert "DROP" not in [t.text.upper() for t in sqlglot.tokenize(sql, read="tsql") if t.token_type.name == "DROP"]
 
 
-class FakeCursor:
-    """A DB-API cursor double: answers each known query with recorded rows."""
+def output_columns(sql: str, dialect: str) -> list[str]:
+    """The column names a query returns, read from the query itself (its select list, aliases first)."""
+    select = sqlglot.parse_one(sql, read=dialect)
+    return [e.alias_or_name.lower() for e in select.expressions]
 
-    def __init__(self, answers: list[tuple[str, list[str], list[tuple]]]):
+
+class FakeCursor:
+    """A DB-API cursor double: answers each known query with recorded rows. The column names in `description` come
+    from the SQL being answered, not from the test: rename a column in the query and the mapping code that reads the
+    old name fails here, as it would against a real server. The names the test lists must agree with the query."""
+
+    def __init__(self, answers: list[tuple[str, list[str], list[tuple]]], dialect: str = "tsql"):
         self.answers = answers
+        self.dialect = dialect
         self.description = None
         self._rows: list[tuple] = []
         self.executed: list[str] = []
 
     def execute(self, sql, *params):
         self.executed.append(sql)
-        for needle, columns, rows in self.answers:
+        for needle, expected, rows in self.answers:
             if re.search(needle, sql, re.S):
+                columns = output_columns(sql, self.dialect)
+                assert [c.lower() for c in expected] == columns, f"the recorded columns are not what {needle!r} returns"
+                assert all(len(r) == len(columns) for r in rows), "a recorded row is not as wide as the query's select"
                 self.description = [(c, None, None, None, None, None, None) for c in columns]
                 self._rows = rows
                 return self
@@ -144,7 +156,8 @@ def test_oracle_mapping_rac_from_recorded_rows():
                 ["DB_UNIQUE_NAME", "DEST_ROLE"],
                 [("LONN_A", "PRIMARY DATABASE"), ("LONN_B", "PHYSICAL STANDBY")],
             ),
-        ]
+        ],
+        dialect="oracle",
     )
     inv = mapping.oracle_inventory(cursor, "orarac01", 1521)
     (inst,) = inv["instances"]

@@ -320,3 +320,20 @@ def test_vectorised_feasibility_matches_the_rule_one_by_one():
     for group in compute_groups(plan, inv).groups:
         one_by_one = [o.index for o in occs if scheduling._ruled_out(ctx, group, o) is None]
         assert feasible.options(group) == one_by_one, group.id
+
+
+def test_the_verifier_holds_the_notice_rule_to_notice_days():
+    """A start less than notice_days after today breaks rule 6; exactly notice_days after is allowed."""
+    plan = make_plan(
+        period={"start": "2021-05-03", "end": "2021-06-30"},
+        notice_days=10,
+        windows=[{"name": "tue", "weekdays": ["tue"], "start": "18:00", "hours": 10}],
+    )
+    inv = make_inventory([{"id": "h1/A/db", "instance": "h1/A", "size_gb": 10}])
+    result = build_schedule(plan, inv, compute_groups(plan, inv), dt.date(2021, 5, 1)).as_json()
+    assert result["assignments"][0]["start"].startswith("2021-05-11")  # the first Tuesday 10 days on
+    assert verify_schedule(result, plan, inv, dt.date(2021, 5, 1)) == []
+    late = verify_schedule(result, plan, inv, dt.date(2021, 5, 2))  # now it starts 9 days after today
+    assert late == [f"{result['assignments'][0]['group']}: starts 2021-05-11, less than 10 days after 2021-05-02"]
+    stricter = plan.model_copy(update={"notice_days": 11})
+    assert verify_schedule(result, stricter, inv, dt.date(2021, 5, 1))

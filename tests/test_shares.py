@@ -247,3 +247,29 @@ def test_ssh_source_unreachable_is_a_plain_sentence(tmp_path):
     assert proc.returncode == 1
     assert f"127.0.0.1:{port}: connection refused (no SSH server listening)" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_invalid_chars_review_leaves_names_alone_and_asks_a_person(tmp_path):
+    """`invalid_chars: review`: a name SharePoint refuses is not renamed but sent to review; `replace` renames it."""
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "a:b.txt").write_text("x")
+    (share / "ok.txt").write_text("yy")
+    db = tmp_path / "s.sqlite"
+    for policy, action, target in (("review", "review", "a:b.txt"), ("replace", "migrate", "a_b.txt")):
+        plan = tmp_path / f"{policy}.yaml"
+        plan.write_text(
+            f"kind: share-migration\nname: x\npolicy: {{invalid_chars: {policy}}}\nshares:\n  - id: s\n"
+            "    source: share\n    spmt_source: '\\\\srv\\s'\n    target: {site: https://t.sharepoint.com/sites/S}\n",
+            encoding="utf-8",
+        )
+        assert run_cli("share", "scan", "--plan", str(plan), "--db", str(db)).returncode == 0
+        out = tmp_path / f"out-{policy}"
+        proc = run_cli(
+            "share", "manifest", "--plan", str(plan), "--db", str(db), "--out", str(out), "--today", "2021-04-20"
+        )
+        assert proc.returncode == 0, proc.stderr
+        rows = {r["source_path"]: r for r in read_manifest(out)}
+        assert (rows["a:b.txt"]["action"], rows["a:b.txt"]["reasons"]) == (action, "INVALID_CHARS")
+        assert rows["a:b.txt"]["target_path"] == target
+        assert rows["ok.txt"]["action"] == "migrate"
