@@ -34,14 +34,31 @@ def build(root: Path) -> dict[bytes, tuple[str, set[str]]]:
         expect[raw] = (action, set(reasons) | ({"EMPTY_FILE"} if not content else set()))
 
     file("ok/plain.txt", b"plain content")
-    for ch in '"*:<>?\\|':
-        file(f"chars/a{ch}b.txt", f"char {ch}".encode(), "migrate", {"INVALID_CHARS"})
+    # every one of these becomes chars/a_b.txt: the first in path order keeps the name, the others collide
+    for i, ch in enumerate(sorted('"*:<>?\\|')):
+        if i == 0:
+            file(f"chars/a{ch}b.txt", f"char {ch}".encode(), "migrate", {"INVALID_CHARS"})
+        else:
+            file(f"chars/a{ch}b.txt", f"char {ch}".encode(), "review", {"INVALID_CHARS", "TARGET_COLLISION"})
     file("chars/ctl\x01.txt", b"control", "migrate", {"INVALID_CHARS"})
     for name in (".lock", "CON", "prn", "AUX", "NUL", "COM1", "LPT9", "COM0"):
         file(f"reserved/{name}", f"reserved {name}".encode(), "review", {"RESERVED_NAME"})
     file("reserved/x_vti_y.txt", b"vti", "review", {"RESERVED_NAME"})
     file("reserved/deep/forms/ok.txt", b"forms deeper than the root is fine")
     file("forms/at-root.txt", b"forms at the library root", "review", {"RESERVED_NAME"})
+    file("formsfile/forms", b"a file named forms is fine")
+    file("~$owner/inside.txt", b"a folder starting with ~$", "review", {"RESERVED_NAME"})
+    file("~tilde-dir/inside.txt", b"a folder starting with ~", "review", {"RESERVED_NAME"})
+    file("tilde/~file.txt", b"a file starting with ~ is fine")
+    # collisions SharePoint would merge: case, trims, renames, a file where a folder lands
+    file("Rapporter/Budsjett.xlsx", b"budget, upper case")
+    file("rapporter/budsjett.xlsx", b"budget, lower case", "review", {"TARGET_COLLISION"})
+    file("trim/x.txt", b"x plain")
+    file("trim/x.txt ", b"x with a trailing space", "review", {"LEADING_TRAILING_SPACE", "TARGET_COLLISION"})
+    file("clash/a:b.txt", b"renamed to a_b, first in path order (':' sorts before '_')", "migrate", {"INVALID_CHARS"})
+    file("clash/a_b.txt", b"already named a_b, but later", "review", {"TARGET_COLLISION"})
+    file("fileorfolder/Name", b"a file called Name")
+    file("fileorfolder/name/inner.txt", b"a folder landing on the file Name", "review", {"TARGET_COLLISION"})
     file("reserved/desktop.ini", b"[.ShellClassInfo]", "skip", {"JUNK", "RESERVED_NAME"})
     file(" lead.txt", b"lead", "migrate", {"LEADING_TRAILING_SPACE"})
     file("trail.txt ", b"trail", "migrate", {"LEADING_TRAILING_SPACE"})
@@ -49,7 +66,7 @@ def build(root: Path) -> dict[bytes, tuple[str, set[str]]]:
     file(b"latin/caf\xe9.txt", b"latin-1 name", "review", {"NOT_UTF8"})
     file("empty/zero.txt", b"", "migrate", set())
     file("junk/Thumbs.db", b"thumbs", "skip", {"JUNK"})
-    file("junk/~$report.docx", b"lock", "skip", {"JUNK"})
+    file("junk/~$report.docx", b"lock", "skip", {"JUNK", "RESERVED_NAME"})
     file("junk/scratch.TMP", b"tmp", "skip", {"JUNK"})
     file("junk/.DS_Store", b"ds", "skip", {"JUNK"})
     file("old/ancient.doc", b"from 2010", "review", {"STALE"}, mtime=OLD)
@@ -70,6 +87,9 @@ def build(root: Path) -> dict[bytes, tuple[str, set[str]]]:
     with open(big, "wb") as handle:
         handle.truncate(251 * 1024**3)
     expect[b"big/disk.vhdx"] = ("review", {"FILE_TOO_LARGE"})
+    with open(big.parent / "exactly-250GB.vhdx", "wb") as handle:
+        handle.truncate(250 * 10**9)  # Microsoft's 250 GB, read as 10^9 bytes: the limit itself is allowed
+    expect[b"big/exactly-250GB.vhdx"] = ("migrate", set())
     # a symlink loop, never followed
     os.symlink("..", root / "ok" / "loop")
     expect[b"ok/loop"] = ("skip", {"SYMLINK"})

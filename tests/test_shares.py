@@ -86,7 +86,15 @@ def test_nasty_tree_local(world_readable_tmp):
     rows = read_manifest(out)
     check_manifest(rows, expect)
     by_path = {r["source_path"]: r for r in rows}
-    assert by_path["chars/a?b.txt"]["target_path"] == "chars/a_b.txt"
+    assert by_path['chars/a"b.txt']["target_path"] == "chars/a_b.txt"  # first in path order keeps the name
+    later = sorted(f"chars/a{ch}b.txt" for ch in "*:<>?\\|")
+    assert [by_path[p]["target_path"] for p in later] == [f"chars/a_b ({n}).txt" for n in range(2, 9)]
+    assert by_path["rapporter/budsjett.xlsx"]["target_path"] == "rapporter/budsjett (2).xlsx"
+    assert by_path["trim/x.txt "]["target_path"] == "trim/x (2).txt"
+    assert by_path["fileorfolder/name/inner.txt"]["target_path"] == "fileorfolder/name (2)/inner.txt"
+    # no two rows that land in SharePoint share a target path, compared as SharePoint compares names
+    landing = [r["target_path"].lower() for r in rows if r["action"] != "skip"]
+    assert len(landing) == len(set(landing))
     assert by_path[" lead.txt"]["target_path"] == "lead.txt"
     assert by_path["latin/caf\\xe9.txt"]["target_path"] == "latin/café.txt"
     # review files hold just the rows to decide on; summary adds up

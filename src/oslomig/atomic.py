@@ -67,7 +67,9 @@ def ensure_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path | str, mode: str = "w", newline: str | None = None) -> Iterator[IO[Any]]:
+def atomic_open(
+    path: Path | str, mode: str = "w", newline: str | None = None, encoding: str = "utf-8"
+) -> Iterator[IO[Any]]:
     path = Path(path)
     ensure_dir(path.parent)
     keep_mode = check_target(path)
@@ -77,7 +79,7 @@ def atomic_open(path: Path | str, mode: str = "w", newline: str | None = None) -
         raise OslomigError(f"cannot write {path}: {_why(exc)}") from None
     try:
         os.fchmod(fd, keep_mode if keep_mode is not None else 0o666 & ~current_umask())
-        kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8", "newline": newline}
+        kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": newline}
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
             handle.flush()

@@ -373,6 +373,14 @@ def share_manifest(
         ),
     ],
     today: TodayOpt = None,
+    decisions: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--decisions",
+            metavar="DIR",
+            help="Returned review lists (review-*.xlsx or .csv, filled in by contacts) to apply.",
+        ),
+    ] = None,
 ) -> None:
     """Classify every scanned file (migrate, review or skip, with reasons) and write SharePoint Migration Tool tasks.
 
@@ -380,7 +388,7 @@ def share_manifest(
     """
     from oslomig.commands import shares
 
-    _run(lambda: shares.run_manifest(plan, db, out, _parse_date(today), _env()))
+    _run(lambda: shares.run_manifest(plan, db, out, _parse_date(today), _env(), decisions))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -114,7 +114,9 @@ def _scan_one(store, share_id: str, source: str, ssh_options: models.SshOptions 
     return scan_local(store, share_id, source, progress=bar)
 
 
-def run_manifest(plan_path: Path, db: Path, out: Path, today: dt.date | None, env: Env) -> int:
+def run_manifest(
+    plan_path: Path, db: Path, out: Path, today: dt.date | None, env: Env, decisions_dir: Path | None = None
+) -> int:
     from oslomig.shares.manifest import write_manifest
     from oslomig.shares.store import ScanStore
 
@@ -124,6 +126,16 @@ def run_manifest(plan_path: Path, db: Path, out: Path, today: dt.date | None, en
     if not db.exists():
         raise OslomigError(f"no scan database at {db}; run `oslomig share scan --plan {plan_path} --db {db}` first")
     today = today or dt.datetime.now(ZoneInfo(plan.timezone)).date()
+    decisions = None
+    if decisions_dir is not None:
+        from oslomig.shares.decisions import read_decisions
+
+        if not decisions_dir.is_dir():
+            raise OslomigError(f"--decisions {decisions_dir} is not a directory of returned review lists")
+        decisions = read_decisions(decisions_dir)
+        for message in decisions.errors:
+            env.error(message)
+        env.info(f"decisions: {len(decisions.by_row):,} from {decisions.files} returned list(s) in {decisions_dir}")
     store = ScanStore(db, create=False)
     try:
         unscanned = [s.id for s in plan.shares if store.latest_scan(s.id) is None]
@@ -137,15 +149,22 @@ def run_manifest(plan_path: Path, db: Path, out: Path, today: dt.date | None, en
         shares = [s for s in plan.shares if s.id not in unscanned]
         total = sum(store.latest_scan(s.id)[3] for s in shares if s.id not in unscanned)
         with env.progress("classifying", total=total) as bar:
-            totals = write_manifest(plan, store, out, today, shares, progress=bar)
+            totals = write_manifest(plan, store, out, today, shares, progress=bar, decisions=decisions)
     finally:
         store.close()
+    if decisions is not None:
+        for message in decisions.warnings:
+            env.warn(message)
+    for message in totals.warnings:
+        env.warn(message)
+    for sid, code, where, n in totals.library_warnings:
+        env.warn(f"[{code}] {sid}: {where} holds {n:,} items")
     _totals_table(totals, env)
     env.info(
         f"manifest of {total:,} entries written to {out} (manifest.csv, spmt.csv, spmt.json, summary.csv, "
-        f"timeline.csv, timeline.ics, review-<share>.csv)"
+        f"timeline.csv, timeline.ics, review-<share>.xlsx and .csv)"
     )
-    return 0
+    return 1 if decisions is not None and decisions.errors else 0
 
 
 def _totals_table(totals, env: Env) -> None:
@@ -157,3 +176,9 @@ def _totals_table(totals, env: Env) -> None:
     for (share, action), (files, size) in sorted(totals.by_action.items()):
         table.add_row(share, action, f"{files:,}", f"{size / 1e9:,.3f}")
     env.table_console().print(table)
+    review = Table(title="Review rows still open, by share and contact", title_justify="left")
+    for name, justify in (("share", "left"), ("contact", "left"), ("open", "right"), ("decided", "right")):
+        review.add_column(name, justify=justify, overflow="fold")
+    for share, (contact, n) in sorted(totals.open_review.items()):
+        review.add_row(share, contact or "-", f"{n:,}", f"{totals.decided.get(share, 0):,}")
+    env.table_console().print(review)

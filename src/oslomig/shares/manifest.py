@@ -32,20 +32,74 @@ class Totals:
     files: dict = field(default_factory=lambda: defaultdict(int))  # (share, department, action, reason) -> n
     bytes: dict = field(default_factory=lambda: defaultdict(int))
     by_action: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # (share, action) -> [files, bytes]
+    open_review: dict = field(default_factory=dict)  # share -> (contact, rows still to decide)
+    decided: dict = field(default_factory=lambda: defaultdict(int))  # share -> rows settled by a decision
+    library_warnings: list = field(default_factory=list)  # (share, code, where, count)
+    warnings: list = field(default_factory=list)  # sentences for stderr
 
 
 def _iso(ts: float, tz) -> str:
     return dt.datetime.fromtimestamp(ts, tz).isoformat(timespec="seconds") if ts else ""
 
 
+def _apply_decision(c, decision, size: int, modified: str, shown: str, share_id: str, totals: Totals) -> bool:
+    """A contact's decision settles a row when the file is as the contact saw it. True when applied."""
+    if decision is None:
+        return False
+    if decision.size != str(size) or decision.modified != modified:
+        totals.warnings.append(
+            f"{decision.where}: {share_id}/{shown} changed since the list was made (size or modified time); "
+            "decision not applied, the file is in the next review list"
+        )
+        return False
+    if c.action == "skip" and decision.action == "migrate":
+        totals.warnings.append(
+            f"{decision.where}: {share_id}/{shown} is skipped by rule ({';'.join(c.reasons)}); decision not applied"
+        )
+        return False
+    c.action = decision.action
+    c.reasons = [r for r in c.reasons if r != "TARGET_COLLISION"] + ["DECIDED"]
+    return True
+
+
+def _keepers(
+    store: ScanStore, scan_id: int, rules: ShareRules, unreadable: set, decisions: dict, share_id: str, tz
+) -> dict[str, bytes]:
+    """For each content with several copies: the first copy in path order that its own rules (and a contact's
+    decision) let move. A content whose every copy is skipped by its own rule has no keeper."""
+    keeper: dict[str, bytes] = {}
+    rows = store.db.execute(
+        "SELECT path, kind, size, mtime, full_hash FROM files WHERE scan_id = ? AND full_hash IS NOT NULL ORDER BY path",
+        (scan_id,),
+    )
+    for path, kind, size, mtime, full_hash in rows:
+        if full_hash in keeper:
+            continue
+        c = rules.classify(path, kind, size, mtime, False, path in unreadable)
+        decision = decisions.get((share_id, show_path(path)))
+        if decision is not None and decision.size == str(size) and decision.modified == _iso(mtime, tz):
+            if not (c.action == "skip" and decision.action == "migrate"):
+                c.action = decision.action
+        if c.action != "skip":
+            keeper[full_hash] = path
+    return keeper
+
+
 def write_manifest(
-    plan: SharePlan, store: ScanStore, out: Path, today: dt.date, shares: list[ShareSpec], progress=None
+    plan: SharePlan, store: ScanStore, out: Path, today: dt.date, shares: list[ShareSpec], progress=None, decisions=None
 ) -> Totals:
     from zoneinfo import ZoneInfo
 
+    from oslomig.shares.decisions import write_review_lists
+    from oslomig.shares.placement import LibraryCounter, Placer
+
     tz = ZoneInfo(plan.timezone)
     totals = Totals()
+    by_row = decisions.by_row if decisions is not None else {}
+    used: set[tuple[str, str]] = set()
     out.mkdir(parents=True, exist_ok=True)
+    placers: dict[tuple[str, str], Placer] = defaultdict(Placer)
+    counter = LibraryCounter()
     with atomic_open(out / "manifest.csv", newline="") as handle:
         writer = csvout.writer(handle)
         writer.writerow(MANIFEST_COLUMNS)
@@ -61,19 +115,35 @@ def write_manifest(
                     "SELECT path FROM problems WHERE scan_id = ? AND kind IN ('hash_failed', 'unreadable')", (scan_id,)
                 )
             }
-            seen_hashes: set[str] = set()
+            keeper = _keepers(store, scan_id, rules, unreadable, by_row, share.id, tz)
             review_rows = []
+            dept = share.department or ""
             for path, kind, size, mtime, _owner, full_hash in store.iter_files(scan_id):
-                duplicate = False
-                if full_hash is not None:
-                    duplicate = full_hash in seen_hashes  # path order: the first copy migrates
-                    seen_hashes.add(full_hash)
+                # a copy is a duplicate only of an earlier copy that moves (the keeper)
+                duplicate = full_hash is not None and keeper.get(full_hash, path) < path
                 c = rules.classify(path, kind, size, mtime, duplicate, path in unreadable)
+                shown, modified = show_path(path), _iso(mtime, tz)
+                key = (share.id, shown)
+                decision = by_row.get(key)
+                if decision is not None:
+                    used.add(key)
+                decided = _apply_decision(c, decision, size, modified, shown, share.id, totals)
+                if c.action != "skip" and kind == "file":
+                    library = (c.target.site, library_url_name(c.target))
+                    placed, collided = placers[library].place(c.target_path)
+                    if collided and not decided:
+                        c.target_path = placed
+                        c.reasons.append("TARGET_COLLISION")
+                        if c.action == "migrate":
+                            c.action = "review"
+                    elif collided:
+                        c.target_path = placed
+                    counter.add(library, c.target_path)
                 row = [
                     share.id,
-                    show_path(path),
+                    shown,
                     size,
-                    _iso(mtime, tz),
+                    modified,
                     c.action,
                     ";".join(c.reasons),
                     c.target.site,
@@ -81,9 +151,10 @@ def write_manifest(
                     c.target_path,
                 ]
                 writer.writerow(row)
+                if decided:
+                    totals.decided[share.id] += 1
                 if c.action == "review":
                     review_rows.append(row)
-                dept = share.department or ""
                 for reason in c.reasons or ["-"]:
                     totals.files[(share.id, dept, c.action, reason)] += 1
                     totals.bytes[(share.id, dept, c.action, reason)] += size
@@ -92,22 +163,47 @@ def write_manifest(
                 t[1] += size
                 if progress:
                     progress.advance()
-            with atomic_open(out / f"review-{share.id}.csv", newline="") as review:
-                w = csvout.writer(review)
-                w.writerow(MANIFEST_COLUMNS)
-                w.writerows(review_rows)
-    _write_summary(out, totals)
+            contact = share.contact.email if share.contact else ""
+            totals.open_review[share.id] = (contact, len(review_rows))
+            write_review_lists(out, share.id, review_rows)
+    share_of_library = {}
+    for share in shares:
+        for target in [share.target, *[r.target for r in share.routes if r.target is not None]]:
+            share_of_library.setdefault((target.site, library_url_name(target)), share.id)
+    for library, code, where, n in counter.warnings():
+        sid = share_of_library.get(library, "")
+        totals.library_warnings.append((sid, code, f"{library[0]}/{library[1]}" + (f"/{where}" if where else ""), n))
+    scanned = {s.id for s in shares}
+    for (sid, shown), decision in sorted(by_row.items()):
+        if (sid, shown) in used:
+            continue
+        if sid in scanned:
+            totals.warnings.append(
+                f"{decision.where}: {sid}/{shown} is not in the scan (vanished or renamed); decision not applied"
+            )
+        else:
+            totals.warnings.append(f"{decision.where}: no scanned share {sid!r} in this plan; decision not applied")
+    _write_summary(out, totals, shares)
     _write_spmt(out, shares)
     _write_timeline(out, plan, shares, today)
     return totals
 
 
-def _write_summary(out: Path, totals: Totals) -> None:
+def _write_summary(out: Path, totals: Totals, shares: list[ShareSpec]) -> None:
+    """Per share and department: files and bytes by action and reason; per share and contact the review rows still
+    open (action `review`, reason `OPEN`) and those a contact settled (`DECIDED`); library limits as warnings."""
+    contact = {s.id: (s.contact.email if s.contact else "") for s in shares}
+    dept = {s.id: s.department or "" for s in shares}
     with atomic_open(out / "summary.csv", newline="") as handle:
         w = csvout.writer(handle)
-        w.writerow(["share", "department", "action", "reason", "files", "bytes"])
+        w.writerow(["share", "department", "contact", "action", "reason", "files", "bytes"])
         for key in sorted(totals.files):
-            w.writerow([*key, totals.files[key], totals.bytes[key]])
+            sid, department, action, reason = key
+            w.writerow([sid, department, contact.get(sid, ""), action, reason, totals.files[key], totals.bytes[key]])
+        for sid, (email, n) in sorted(totals.open_review.items()):
+            w.writerow([sid, dept.get(sid, ""), email, "review", "OPEN", n, ""])
+        for sid, code, where, n in totals.library_warnings:
+            w.writerow([sid, dept.get(sid, ""), contact.get(sid, ""), "warning", f"{code} {where}", n, ""])
 
 
 def spmt_tasks(shares: list[ShareSpec]) -> list[dict]:

@@ -18,12 +18,16 @@ STRENGTH = {"migrate": 0, "review": 1, "skip": 2}
 INVALID = re.compile(r'["*:<>?\\|\x00-\x1f\x7f]')
 RESERVED = re.compile(r"^(\.lock|con|prn|aux|nul|com[0-9]|lpt[0-9]|desktop\.ini)$", re.IGNORECASE)
 # the same rules over a whole '/'-joined path, so the common clean path costs one search each
+# `~$` at the start of a file or folder name, a folder starting with `~`, and `forms` only as a folder directly
+# under the library root (Microsoft: "Restrictions and limitations in OneDrive and SharePoint")
 RESERVED_IN_PATH = re.compile(
-    r"(?:^|/)(?:\.lock|con|prn|aux|nul|com[0-9]|lpt[0-9]|desktop\.ini)(?:/|$)|_vti_|^forms(?:/|$)", re.IGNORECASE
+    r"(?:^|/)(?:\.lock|con|prn|aux|nul|com[0-9]|lpt[0-9]|desktop\.ini)(?:/|$)|_vti_|^forms/|(?:^|/)~\$|(?:^|/)~[^/]*/",
+    re.IGNORECASE,
 )
 SPACE_EDGE = re.compile(r"(?:^|/) | (?:/|$)")
 MAX_PATH = 400
-MAX_FILE = 250 * 1024**3
+# Microsoft writes "250 GB"; read conservatively as 250 x 10^9 bytes: a review is cheap, a failed upload is not
+MAX_FILE = 250 * 10**9
 
 
 def show_path(raw: bytes) -> str:

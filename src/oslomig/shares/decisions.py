@@ -1,0 +1,270 @@
+"""Contacts decide (SPEC §5.1): review lists out as XLSX and CSV, decisions back in.
+
+A review list holds the manifest columns plus `decision` and `comment`. A returned list (the workbook as the contact
+saved it from Excel, or the CSV twin) is read back by column name, so reordered columns are fine; a missing column,
+a decision word we do not know, the same row decided twice with different words, or a file that is not a workbook
+is reported with the file and row, never guessed at and never silently applied.
+
+Accepted decision words (case and surrounding spaces ignored): `migrate`, `flytt`, `migrer` -> migrate;
+`skip`, `ikke flytt`, `hopp over` -> skip. An empty cell is "not decided yet".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from oslomig.atomic import atomic_open, write_bytes
+
+REVIEW_COLUMNS = [
+    "share",
+    "source_path",
+    "size_bytes",
+    "modified",
+    "action",
+    "reasons",
+    "target_site",
+    "target_library",
+    "target_path",
+    "decision",
+    "comment",
+]
+REQUIRED = ("share", "source_path", "size_bytes", "modified", "decision")
+WORDS = {
+    "migrate": "migrate",
+    "flytt": "migrate",
+    "migrer": "migrate",
+    "skip": "skip",
+    "ikke flytt": "skip",
+    "hopp over": "skip",
+}
+DATA_SHEET = "Filer"
+HELP_SHEET = "Slik gjør du"
+
+
+@dataclass
+class Decision:
+    action: str
+    size: str
+    modified: str
+    comment: str
+    where: str  # "file:row" for messages
+
+
+@dataclass
+class Decisions:
+    by_row: dict[tuple[str, str], Decision] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # a returned file that could not be read at all
+    files: int = 0
+
+
+def normalise(word: object) -> str | None:
+    """'migrate' / 'skip', '' for undecided, None for a word we do not know."""
+    text = " ".join(str(word or "").split()).casefold()
+    if not text:
+        return ""
+    return WORDS.get(text)
+
+
+def read_decisions(directory: Path) -> Decisions:
+    result = Decisions()
+    seen: dict[tuple[str, str], tuple[str, str]] = {}  # key -> (action, where) of the first decision
+    conflicted: set[tuple[str, str]] = set()
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in (".xlsx", ".csv"))
+    files = [p for p in files if not p.name.startswith(("~$", "."))]  # Excel's lock files, editor temp files
+    for path in files:
+        result.files += 1
+        try:
+            rows = _read_xlsx(path) if path.suffix.lower() == ".xlsx" else _read_csv(path)
+        except ValueError as exc:
+            result.errors.append(f"{path}: {exc}")
+            continue
+        for line, row in rows:
+            where = f"{path}:{line}"
+            word = normalise(row.get("decision"))
+            if word is None:
+                result.warnings.append(f"{where}: decision {row.get('decision')!r} is not migrate or skip; not applied")
+                continue
+            if not word:
+                continue
+            key = (str(row.get("share") or ""), str(row.get("source_path") or ""))
+            if key in seen and seen[key][0] != word:
+                conflicted.add(key)
+                result.warnings.append(
+                    f"{where}: {key[1]} is decided {word!r} here and {seen[key][0]!r} at {seen[key][1]}; "
+                    "neither is applied until one list says it"
+                )
+                continue
+            seen.setdefault(key, (word, where))
+            result.by_row[key] = Decision(
+                word,
+                str(row.get("size_bytes") or ""),
+                str(row.get("modified") or ""),
+                str(row.get("comment") or ""),
+                where,
+            )
+    for key in conflicted:
+        result.by_row.pop(key, None)
+    return result
+
+
+def _header(cells: list, path: Path) -> dict[str, int]:
+    names = [str(c).strip() if c is not None else "" for c in cells]
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise ValueError(
+            f"the header has no {', '.join(missing)} column (columns renamed or deleted?); "
+            f"expected the columns of a review list: {', '.join(REVIEW_COLUMNS)}"
+        )
+    return {name: i for i, name in enumerate(names) if name}
+
+
+def _read_xlsx(path: Path) -> list[tuple[int, dict]]:
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise ValueError(f"not an Excel workbook that can be read ({type(exc).__name__}: {exc})") from None
+    try:
+        sheet = book[DATA_SHEET] if DATA_SHEET in book.sheetnames else book.worksheets[-1]
+        rows = sheet.iter_rows(values_only=True)
+        first = next(rows, None)
+        if first is None:
+            raise ValueError(f"sheet {sheet.title!r} is empty")
+        columns = _header(list(first), path)
+        out = []
+        for line, values in enumerate(rows, start=2):
+            if values is None or all(v in (None, "") for v in values):
+                continue
+            out.append((line, {name: values[i] if i < len(values) else None for name, i in columns.items()}))
+        return out
+    finally:
+        book.close()
+
+
+def _read_csv(path: Path) -> list[tuple[int, dict]]:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text; save the list as CSV UTF-8") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        first = next(reader, None)
+        if first is None:
+            raise ValueError("the file is empty")
+        columns = _header(first, path)
+        out = []
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            row = {name: values[i] if i < len(values) else None for name, i in columns.items()}
+            out.append((reader.line_num, row))
+        return out
+    except csv.Error as exc:
+        raise ValueError(f"not a CSV file that can be read ({exc})") from None
+
+
+# ------------------------------------------------------------------ writing the lists
+
+HELP_NB = [
+    "Gjennomgang før flytting til SharePoint",
+    "",
+    "Dette regnearket viser filene i fellesområdet som trenger en beslutning fra deg før flyttingen.",
+    "Arket «Filer» har én rad per fil. Kolonnen «reasons» sier hvorfor filen må vurderes:",
+    "  DUPLICATE – samme innhold finnes et annet sted;  STALE – ikke endret på mange år;",
+    "  RESERVED_NAME, PATH_TOO_LONG, FILE_TOO_LARGE, NOT_UTF8 – navnet eller størrelsen passer ikke i SharePoint;",
+    "  TARGET_COLLISION – en annen fil ville fått samme navn; den får nytt navn (vist i «target_path»);",
+    "  UNREADABLE – filen kunne ikke leses.",
+    "",
+    "Slik gjør du:",
+    "  1. Gå til arket «Filer».",
+    "  2. Velg i kolonnen «decision» for hver rad: «migrate» (flytt filen) eller «skip» (ikke flytt).",
+    "  3. Skriv gjerne en kort begrunnelse i «comment».",
+    "  4. Ikke endre de andre kolonnene, og ikke gi arket nytt navn.",
+    "  5. Lagre filen som Excel-arbeidsbok (.xlsx) og send den tilbake til migreringsteamet.",
+    "",
+    "Filer du ikke tar stilling til, blir stående i listen til neste runde.",
+    "Viktig: det gamle fellesområdet slettes etter en periode. Det som ikke flyttes, blir borte.",
+    "Er du i tvil, velg «migrate».",
+]
+
+
+def write_review_lists(out: Path, share_id: str, rows: list[list]) -> None:
+    """review-<share>.xlsx (drop-down, frozen header, filters, widths, a help sheet in bokmål) and its CSV twin
+    (UTF-8 with BOM, so Excel shows æøå)."""
+    from oslomig import csvout
+    from oslomig.safenames import safe_component
+
+    name = safe_component(share_id)
+    with atomic_open(out / f"review-{name}.csv", newline="", encoding="utf-8-sig") as handle:
+        w = csvout.writer(handle)
+        w.writerow(REVIEW_COLUMNS)
+        w.writerows([*r, "", ""] for r in rows)
+    write_bytes(out / f"review-{name}.xlsx", review_workbook(share_id, rows))
+
+
+def review_workbook(share_id: str, rows: list[list]) -> bytes:
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(
+        buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+    )
+    book.set_properties({"title": f"Gjennomgang: {share_id}", "author": "oslomig", "created": _EPOCH})
+    bold = book.add_format({"bold": True})
+    title = book.add_format({"bold": True, "font_size": 14})
+    help_sheet = book.add_worksheet(HELP_SHEET)
+    help_sheet.set_column(0, 0, 110)
+    for i, line in enumerate(HELP_NB):
+        help_sheet.write_string(i, 0, line, title if i == 0 else None)
+    help_sheet.write_string(len(HELP_NB) + 1, 0, f"Område: {share_id}", bold)
+    help_sheet.write_string(len(HELP_NB) + 2, 0, f"Antall filer å vurdere: {len(rows)}")
+
+    sheet = book.add_worksheet(DATA_SHEET)
+    header = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+    decide = book.add_format({"bg_color": "#FFF2CC", "border": 1})
+    for col, name in enumerate(REVIEW_COLUMNS):
+        sheet.write_string(0, col, name, header)
+    widths = [len(c) + 2 for c in REVIEW_COLUMNS]
+    for r, row in enumerate(rows, start=1):
+        for col, value in enumerate(row):
+            if col == 2:
+                sheet.write_number(r, col, int(value))
+            else:
+                text = str(value)
+                sheet.write_string(r, col, text)
+                widths[col] = max(widths[col], min(len(text) + 2, 60))
+        sheet.write_blank(r, 9, None, decide)
+        sheet.write_blank(r, 10, None, decide)
+    widths[9], widths[10] = 12, 40
+    for col, width in enumerate(widths):
+        sheet.set_column(col, col, width)
+    last = max(len(rows), 1)
+    sheet.data_validation(
+        1,
+        9,
+        last,
+        9,
+        {
+            "validate": "list",
+            "source": ["migrate", "skip"],
+            "input_title": "Beslutning",
+            "input_message": "migrate = flytt filen, skip = ikke flytt",
+            "error_title": "Ugyldig valg",
+            "error_message": "Velg migrate eller skip fra listen.",
+        },
+    )
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, last, len(REVIEW_COLUMNS) - 1)
+    sheet.activate()
+    book.close()
+    return buf.getvalue()
+
+
+_EPOCH = __import__("datetime").datetime(2000, 1, 1)  # a fixed creation time: the same inputs give the same bytes

@@ -1,0 +1,111 @@
+"""Where files land in SharePoint: target-name collisions and library-level limits (SPEC §5).
+
+SharePoint compares names case-insensitively, and renames and trims can make two source names one. The first
+file in path order keeps its name; each later one gets a free name (` (2)`, ` (3)` before the extension) and is
+sent to review, so no file silently overwrites another. A folder that lands on a file's name is renamed the same way.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+# list view threshold; unique permissions; OneDrive sync (Microsoft: "Restrictions and limitations in OneDrive and
+# SharePoint"; "Software boundaries and limits for SharePoint")
+FOLDER_ITEMS = 5_000
+LIBRARY_ITEMS = 100_000
+LIBRARY_FILES = 300_000
+
+
+def _split_ext(name: str) -> tuple[str, str]:
+    dot = name.rfind(".")
+    if dot <= 0:
+        return name, ""
+    return name[:dot], name[dot:]
+
+
+def numbered(name: str, n: int) -> str:
+    stem, ext = _split_ext(name)
+    return f"{stem} ({n}){ext}"
+
+
+@dataclass
+class Placer:
+    """Target paths already taken in one library (site, library), compared as SharePoint compares them."""
+
+    files: set[str] = field(default_factory=set)
+    folders: set[str] = field(default_factory=set)
+    renamed_folders: dict[str, str] = field(default_factory=dict)  # lower-case folder -> the free name it got
+
+    def _free(self, parent: str, name: str) -> str:
+        n = 2
+        while True:
+            candidate = numbered(name, n)
+            full = f"{parent}/{candidate}" if parent else candidate
+            if full.lower() not in self.files and full.lower() not in self.folders:
+                return candidate
+            n += 1
+
+    def place(self, target_path: str) -> tuple[str, bool]:
+        """The path the file gets, and whether it collided (a folder on its way or the file itself)."""
+        collided = False
+        parts = target_path.split("/")
+        built = ""
+        for seg in parts[:-1]:  # folders: follow earlier renames, avoid files of the same name
+            folder = f"{built}/{seg}" if built else seg
+            low = folder.lower()
+            if low in self.renamed_folders:
+                seg = self.renamed_folders[low]
+                collided = True
+            elif low in self.files:
+                seg = self._free(built, seg)
+                self.renamed_folders[low] = seg
+                collided = True
+            built = f"{built}/{seg}" if built else seg
+            self.folders.add(built.lower())
+        name = parts[-1]
+        full = f"{built}/{name}" if built else name
+        if full.lower() in self.files or full.lower() in self.folders:
+            name = self._free(built, name)
+            full = f"{built}/{name}" if built else name
+            collided = True
+        self.files.add(full.lower())
+        return full, collided
+
+
+@dataclass
+class LibraryCounter:
+    """Direct items per folder and items per library, for the library-level warnings."""
+
+    folder_items: Counter = field(default_factory=Counter)  # (library key, folder) -> direct items
+    seen_folders: set = field(default_factory=set)
+    library_items: Counter = field(default_factory=Counter)
+    library_files: Counter = field(default_factory=Counter)
+
+    def add(self, library: tuple[str, str], target_path: str) -> None:
+        parts = target_path.split("/")
+        parent = ""
+        for seg in parts[:-1]:
+            folder = f"{parent}/{seg}" if parent else seg
+            key = (library, folder.lower())
+            if key not in self.seen_folders:
+                self.seen_folders.add(key)
+                self.folder_items[(library, parent.lower())] += 1
+                self.library_items[library] += 1
+            parent = folder
+        self.folder_items[(library, parent.lower())] += 1
+        self.library_items[library] += 1
+        self.library_files[library] += 1
+
+    def warnings(self) -> list[tuple[tuple[str, str], str, str, int]]:
+        """(library, code, where, count) for every limit passed, in a stable order."""
+        out = []
+        for (library, folder), n in sorted(self.folder_items.items()):
+            if n > FOLDER_ITEMS:
+                out.append((library, "FOLDER_OVER_5000", folder or "(library root)", n))
+        for library in sorted(self.library_items):
+            if self.library_items[library] > LIBRARY_ITEMS:
+                out.append((library, "LIBRARY_OVER_100000_ITEMS", "", self.library_items[library]))
+            if self.library_files[library] > LIBRARY_FILES:
+                out.append((library, "LIBRARY_OVER_300000_FILES", "", self.library_files[library]))
+        return out
