@@ -69,7 +69,8 @@ def _keepers(
     decision) let move. A content whose every copy is skipped by its own rule has no keeper."""
     keeper: dict[str, bytes] = {}
     rows = store.db.execute(
-        "SELECT path, kind, size, mtime, full_hash FROM files WHERE scan_id = ? AND full_hash IS NOT NULL ORDER BY path",
+        "SELECT path, kind, size, mtime, full_hash FROM files "
+        "WHERE scan_id = ? AND full_hash IS NOT NULL ORDER BY path",
         (scan_id,),
     )
     for path, kind, size, mtime, full_hash in rows:
@@ -77,9 +78,9 @@ def _keepers(
             continue
         c = rules.classify(path, kind, size, mtime, False, path in unreadable)
         decision = decisions.get((share_id, show_path(path)))
-        if decision is not None and decision.size == str(size) and decision.modified == _iso(mtime, tz):
-            if not (c.action == "skip" and decision.action == "migrate"):
-                c.action = decision.action
+        fresh = decision is not None and decision.size == str(size) and decision.modified == _iso(mtime, tz)
+        if fresh and not (c.action == "skip" and decision.action == "migrate"):
+            c.action = decision.action
         if c.action != "skip":
             keeper[full_hash] = path
     return keeper
