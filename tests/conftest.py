@@ -27,6 +27,9 @@ def run_cli(
         **(env or {}),
     }
     full_env.pop("OSLOMIG_DEBUG", None)
+    if full_env.get("MUTANT_UNDER_TEST") in ("stats", "list_all_tests"):
+        # mutmut's stats pass records calls in its own process; a child in another folder cannot find its config
+        full_env.pop("MUTANT_UNDER_TEST")
     return subprocess.run(
         [sys.executable, "-m", "oslomig", *args],
         cwd=cwd or ROOT,
