@@ -241,3 +241,34 @@ def test_review_workbook_bytes_are_deterministic(tmp_path):
     scan_and_manifest(tmp_path, "r1")
     scan_and_manifest(tmp_path, "r2")
     assert (tmp_path / "r1" / "review-s.xlsx").read_bytes() == (tmp_path / "r2" / "review-s.xlsx").read_bytes()
+
+
+def test_library_limits_are_warnings_on_stderr_and_in_the_summary(tmp_path):
+    share = tmp_path / "share" / "Stor"
+    share.mkdir(parents=True)
+    for i in range(5001):
+        (share / f"f{i:05}.txt").write_bytes(b"")
+    (tmp_path / "plan.yaml").write_text(plan_text(), encoding="utf-8")
+    rows, proc = scan_and_manifest(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "[FOLDER_OVER_5000] s: https://t.sharepoint.com/sites/S/Shared Documents/Stor holds 5,001 items" in proc.stderr
+    )
+    with (tmp_path / "out" / "summary.csv").open(encoding="utf-8", newline="") as handle:
+        warnings = [r for r in csv.DictReader(handle) if r["action"] == "warning"]
+    assert [(w["reason"].split()[0], w["files"]) for w in warnings] == [("FOLDER_OVER_5000", "5001")]
+
+
+def test_library_item_and_file_limits():
+    from oslomig.shares.placement import LibraryCounter
+
+    counter = LibraryCounter()
+    lib = ("https://t.sharepoint.com/sites/S", "Shared Documents")
+    for i in range(300_001):
+        counter.add(lib, f"d{i // 4000:03}/f{i}.txt")  # 76 folders of at most 4,000 files: no folder over 5,000
+    codes = [(code, n) for _, code, _, n in counter.warnings()]
+    assert codes == [("LIBRARY_OVER_100000_ITEMS", 300_001 + 76), ("LIBRARY_OVER_300000_FILES", 300_001)]
+    small = LibraryCounter()
+    for i in range(5_000):
+        small.add(lib, f"f{i}.txt")
+    assert small.warnings() == []  # 5,000 is the limit itself

@@ -81,6 +81,7 @@ class LibraryCounter:
     seen_folders: set = field(default_factory=set)
     library_items: Counter = field(default_factory=Counter)
     library_files: Counter = field(default_factory=Counter)
+    shown: dict = field(default_factory=dict)  # lower-case folder -> the name as first seen
 
     def add(self, library: tuple[str, str], target_path: str) -> None:
         parts = target_path.split("/")
@@ -90,6 +91,7 @@ class LibraryCounter:
             key = (library, folder.lower())
             if key not in self.seen_folders:
                 self.seen_folders.add(key)
+                self.shown[key] = folder
                 self.folder_items[(library, parent.lower())] += 1
                 self.library_items[library] += 1
             parent = folder
@@ -102,7 +104,8 @@ class LibraryCounter:
         out = []
         for (library, folder), n in sorted(self.folder_items.items()):
             if n > FOLDER_ITEMS:
-                out.append((library, "FOLDER_OVER_5000", folder or "(library root)", n))
+                shown = self.shown.get((library, folder), folder)
+                out.append((library, "FOLDER_OVER_5000", shown or "(library root)", n))
         for library in sorted(self.library_items):
             if self.library_items[library] > LIBRARY_ITEMS:
                 out.append((library, "LIBRARY_OVER_100000_ITEMS", "", self.library_items[library]))
