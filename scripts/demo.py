@@ -89,7 +89,8 @@ def main() -> int:
         f"  manifest:   {actions['migrate']} migrate, {actions['review']} review, {actions['skip']} skip "
         f"in {OUT.relative_to(ROOT)}/manifest/manifest.csv"
     )
-    print("  also:       spmt.csv, spmt.json, summary.csv, timeline.csv, timeline.ics, review-ine-okonomi-demo.csv")
+    print("  also:       spmt.csv, spmt.json, summary.csv, timeline.csv, timeline.ics,")
+    print("              review-ine-okonomi-demo.xlsx (and .csv) for the contact to decide")
     if failures:
         print(f"demo FAILED: {', '.join(failures)}", file=sys.stderr)
         return 1
