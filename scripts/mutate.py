@@ -20,7 +20,12 @@ BIN = Path(sys.executable).parent
 
 
 def main() -> int:
-    env = {**os.environ, "OSLOMIG_PROPERTY_EXAMPLES": os.environ.get("OSLOMIG_PROPERTY_EXAMPLES", "25")}
+    # CLI tests run in-process (tests/conftest.py), so mutmut sees and mutates what they exercise
+    env = {
+        **os.environ,
+        "OSLOMIG_PROPERTY_EXAMPLES": os.environ.get("OSLOMIG_PROPERTY_EXAMPLES", "25"),
+        "OSLOMIG_TEST_IN_PROCESS": "1",
+    }
     workers = str(max(1, os.cpu_count() or 1))
     run = subprocess.run([str(BIN / "mutmut"), "run", "--max-children", workers], cwd=ROOT, env=env)
     if run.returncode not in (0, 1):

@@ -27,9 +27,8 @@ def run_cli(
         **(env or {}),
     }
     full_env.pop("OSLOMIG_DEBUG", None)
-    if full_env.get("MUTANT_UNDER_TEST") in ("stats", "list_all_tests"):
-        # mutmut's stats pass records calls in its own process; a child in another folder cannot find its config
-        full_env.pop("MUTANT_UNDER_TEST")
+    if os.environ.get("OSLOMIG_TEST_IN_PROCESS") == "1":
+        return _run_in_process(args, cwd or ROOT, full_env, input)
     return subprocess.run(
         [sys.executable, "-m", "oslomig", *args],
         cwd=cwd or ROOT,
@@ -39,6 +38,39 @@ def run_cli(
         timeout=timeout,
         input=input,
     )
+
+
+def _run_in_process(args, cwd: Path, env: dict, input: str | None) -> subprocess.CompletedProcess:
+    """The same CLI call in this process (OSLOMIG_TEST_IN_PROCESS=1): mutation testing with mutmut records and
+    mutates only what runs in its own process, so `make mutate` runs the CLI tests this way. Exit codes, stdout and
+    stderr are captured as a subprocess would see them."""
+    import contextlib
+
+    from oslomig import cli as cli_module
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd, saved_state = dict(os.environ), os.getcwd(), dict(cli_module._state)
+    code = 0
+    try:
+        os.environ.clear()
+        os.environ.update({k: v for k, v in env.items() if k != "PYTHONPATH"})
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            old_stdin = sys.stdin
+            sys.stdin = io.StringIO(input or "")
+            try:
+                cli_module.main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            finally:
+                sys.stdin = old_stdin
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        cli_module._state.clear()
+        cli_module._state.update(saved_state)
+    return subprocess.CompletedProcess(["oslomig", *args], code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture
