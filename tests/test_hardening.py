@@ -17,7 +17,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import ROOT, run_cli
+from test_shares import world_readable_tmp  # noqa: F401 (a fixture)
 
 PLAN = "plans/sql-2021.yaml"
 TODAY = "2021-04-20"
@@ -504,3 +505,25 @@ def test_the_march_clock_change_night_has_no_0230_occurrence_and_the_verifier_ag
     tampered["assignments"][0]["start"] = "2021-03-28T03:30:00+02:00"  # what the old scheduler wrote
     tampered["assignments"][0]["end"] = "2021-03-28T05:30:00+02:00"
     assert any("not an occurrence" in p for p in verify_schedule(tampered, plan, inv, dt.date(2021, 3, 22)))
+
+
+def test_a_read_only_scan_database_exits_2(world_readable_tmp):  # noqa: F811 (the fixture)
+    """Run as `nobody` (root writes anywhere): a scan database the user cannot write is a sentence, exit 2."""
+    from test_shares import _as_unprivileged
+
+    from oslomig.shares.store import ScanStore
+
+    base = world_readable_tmp
+    (base / "share").mkdir()
+    (base / "share" / "a.txt").write_text("a")
+    db = base / "scan.sqlite"
+    ScanStore(db).close()
+    os.chmod(db, 0o444)
+    proc = subprocess.run(
+        _as_unprivileged([sys.executable, "-m", "oslomig", "share", "scan", str(base / "share"), "--db", str(db)]),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT / "src")},
+    )
+    no_traceback(proc)
+    assert proc.returncode == 2 and "cannot write the scan database" in proc.stderr, proc.stderr
