@@ -337,3 +337,35 @@ def test_the_verifier_holds_the_notice_rule_to_notice_days():
     assert late == [f"{result['assignments'][0]['group']}: starts 2021-05-11, less than 10 days after 2021-05-02"]
     stricter = plan.model_copy(update={"notice_days": 11})
     assert verify_schedule(result, stricter, inv, dt.date(2021, 5, 1))
+
+
+def test_the_cp_sat_model_itself_is_right():
+    """The CP-SAT path, forced, on an instance with precedence (test before prod), capacity, max_groups and an
+    announced group: it must answer (not fall back to the greedy), prove optimality, place every group, match the
+    greedy's finish where the greedy is optimal, and pass the verifier. A wrong model is infeasible (falls back),
+    or breaks a rule the verifier sees, or finishes later."""
+    dbs = []
+    for s in range(3):
+        dbs.append({"id": f"t{s}/A/test", "instance": f"t{s}/A", "size_gb": 200 * (s + 1), "environment": "test"})
+        dbs.append({"id": f"p{s}/A/prod", "instance": f"p{s}/A", "size_gb": 300, "environment": "prod"})
+    systems = [{"id": f"S{s}", "agency": "UKE", "databases": [f"t{s}/A/test", f"p{s}/A/prod"]} for s in range(3)]
+    inv = make_inventory(dbs, systems=systems)
+    plan = make_plan(
+        period={"start": "2021-05-03", "end": "2021-07-30"},
+        test_before_prod_days=7,
+        windows=[
+            {"name": "tue", "weekdays": ["tue"], "start": "18:00", "hours": 10, "parallel": 1, "max_groups": 2},
+            {"name": "thu", "weekdays": ["thu"], "start": "20:00", "hours": 6, "parallel": 1},
+        ],
+        announced=[{"database": "t0/A/test", "start": "2021-05-25T18:00"}],
+    )
+    today = dt.date(2021, 4, 20)
+    grouping = compute_groups(plan, inv)
+    greedy = build_schedule(plan, inv, grouping, today, use_solver=False).as_json()
+    solved = build_schedule(plan, inv, grouping, today, force_solver=True, time_limit=10).as_json()
+    assert solved["summary"]["solver"] == "cp-sat" and solved["summary"]["proven_optimal"]
+    assert solved["summary"]["scheduled"] == len(grouping.groups) == 6
+    assert verify_schedule(solved, plan, inv, today) == []
+    assert solved["summary"]["finish"] <= greedy["summary"]["finish"]
+    announced = next(a for a in solved["assignments"] if "t0/A/test" in a["databases"])
+    assert announced["start"] == "2021-05-25T18:00:00+02:00" and announced["announced"]
