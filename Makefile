@@ -33,7 +33,7 @@ fuzz: $(STAMP)
 
 # Mutation testing of the core modules (see README); prints the score
 mutate: $(STAMP)
-	$(PY) scripts/mutate.py
+	$(PY) scripts/mutate.py $(if $(SAMPLE),--sample $(SAMPLE))
 
 bench: $(STAMP)
 	$(PY) bench/run.py
