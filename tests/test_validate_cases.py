@@ -136,7 +136,7 @@ def test_large_file_fails_fast_with_position(tmp_path, cli):
 def test_missing_path_exits_2(cli, tmp_path):
     proc = cli("validate", str(tmp_path / "nope.yaml"))
     assert proc.returncode == 2
-    assert "no such file or directory" in proc.stderr
+    assert f"no such file or directory: {tmp_path / 'nope.yaml'}" in proc.stderr
 
 
 def test_warnings_alone_exit_0(tmp_path, cli):
