@@ -17,20 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from oslomig.atomic import atomic_open, write_bytes
+from oslomig.shares.manifest import MANIFEST_COLUMNS
 
-REVIEW_COLUMNS = [
-    "share",
-    "source_path",
-    "size_bytes",
-    "modified",
-    "action",
-    "reasons",
-    "target_site",
-    "target_library",
-    "target_path",
-    "decision",
-    "comment",
-]
+REVIEW_COLUMNS = [*MANIFEST_COLUMNS, "decision", "comment"]
 REQUIRED = ("share", "source_path", "size_bytes", "modified", "decision")
 WORDS = {
     "migrate": "migrate",
