@@ -369,3 +369,73 @@ def test_the_cp_sat_model_itself_is_right():
     assert solved["summary"]["finish"] <= greedy["summary"]["finish"]
     announced = next(a for a in solved["assignments"] if "t0/A/test" in a["databases"])
     assert announced["start"] == "2021-05-25T18:00:00+02:00" and announced["announced"]
+
+
+def test_announced_groups_are_kept_with_a_warning_for_each_way_they_break_the_rules():
+    """Owners were told: an announced start stays even outside the period, in a blackout, in a window too short, or
+    where members were announced apart; each gets its warning, word for word, and the verifier accepts the result."""
+    dbs = [
+        {"id": "a1/A/out", "instance": "a1/A", "size_gb": 10, "environment": "prod"},
+        {"id": "b1/A/black", "instance": "b1/A", "size_gb": 10, "environment": "prod"},
+        {"id": "c1/A/big", "instance": "c1/A", "size_gb": 2000, "environment": "prod"},
+        {"id": "d1/A/one", "instance": "d1/A", "size_gb": 333, "environment": "prod"},
+        {"id": "d1/A/two", "instance": "d1/A", "size_gb": 0, "environment": "prod"},
+        {"id": "e1/A/nowin", "instance": "e1/A", "size_gb": 1, "environment": "prod"},
+    ]
+    inv = make_inventory(dbs)
+    plan = make_plan(
+        period={"start": "2021-05-03", "end": "2021-06-30"},
+        windows=[{"name": "tue", "weekdays": ["tue"], "start": "18:00", "hours": 6}],
+        blackouts=[{"name": "pinse", "from": "2021-05-25", "to": "2021-05-25"}],
+        announced=[
+            {"database": "a1/A/out", "start": "2021-07-06T18:00"},
+            {"database": "b1/A/black", "start": "2021-05-25T18:00"},
+            {"database": "c1/A/big", "start": "2021-05-18T18:00"},
+            {"database": "d1/A/one", "start": "2021-05-18T18:00"},
+            {"database": "d1/A/two", "start": "2021-06-01T18:00"},
+            {"database": "e1/A/nowin", "start": "2021-05-19T18:00"},
+        ],
+    )
+    grouping = compute_groups(plan, inv)
+    gid = {d: g.id for g in grouping.groups for d in g.databases}
+    result = build_schedule(plan, inv, grouping, dt.date(2021, 5, 17)).as_json()
+    got = sorted((w["code"], w["message"]) for w in result["warnings"])
+    assert got == sorted(
+        [
+            (
+                "announced-outside-period",
+                f"{gid['a1/A/out']}: announced start 2021-07-06 18:00 lies outside the period; kept as announced",
+            ),
+            (
+                "announced-in-blackout",
+                f"{gid['b1/A/black']}: announced start 2021-05-25 18:00 falls in blackout pinse; "
+                "kept, because owners were told",
+            ),
+            (
+                "announced-does-not-fit",
+                f"{gid['c1/A/big']}: announced window tue 2021-05-18 18:00 is too short (6 h) for "
+                "11.00 h; kept, because owners were told",
+            ),
+            (
+                "announced-conflict",
+                f"{gid['d1/A/one']}: members were announced for different starts; keeping 2021-05-18 18:00",
+            ),
+            (
+                "announced-not-a-window",
+                f"{gid['e1/A/nowin']}: announced start 2021-05-19 18:00 is not an occurrence of any "
+                "window; kept as announced",
+            ),
+        ]
+    )
+    by_group = {a["group"]: a for a in result["assignments"]}
+    assert by_group[gid["a1/A/out"]]["start"] == "2021-07-06T18:00:00+02:00" and by_group[gid["a1/A/out"]]["announced"]
+    assert by_group[gid["c1/A/big"]]["start"] == "2021-05-18T18:00:00+02:00"
+    # the 2.665 h group and the 11 h group share the 18 May occurrence: announced groups count against capacity
+    d = by_group[gid["d1/A/one"]]
+    assert (d["start"], d["estimated_hours"], d["size_gb"]) == ("2021-05-18T18:00:00+02:00", 2.665, 333.0)
+    # a start that is no occurrence is not kept: the group is scheduled like any other, after the notice date
+    assert by_group[gid["e1/A/nowin"]]["announced"] is False
+    assert by_group[gid["e1/A/nowin"]]["start"] == "2021-06-01T18:00:00+02:00"
+    summary = result["summary"]
+    assert summary["finish"] == "2021-07-07T00:00:00+02:00" and summary["lower_bound"] is not None
+    assert summary["gap_hours"] is not None and summary["gap_hours"] >= 0
