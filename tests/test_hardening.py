@@ -527,3 +527,45 @@ def test_a_read_only_scan_database_exits_2(world_readable_tmp):  # noqa: F811 (t
     )
     no_traceback(proc)
     assert proc.returncode == 2 and "cannot write the scan database" in proc.stderr, proc.stderr
+
+
+def test_atomic_refusals_say_exactly_what_is_wrong(tmp_path):
+    from oslomig.atomic import check_target, ensure_dir, write_many, write_text
+    from oslomig.errors import OslomigError
+
+    (tmp_path / "file").write_text("x")
+    cases = [
+        (
+            lambda: ensure_dir(tmp_path / "file" / "sub"),
+            f"cannot create {tmp_path}/file/sub: a folder on its path is a regular file",
+        ),
+        (
+            lambda: ensure_dir(tmp_path / "file"),
+            f"cannot use {tmp_path}/file as a directory: it exists and is not a directory",
+        ),
+        (
+            lambda: check_target(tmp_path / "file" / "x.csv"),
+            f"cannot write {tmp_path}/file/x.csv: a folder on its path is a regular file",
+        ),
+        (lambda: write_text(tmp_path, "x"), f"cannot write {tmp_path}: it is a directory; give a file name"),
+        (
+            lambda: write_text(Path("/dev/null"), "x"),
+            "refusing to write /dev/null: it is not a regular file (a device, pipe or socket)",
+        ),
+    ]
+    for call, message in cases:
+        with pytest.raises(OslomigError) as err:
+            call()
+        assert str(err.value) == message
+    assert check_target(tmp_path / "new.txt") is None
+    os.chmod(tmp_path / "file", 0o640)
+    assert check_target(tmp_path / "file") == 0o640
+    # a set whose second member cannot be written leaves no temp file and replaces nothing
+    (tmp_path / "a.txt").write_text("old a")
+    (tmp_path / "b.txt").mkdir()
+    with pytest.raises(OslomigError):
+        write_many({tmp_path / "a.txt": "new a", tmp_path / "b.txt": b"new b"})
+    assert (tmp_path / "a.txt").read_text() == "old a"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt", "file"]
+    write_many({tmp_path / "a.txt": "new a", tmp_path / "c.bin": b"\x00\x01"})
+    assert (tmp_path / "a.txt").read_text() == "new a" and (tmp_path / "c.bin").read_bytes() == b"\x00\x01"
