@@ -439,3 +439,39 @@ def test_announced_groups_are_kept_with_a_warning_for_each_way_they_break_the_ru
     summary = result["summary"]
     assert summary["finish"] == "2021-07-07T00:00:00+02:00" and summary["lower_bound"] is not None
     assert summary["gap_hours"] is not None and summary["gap_hours"] >= 0
+
+
+def test_a_group_exactly_as_long_as_the_window_fits_and_a_minute_more_does_not():
+    plan = make_plan(
+        period={"start": "2021-05-03", "end": "2021-05-31"},
+        windows=[{"name": "tue", "weekdays": ["tue"], "start": "18:00", "hours": 6}],
+    )
+    exact = make_inventory([{"id": "h1/A/db", "instance": "h1/A", "size_gb": 1000}])  # 1 + 1000/200 = 6.0 h
+    result = build_schedule(plan, exact, compute_groups(plan, exact), TODAY).as_json()
+    assert result["summary"]["scheduled"] == 1 and result["assignments"][0]["estimated_hours"] == 6.0
+    over = make_inventory([{"id": "h1/A/db", "instance": "h1/A", "size_gb": 1001}])  # 6.005 h
+    result = build_schedule(plan, over, compute_groups(plan, over), TODAY).as_json()
+    assert result["summary"]["scheduled"] == 0
+    assert result["unscheduled"][0]["reasons"] == [
+        "window tue: 4 of 4 occurrences ruled out (4x too short (6 h) for 6.00 h)"
+    ]
+
+
+def test_an_announced_group_takes_its_place_under_max_groups():
+    dbs = [{"id": f"h{i}/A/db", "instance": f"h{i}/A", "size_gb": 10} for i in range(4)]
+    inv = make_inventory(dbs)
+    plan = make_plan(
+        period={"start": "2021-05-03", "end": "2021-05-31"},
+        notice_days=0,
+        windows=[{"name": "tue", "weekdays": ["tue"], "start": "18:00", "hours": 10, "parallel": 4, "max_groups": 2}],
+        announced=[{"database": "h0/A/db", "start": "2021-05-04T18:00"}],
+    )
+    result = build_schedule(plan, inv, compute_groups(plan, inv), dt.date(2021, 5, 1), use_solver=False).as_json()
+    assert verify_schedule(result, plan, inv, dt.date(2021, 5, 1)) == []
+    per_start = {}
+    for a in result["assignments"]:
+        per_start.setdefault(a["start"], []).append(a["databases"][0])
+    assert per_start == {
+        "2021-05-04T18:00:00+02:00": ["h0/A/db", "h1/A/db"],
+        "2021-05-11T18:00:00+02:00": ["h2/A/db", "h3/A/db"],
+    }
