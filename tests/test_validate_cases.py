@@ -31,6 +31,8 @@ def test_bad_case_reports_expected_problem(case, monkeypatch):
         assert key in got, f"{case}: expected {key}, got {sorted(got)}"
         assert want.get("message", "") in got[key].message
         assert got[key].severity == want.get("severity", "error")
+    if case == "dangling-all":  # this case lists every problem it must produce, and no other
+        assert len(set(result.problems)) == len(EXPECT[case]), sorted(got)
 
 
 @pytest.mark.parametrize("case", sorted(EXPECT))
