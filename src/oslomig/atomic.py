@@ -66,29 +66,40 @@ def ensure_dir(path: Path) -> None:
         raise OslomigError(f"cannot use {path} as a directory: it exists and is not a directory")
 
 
+def _temp_beside(path: Path, prefix: str) -> tuple[int, str]:
+    """An open temp file in the target's directory, with the mode the target will have: the existing file's, or the
+    umask's for a new one. Refuses a target that is not a regular file."""
+    ensure_dir(path.parent)
+    keep_mode = check_target(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OslomigError(f"cannot write {path}: {_why(exc)}") from None
+    os.fchmod(fd, keep_mode if keep_mode is not None else 0o666 & ~current_umask())
+    return fd, tmp
+
+
+def _replace(tmp: str, path: Path) -> None:
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OslomigError(f"cannot replace {path}: {_why(exc)}") from None
+
+
 @contextlib.contextmanager
 def atomic_open(
     path: Path | str, mode: str = "w", newline: str | None = None, encoding: str = "utf-8"
 ) -> Iterator[IO[Any]]:
     path = Path(path)
-    ensure_dir(path.parent)
-    keep_mode = check_target(path)
+    fd, tmp = _temp_beside(path, f".{path.name[:200]}.")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise OslomigError(f"cannot write {path}: {_why(exc)}") from None
-    try:
-        os.fchmod(fd, keep_mode if keep_mode is not None else 0o666 & ~current_umask())
         kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": newline}
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         check_target(path)  # it may have become something else while we wrote
-        try:
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise OslomigError(f"cannot replace {path}: {_why(exc)}") from None
+        _replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -116,23 +127,14 @@ def write_many(files: dict[Path, str | bytes]) -> None:
     staged: list[tuple[str, Path]] = []
     try:
         for path, data in files.items():
-            ensure_dir(path.parent)
-            keep_mode = check_target(path)
-            try:
-                fd, tmp = tempfile.mkstemp(prefix=".oslomig.", suffix=".tmp", dir=path.parent)
-            except OSError as exc:
-                raise OslomigError(f"cannot write {path}: {_why(exc)}") from None
+            fd, tmp = _temp_beside(path, ".oslomig.")
             staged.append((tmp, path))
-            os.fchmod(fd, keep_mode if keep_mode is not None else 0o666 & ~current_umask())
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data.encode("utf-8") if isinstance(data, str) else data)
                 handle.flush()
                 os.fsync(handle.fileno())
         for tmp, path in staged:
-            try:
-                os.replace(tmp, path)
-            except OSError as exc:
-                raise OslomigError(f"cannot replace {path}: {_why(exc)}") from None
+            _replace(tmp, path)
     except BaseException:
         for tmp, _ in staged:
             with contextlib.suppress(FileNotFoundError):

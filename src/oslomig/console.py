@@ -54,19 +54,17 @@ class Env:
             self.stderr.flush()
 
     def warn(self, message: str) -> None:
-        from oslomig.problems import one_line
-
-        message = one_line(message.rstrip("\n"))
-        prefix = "\x1b[33mwarning:\x1b[0m " if self.colour_err else "warning: "
-        self.stderr.write(prefix + message.rstrip("\n") + "\n")
-        self.stderr.flush()
+        self._labelled("warning", "33", message)
 
     def error(self, message: str) -> None:
+        self._labelled("error", "31", message)
+
+    def _labelled(self, label: str, colour: str, message: str) -> None:
+        """One line on stderr: the label (coloured on a TTY), the message with control characters escaped."""
         from oslomig.problems import one_line
 
-        message = one_line(message.rstrip("\n"))
-        prefix = "\x1b[31merror:\x1b[0m " if self.colour_err else "error: "
-        self.stderr.write(prefix + message.rstrip("\n") + "\n")
+        prefix = f"\x1b[{colour}m{label}:\x1b[0m " if self.colour_err else f"{label}: "
+        self.stderr.write(prefix + one_line(message.rstrip("\n")) + "\n")
         self.stderr.flush()
 
     def table_console(self):

@@ -147,6 +147,12 @@ def _child(node: yaml.Node | None, part: Any) -> yaml.Node | None:
     return None
 
 
+def line_col(buf: str | bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column of `offset` in text or raw bytes."""
+    nl = b"\n" if isinstance(buf, bytes) else "\n"
+    return buf.count(nl, 0, offset) + 1, offset - (buf.rfind(nl, 0, offset) + 1) + 1  # type: ignore[arg-type]
+
+
 def read_text(path: Path, display: str) -> str:
     try:
         size = path.stat().st_size
@@ -168,8 +174,7 @@ def read_text(path: Path, display: str) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        line, col = line_col(raw, exc.start)
         raise YamlError(
             display,
             line,
@@ -275,9 +280,7 @@ def _check_depth(text: str, display: str) -> None:
     ):
         m = rx.search(text)
         if m:
-            line = text.count("\n", 0, m.start()) + 1
-            col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
-            raise YamlError(display, line, col, "too-deep", f"YAML is {what}; refused")
+            raise YamlError(display, *line_col(text, m.start()), "too-deep", f"YAML is {what}; refused")
     if text.count("[") + text.count("{") < MAX_DEPTH:
         return
     depth = 0
@@ -286,10 +289,11 @@ def _check_depth(text: str, display: str) -> None:
         if ch in "[{":
             depth += 1
             if depth > MAX_DEPTH:
-                line = text.count("\n", 0, m.start()) + 1
-                col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
                 raise YamlError(
-                    display, line, col, "too-deep", f"YAML is nested more than {MAX_DEPTH} levels deep; refused"
+                    display,
+                    *line_col(text, m.start()),
+                    "too-deep",
+                    f"YAML is nested more than {MAX_DEPTH} levels deep; refused",
                 )
         elif ch in "]}":
             depth = max(0, depth - 1)

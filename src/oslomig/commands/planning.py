@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -64,15 +63,6 @@ def _emit(payload: str, out: Path | None, env: Env) -> None:
         env.out(payload)
 
 
-def _csv(rows: list[list], header: list[str] | None = None) -> str:
-    buf = io.StringIO()
-    writer = csvout.writer(buf)
-    if header:
-        writer.writerow(header)
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
 def _warn_all(warnings: list[dict], env: Env) -> None:
     for w in warnings:
         env.warn(f"[{w['code']}] {w['message']}")
@@ -108,7 +98,7 @@ def run_groups(plan_path: Path, inventory: Path | None, fmt: str, env: Env) -> i
             for g in result.groups
         ]
         env.out(
-            _csv(
+            csvout.to_text(
                 rows,
                 [
                     "group",
@@ -246,7 +236,7 @@ def run_schedule(
             for a in sched.assignments
         ]
         _emit(
-            _csv(
+            csvout.to_text(
                 rows,
                 [
                     "group",
