@@ -39,18 +39,14 @@ HHMM = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", descript
 # (9999-12-31) that would overflow date arithmetic later; the schema says the same with a pattern.
 MIN_YEAR, MAX_YEAR = 1970, 2199
 _YEAR = r"(19[7-9][0-9]|2[01][0-9][0-9])"
-DATE_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
-LOCAL_DATETIME_PATTERN = (
-    rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-    r"T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-][01][0-9]:[0-5][0-9])?$"
-)
+_DAY = rf"{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+DATE_PATTERN = rf"^{_DAY}$"
+LOCAL_DATETIME_PATTERN = rf"^{_DAY}T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-][01][0-9]:[0-5][0-9])?$"
 
 
 def _date_text(value):
-    # YAML 1.2 keeps 2021-05-04 a string; a date object (from Python callers) is fine as it is
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value
-    if not isinstance(value, str):
+    # YAML 1.2 keeps 2021-05-04 a string; a date or datetime object (from Python callers) is fine as it is
+    if not isinstance(value, (str, dt.date)):
         raise ValueError(f"expected a date like 2021-05-04, not {value!r}")
     return value
 
@@ -92,7 +88,6 @@ def _timezone_schema(schema: dict) -> None:
 
 
 def _holidays_schema(schema: dict) -> None:
-    schema.pop("pattern", None)
     schema["pattern"] = "^(" + "|".join(holiday_countries()) + r")(-[A-Z0-9]{1,3})?$"
 
 

@@ -12,6 +12,7 @@ Accepted decision words (case and surrounding spaces ignored): `migrate`, `flytt
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ WORDS = {
     "hopp over": "skip",
 }
 DATA_SHEET = "Filer"
+_CREATED = dt.datetime(2000, 1, 1)  # a fixed creation time: the same inputs give the same workbook bytes
 HELP_SHEET = "Slik gjør du"
 
 
@@ -100,7 +102,7 @@ def read_decisions(directory: Path) -> Decisions:
     return result
 
 
-def _header(cells: list, path: Path) -> dict[str, int]:
+def _header(cells: list) -> dict[str, int]:
     names = [str(c).strip() if c is not None else "" for c in cells]
     missing = [c for c in REQUIRED if c not in names]
     if missing:
@@ -126,7 +128,7 @@ def _read_xlsx(path: Path) -> list[tuple[int, dict]]:
         first = next(rows, None)
         if first is None:
             raise ValueError(f"sheet {sheet.title!r} is empty")
-        columns = _header(list(first), path)
+        columns = _header(list(first))
         out = []
         for line, values in enumerate(rows, start=2):
             if values is None or all(v in (None, "") for v in values):
@@ -147,7 +149,7 @@ def _read_csv(path: Path) -> list[tuple[int, dict]]:
         first = next(reader, None)
         if first is None:
             raise ValueError("the file is empty")
-        columns = _header(first, path)
+        columns = _header(first)
         out = []
         for values in reader:
             if not any(v.strip() for v in values):
@@ -205,7 +207,7 @@ def review_workbook(share_id: str, rows: list[list]) -> bytes:
     book = xlsxwriter.Workbook(
         buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
     )
-    book.set_properties({"title": f"Gjennomgang: {share_id}", "author": "oslomig", "created": _EPOCH})
+    book.set_properties({"title": f"Gjennomgang: {share_id}", "author": "oslomig", "created": _CREATED})
     bold = book.add_format({"bold": True})
     title = book.add_format({"bold": True, "font_size": 14})
     help_sheet = book.add_worksheet(HELP_SHEET)
@@ -254,6 +256,3 @@ def review_workbook(share_id: str, rows: list[list]) -> bytes:
     sheet.activate()
     book.close()
     return buf.getvalue()
-
-
-_EPOCH = __import__("datetime").datetime(2000, 1, 1)  # a fixed creation time: the same inputs give the same bytes

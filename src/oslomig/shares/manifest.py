@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from oslomig import csvout
-from oslomig.atomic import atomic_open, write_text
+from oslomig.atomic import atomic_open, ensure_dir, write_text
 from oslomig.models import SharePlan, ShareSpec, Target
 from oslomig.shares.rules import ShareRules, library_url_name, literal_prefix, show_path
 from oslomig.shares.store import ScanStore
@@ -42,23 +42,29 @@ def _iso(ts: float, tz) -> str:
     return dt.datetime.fromtimestamp(ts, tz).isoformat(timespec="seconds") if ts else ""
 
 
+def _refusal(c, decision, size: int, modified: str) -> str | None:
+    """Why a contact's decision does not settle this row, or None when it does: it applies while the file is as the
+    contact saw it, and never moves a file a rule skips."""
+    if decision.size != str(size) or decision.modified != modified:
+        return (
+            "changed since the list was made (size or modified time); decision not applied, "
+            "the file is in the next review list"
+        )
+    if c.action == "skip" and decision.action == "migrate":
+        return f"is skipped by rule ({';'.join(c.reasons)}); decision not applied"
+    return None
+
+
 def _apply_decision(c, decision, size: int, modified: str, shown: str, share_id: str, totals: Totals) -> bool:
-    """A contact's decision settles a row when the file is as the contact saw it. True when applied."""
+    """A contact's decision settles a row when `_refusal` has nothing against it. True when applied."""
     if decision is None:
         return False
-    if decision.size != str(size) or decision.modified != modified:
-        totals.warnings.append(
-            f"{decision.where}: {share_id}/{shown} changed since the list was made (size or modified time); "
-            "decision not applied, the file is in the next review list"
-        )
-        return False
-    if c.action == "skip" and decision.action == "migrate":
-        totals.warnings.append(
-            f"{decision.where}: {share_id}/{shown} is skipped by rule ({';'.join(c.reasons)}); decision not applied"
-        )
+    refusal = _refusal(c, decision, size, modified)
+    if refusal is not None:
+        totals.warnings.append(f"{decision.where}: {share_id}/{shown} {refusal}")
         return False
     c.action = decision.action
-    c.reasons = [r for r in c.reasons if r != "TARGET_COLLISION"] + ["DECIDED"]
+    c.reasons.append("DECIDED")  # before placement: a collision found later does not reopen a decided row
     return True
 
 
@@ -78,8 +84,7 @@ def _keepers(
             continue
         c = rules.classify(path, kind, size, mtime, False, path in unreadable)
         decision = decisions.get((share_id, show_path(path)))
-        fresh = decision is not None and decision.size == str(size) and decision.modified == _iso(mtime, tz)
-        if fresh and not (c.action == "skip" and decision.action == "migrate"):
+        if decision is not None and _refusal(c, decision, size, _iso(mtime, tz)) is None:
             c.action = decision.action
         if c.action != "skip":
             keeper[full_hash] = path
@@ -98,7 +103,7 @@ def write_manifest(
     totals = Totals()
     by_row = decisions.by_row if decisions is not None else {}
     used: set[tuple[str, str]] = set()
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out)
     placers: dict[tuple[str, str], Placer] = defaultdict(Placer)
     counter = LibraryCounter()
     with atomic_open(out / "manifest.csv", newline="") as handle:
@@ -131,14 +136,11 @@ def write_manifest(
                 decided = _apply_decision(c, decision, size, modified, shown, share.id, totals)
                 if c.action != "skip" and kind == "file":
                     library = (c.target.site, library_url_name(c.target))
-                    placed, collided = placers[library].place(c.target_path)
-                    if collided and not decided:
-                        c.target_path = placed
+                    c.target_path, collided = placers[library].place(c.target_path)
+                    if collided and not decided:  # a contact's decision settles the row; it still gets the free name
                         c.reasons.append("TARGET_COLLISION")
                         if c.action == "migrate":
                             c.action = "review"
-                    elif collided:
-                        c.target_path = placed
                     counter.add(library, c.target_path)
                 row = [
                     share.id,

@@ -24,6 +24,10 @@ def _split_ext(name: str) -> tuple[str, str]:
     return name[:dot], name[dot:]
 
 
+def _join(parent: str, name: str) -> str:
+    return f"{parent}/{name}" if parent else name
+
+
 def numbered(name: str, n: int) -> str:
     stem, ext = _split_ext(name)
     return f"{stem} ({n}){ext}"
@@ -37,14 +41,14 @@ class Placer:
     folders: set[str] = field(default_factory=set)
     renamed_folders: dict[str, str] = field(default_factory=dict)  # lower-case folder -> the free name it got
 
+    def _taken(self, path: str) -> bool:
+        return path.lower() in self.files or path.lower() in self.folders
+
     def _free(self, parent: str, name: str) -> str:
         n = 2
-        while True:
-            candidate = numbered(name, n)
-            full = f"{parent}/{candidate}" if parent else candidate
-            if full.lower() not in self.files and full.lower() not in self.folders:
-                return candidate
+        while self._taken(_join(parent, numbered(name, n))):
             n += 1
+        return numbered(name, n)
 
     def place(self, target_path: str) -> tuple[str, bool]:
         """The path the file gets, and whether it collided (a folder on its way or the file itself)."""
@@ -52,8 +56,7 @@ class Placer:
         parts = target_path.split("/")
         built = ""
         for seg in parts[:-1]:  # folders: follow earlier renames, avoid files of the same name
-            folder = f"{built}/{seg}" if built else seg
-            low = folder.lower()
+            low = _join(built, seg).lower()
             if low in self.renamed_folders:
                 seg = self.renamed_folders[low]
                 collided = True
@@ -61,13 +64,11 @@ class Placer:
                 seg = self._free(built, seg)
                 self.renamed_folders[low] = seg
                 collided = True
-            built = f"{built}/{seg}" if built else seg
+            built = _join(built, seg)
             self.folders.add(built.lower())
-        name = parts[-1]
-        full = f"{built}/{name}" if built else name
-        if full.lower() in self.files or full.lower() in self.folders:
-            name = self._free(built, name)
-            full = f"{built}/{name}" if built else name
+        full = _join(built, parts[-1])
+        if self._taken(full):
+            full = _join(built, self._free(built, parts[-1]))
             collided = True
         self.files.add(full.lower())
         return full, collided
@@ -87,7 +88,7 @@ class LibraryCounter:
         parts = target_path.split("/")
         parent = ""
         for seg in parts[:-1]:
-            folder = f"{parent}/{seg}" if parent else seg
+            folder = _join(parent, seg)
             key = (library, folder.lower())
             if key not in self.seen_folders:
                 self.seen_folders.add(key)
