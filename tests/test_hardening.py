@@ -238,6 +238,8 @@ def test_debug_works_after_the_subcommand(tmp_path):
             ]
         },
         {"assignments": [], "today": "never"},
+        {"assignments": [], "unscheduled": ["G-1"]},
+        {"assignments": [], "unscheduled": {}},
     ],
 )
 def test_verify_with_a_schedule_of_the_wrong_shape_exits_2(payload, tmp_path):

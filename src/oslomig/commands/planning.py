@@ -458,6 +458,12 @@ def check_schedule_shape(data, path: Path) -> None:
                 raise bad(f"assignments[{i}].{key}", f"{a[key]!r} has no UTC offset")
         if not all(isinstance(d, str) for d in a["databases"]):
             raise bad(f"assignments[{i}].databases", "not a list of database ids")
+    unscheduled = data.get("unscheduled", [])
+    if not isinstance(unscheduled, list):
+        raise bad("unscheduled", "not a list")
+    for i, u in enumerate(unscheduled):
+        if not isinstance(u, dict) or not isinstance(u.get("databases", []), list):
+            raise bad(f"unscheduled[{i}]", "not an object with a `databases` list")
 
 
 def run_verify(plan_path: Path, inventory: Path | None, schedule_path: Path, today: dt.date | None, env: Env) -> int:
