@@ -173,55 +173,50 @@ def test_only_size_collisions_are_hashed(tmp_path):
 
 
 def test_spmt_formats(tmp_path):
+    """One SPMT task per staging root (SPEC 5.2): the root of the share's target and of each route target, read
+    over the UNC path derived from spmt_source; a glob route is no task over the whole share."""
     from oslomig.models import SharePlan
-    from oslomig.shares.manifest import spmt_tasks
+    from oslomig.shares.manifest import _write_spmt, spmt_tasks
 
-    plan = SharePlan.model_validate(
-        {
-            "kind": "share-migration",
-            "name": "x",
-            "shares": [
-                {
-                    "id": "a",
-                    "source": "/srv/a",
-                    "spmt_source": "\\\\filsrv01\\INE\\Felles",
-                    "target": {"site": "https://t.sharepoint.com/sites/A", "folder": "Felles"},
-                    "routes": [
-                        {
-                            "match": "Prosjekter/**",
-                            "target": {"site": "https://t.sharepoint.com/sites/P", "library": "Prosjekter"},
-                        },
-                        {"match": "Arkiv/**", "action": "skip"},
-                    ],
-                }
-            ],
-        }
-    )
-    tasks = spmt_tasks(plan.shares)
+    share = {
+        "id": "a",
+        "source": "/srv/shares/INE/Felles",
+        "spmt_source": "\\\\filsrv01\\INE\\Felles",
+        "staging": "/srv/shares/INE/.staging/a",
+        "target": {"site": "https://t.sharepoint.com/sites/A", "folder": "Felles"},
+        "routes": [
+            {"match": "Prosjekter/**", "target": {"site": "https://t.sharepoint.com/sites/P", "library": "Prosjekter"}},
+            {"match": "**/*.pdf", "target": {"site": "https://t.sharepoint.com/sites/P", "library": "Prosjekter"}},
+            {"match": "Arkiv/**", "action": "skip"},
+        ],
+    }
+    bare = {"id": "b", "source": "/srv/b", "target": {"site": "https://t.sharepoint.com/sites/B"}}
+    plan = SharePlan.model_validate({"kind": "share-migration", "name": "x", "shares": [share, bare]})
+    tasks, warnings = spmt_tasks(plan.shares, tmp_path)
     assert tasks == [
         {
-            "SourcePath": "\\\\filsrv01\\INE\\Felles",
+            "SourcePath": "\\\\filsrv01\\INE\\.staging\\a\\A_Documents_Felles",
             "TargetPath": "https://t.sharepoint.com/sites/A",
             "TargetList": "Documents",
             "TargetListRelativePath": "Felles",
         },
         {
-            "SourcePath": "\\\\filsrv01\\INE\\Felles\\Prosjekter",
+            "SourcePath": "\\\\filsrv01\\INE\\.staging\\a\\P_Prosjekter",
             "TargetPath": "https://t.sharepoint.com/sites/P",
             "TargetList": "Prosjekter",
             "TargetListRelativePath": "",
         },
     ]
-    from oslomig.shares.manifest import _write_spmt
-
-    _write_spmt(tmp_path, plan.shares)
+    assert warnings == [
+        "b: no `staging:` in the share plan; give a directory on the share's volume for the hard-link staging tree "
+        "(SPEC §5.2), e.g. staging: /srv/shares/.staging/b; no SPMT task for this share"
+    ]
+    _write_spmt(tmp_path, plan.shares, tmp_path)
     rows = list(csv.reader((tmp_path / "spmt.csv").open(encoding="utf-8", newline="")))
     assert len(rows) == 2 and all(len(r) == 6 and r[1] == r[2] == "" for r in rows)
-    assert rows[0][0] == "\\\\filsrv01\\INE\\Felles"  # no header row
+    assert rows[0][0] == tasks[0]["SourcePath"]  # no header row
     data = json.loads((tmp_path / "spmt.json").read_text(encoding="utf-8"))
-    assert set(data) == {"Tasks"} and all(
-        set(t) == {"SourcePath", "TargetPath", "TargetList", "TargetListRelativePath"} for t in data["Tasks"]
-    )
+    assert data == {"Tasks": tasks}
 
 
 def test_nasty_tree_over_ssh(world_readable_tmp, ssh_server):

@@ -391,6 +391,70 @@ def share_manifest(
     _run(lambda: shares.run_manifest(plan, db, out, _parse_date(today), _env(), decisions))
 
 
+@share_app.command("stage")
+def share_stage(
+    plan: Annotated[Path, typer.Option("--plan", "-p", help="The share plan (each share names its `staging:`).")],
+    db: Annotated[Path, typer.Option("--db", help="The SQLite scan database the manifest was made from.")],
+    manifest: Annotated[
+        Path, typer.Option("--manifest", "-m", metavar="DIR", help="The directory `share manifest` wrote.")
+    ],
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", "-o", metavar="DIR", help="Where stage.sh and stage.ps1 go (default: --manifest DIR)."),
+    ] = None,
+    share: Annotated[Optional[List[str]], typer.Option("--share", help="Only these share ids (repeatable).")] = None,
+    apply: Annotated[
+        bool,
+        typer.Option("--apply", help="Build the staging trees now (local shares here; ssh:// shares on their server)."),
+    ] = False,
+) -> None:
+    """Hard-link every file the manifest moves at its target path under one staging root per target (SPEC 5.2).
+
+    Writes stage.sh (POSIX ln) and stage.ps1 (Windows file servers); both are idempotent and touch nothing
+    outside the staging roots. SPMT's tasks (spmt.csv/json) read the staging roots, so SPMT copies exactly the
+    manifest.
+
+    Example: oslomig share stage --plan plans/shares-ine-2021.yaml --db scans/ine.sqlite --manifest manifest/ --apply
+    """
+    from oslomig.commands import staging
+
+    _run(lambda: staging.run_stage(plan, db, manifest, out, list(share or []), apply, _env()))
+
+
+@share_app.command("verify")
+def share_verify(
+    plan: Annotated[Path, typer.Option("--plan", "-p", help="The share plan.")],
+    manifest: Annotated[
+        Path, typer.Option("--manifest", "-m", metavar="DIR", help="The directory `share manifest` wrote.")
+    ],
+    reports: Annotated[
+        Path,
+        typer.Option("--reports", metavar="DIR", help="SPMT's report folder (ItemReport*.csv, searched recursively)."),
+    ],
+    out: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="DIR",
+            help="Where verify-<share>.csv, verified.json and the updated timeline go (default: --manifest DIR).",
+        ),
+    ] = None,
+    share: Annotated[Optional[List[str]], typer.Option("--share", help="Only these share ids (repeatable).")] = None,
+    today: TodayOpt = None,
+) -> None:
+    """Check that every file the manifest moves arrived, from SPMT's item reports; exit 1 listing each that did not.
+
+    A share is safe to delete (timeline.csv: safe_to_delete) only when verify passed on its current manifest and
+    no review row is open.
+
+    Example: oslomig share verify --plan plans/shares-ine-2021.yaml --manifest manifest/ --reports spmt-reports/
+    """
+    from oslomig.commands import staging
+
+    _run(lambda: staging.run_verify(plan, manifest, reports, out, list(share or []), _parse_date(today), _env()))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     # `--debug` is accepted anywhere before `--`, as the error messages suggest (`oslomig validate --debug`)

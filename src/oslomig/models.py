@@ -489,6 +489,16 @@ class ShareSpec(Model):
     delete_after_days: int = Field(default=90, ge=0, le=3650)
     routes: list[Route] = []
     ssh: Optional[SshOptions] = None
+    staging: Optional[Text] = Field(
+        default=None,
+        description="hard-link staging root on the share's volume, in the source's path space (SPEC §5.2), "
+        "e.g. /srv/shares/INE/.staging/ine-felles; relative paths are relative to the plan file",
+    )
+    staging_unc: Optional[Text] = Field(
+        default=None,
+        description="what the SharePoint Migration Tool reads for the staging root (UNC); default: derived from "
+        "staging, source and spmt_source when the staging root lies in the same Windows share",
+    )
 
 
 class SharePlan(Model):

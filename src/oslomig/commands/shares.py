@@ -92,23 +92,28 @@ def _adhoc_id(source: str) -> str:
     return source.rstrip("/").rsplit("/", 1)[-1] or "share"
 
 
+def ssh_target(source: str, ssh_options: models.SshOptions | None):
+    """The SSH connection details of an ssh:// share source."""
+    from oslomig.sshconn import SshTarget, parse_ssh_url
+
+    user, host, port, _ = parse_ssh_url(source)
+    opts = ssh_options or models.SshOptions()
+    return SshTarget(
+        host=host,
+        port=port,
+        username=user,
+        key_file=opts.key_file,
+        known_hosts=opts.known_hosts,
+        accept_new_host_key=opts.accept_new_host_key,
+        timeout_s=opts.timeout_s,
+    )
+
+
 def _scan_one(store, share_id: str, source: str, ssh_options: models.SshOptions | None, bar):
     if source.startswith("ssh://"):
         from oslomig.shares.ssh import scan_ssh
-        from oslomig.sshconn import SshTarget, parse_ssh_url
 
-        user, host, port, _ = parse_ssh_url(source)
-        opts = ssh_options or models.SshOptions()
-        target = SshTarget(
-            host=host,
-            port=port,
-            username=user,
-            key_file=opts.key_file,
-            known_hosts=opts.known_hosts,
-            accept_new_host_key=opts.accept_new_host_key,
-            timeout_s=opts.timeout_s,
-        )
-        return scan_ssh(store, share_id, source, target, progress=bar)
+        return scan_ssh(store, share_id, source, ssh_target(source, ssh_options), progress=bar)
     from oslomig.shares.scan import scan_local
 
     return scan_local(store, share_id, source, progress=bar)
@@ -149,7 +154,9 @@ def run_manifest(
         shares = [s for s in plan.shares if s.id not in unscanned]
         total = sum(store.latest_scan(s.id)[3] for s in shares if s.id not in unscanned)
         with env.progress("classifying", total=total) as bar:
-            totals = write_manifest(plan, store, out, today, shares, progress=bar, decisions=decisions)
+            totals = write_manifest(
+                plan, store, out, today, shares, progress=bar, decisions=decisions, plan_dir=plan_path.parent
+            )
     finally:
         store.close()
     if decisions is not None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from oslomig.atomic import atomic_open, write_bytes
-from oslomig.shares.manifest import MANIFEST_COLUMNS
+from oslomig.shares.manifestcsv import MANIFEST_COLUMNS
 
 REVIEW_COLUMNS = [*MANIFEST_COLUMNS, "decision", "comment"]
 REQUIRED = ("share", "source_path", "size_bytes", "modified", "decision")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -10,21 +11,12 @@ from pathlib import Path
 
 from oslomig import csvout
 from oslomig.atomic import atomic_open, ensure_dir, write_text
-from oslomig.models import SharePlan, ShareSpec, Target
-from oslomig.shares.rules import ShareRules, library_url_name, literal_prefix, show_path
+from oslomig.errors import OslomigError
+from oslomig.models import SharePlan, ShareSpec
+from oslomig.shares.manifestcsv import MANIFEST_COLUMNS, iso_time
+from oslomig.shares.proof import deletion_gate, digest_update, load_record
+from oslomig.shares.rules import ShareRules, library_url_name, show_path
 from oslomig.shares.store import ScanStore
-
-MANIFEST_COLUMNS = [
-    "share",
-    "source_path",
-    "size_bytes",
-    "modified",
-    "action",
-    "reasons",
-    "target_site",
-    "target_library",
-    "target_path",
-]
 
 
 @dataclass
@@ -34,12 +26,9 @@ class Totals:
     by_action: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # (share, action) -> [files, bytes]
     open_review: dict = field(default_factory=dict)  # share -> (contact, rows still to decide)
     decided: dict = field(default_factory=lambda: defaultdict(int))  # share -> rows settled by a decision
+    digest: dict = field(default_factory=dict)  # share -> fingerprint of its migrate rows (proof.manifest_digest)
     library_warnings: list = field(default_factory=list)  # (share, code, where, count)
     warnings: list = field(default_factory=list)  # sentences for stderr
-
-
-def _iso(ts: float, tz) -> str:
-    return dt.datetime.fromtimestamp(ts, tz).isoformat(timespec="seconds") if ts else ""
 
 
 def _refusal(c, decision, size: int, modified: str) -> str | None:
@@ -84,7 +73,7 @@ def _keepers(
             continue
         c = rules.classify(path, kind, size, mtime, False, path in unreadable)
         decision = decisions.get((share_id, show_path(path)))
-        if decision is not None and _refusal(c, decision, size, _iso(mtime, tz)) is None:
+        if decision is not None and _refusal(c, decision, size, iso_time(mtime, tz)) is None:
             c.action = decision.action
         if c.action != "skip":
             keeper[full_hash] = path
@@ -92,7 +81,14 @@ def _keepers(
 
 
 def write_manifest(
-    plan: SharePlan, store: ScanStore, out: Path, today: dt.date, shares: list[ShareSpec], progress=None, decisions=None
+    plan: SharePlan,
+    store: ScanStore,
+    out: Path,
+    today: dt.date,
+    shares: list[ShareSpec],
+    progress=None,
+    decisions=None,
+    plan_dir: Path = Path("."),
 ) -> Totals:
     from zoneinfo import ZoneInfo
 
@@ -124,11 +120,12 @@ def write_manifest(
             keeper = _keepers(store, scan_id, rules, unreadable, by_row, share.id, tz)
             review_rows = []
             dept = share.department or ""
+            fingerprint = hashlib.sha256()
             for path, kind, size, mtime, _owner, full_hash in store.iter_files(scan_id):
                 # a copy is a duplicate only of an earlier copy that moves (the keeper)
                 duplicate = full_hash is not None and keeper.get(full_hash, path) < path
                 c = rules.classify(path, kind, size, mtime, duplicate, path in unreadable)
-                shown, modified = show_path(path), _iso(mtime, tz)
+                shown, modified = show_path(path), iso_time(mtime, tz)
                 key = (share.id, shown)
                 decision = by_row.get(key)
                 if decision is not None:
@@ -158,6 +155,8 @@ def write_manifest(
                     totals.decided[share.id] += 1
                 if c.action == "review":
                     review_rows.append(row)
+                elif c.action == "migrate":
+                    digest_update(fingerprint, row)
                 for reason in c.reasons or ["-"]:
                     totals.files[(share.id, dept, c.action, reason)] += 1
                     totals.bytes[(share.id, dept, c.action, reason)] += size
@@ -168,6 +167,7 @@ def write_manifest(
                     progress.advance()
             contact = share.contact.email if share.contact else ""
             totals.open_review[share.id] = (contact, len(review_rows))
+            totals.digest[share.id] = fingerprint.hexdigest()
             write_review_lists(out, share.id, review_rows)
     share_of_library = {}
     for share in shares:
@@ -187,8 +187,13 @@ def write_manifest(
         else:
             totals.warnings.append(f"{decision.where}: no scanned share {sid!r} in this plan; decision not applied")
     _write_summary(out, totals, shares)
-    _write_spmt(out, shares)
-    _write_timeline(out, plan, shares, today)
+    totals.warnings.extend(_write_spmt(out, shares, plan_dir))
+    record = load_record(out)
+    gates = {
+        s.id: deletion_gate(s.id, totals.open_review.get(s.id, ("", 0))[1], totals.digest.get(s.id, ""), record)
+        for s in shares
+    }
+    write_timeline(out, plan, shares, today, gates)
     return totals
 
 
@@ -209,39 +214,56 @@ def _write_summary(out: Path, totals: Totals, shares: list[ShareSpec]) -> None:
             w.writerow([sid, dept.get(sid, ""), contact.get(sid, ""), "warning", f"{code} {where}", n, ""])
 
 
-def spmt_tasks(shares: list[ShareSpec]) -> list[dict]:
-    """One task per share, and one per route with its own target (SharePoint Migration Tool bulk format)."""
-    tasks = []
+def spmt_tasks(shares: list[ShareSpec], plan_dir: Path) -> tuple[list[dict], list[str]]:
+    """One SharePoint Migration Tool task per staging root (SPEC §5.2): SPMT copies each root whole, and a root
+    holds exactly the rows that move to its target. A share without `staging:` (or whose staging root SPMT cannot
+    be told) gets no task and a warning: a task over the share itself would copy junk, skips and reviews too."""
+    from oslomig.shares.staging import staging_roots, staging_unc
+
+    tasks, warnings = [], []
     for share in shares:
-        source = (share.spmt_source or share.source).rstrip("/\\")
-        sep = "\\" if source.startswith("\\\\") else "/"
-
-        def task(src: str, target: Target) -> dict:
-            return {
-                "SourcePath": src,
-                "TargetPath": target.site,
-                "TargetList": target.library,
-                "TargetListRelativePath": target.folder.strip("/"),
-            }
-
-        tasks.append(task(source, share.target))
-        for route in share.routes:
-            if route.target is not None:
-                prefix = literal_prefix(route.match)
-                tasks.append(task(f"{source}{sep}{prefix.replace('/', sep)}" if prefix else source, route.target))
-    return tasks
+        try:
+            for root in staging_roots(share):
+                tasks.append(
+                    {
+                        "SourcePath": staging_unc(share, root, plan_dir),
+                        "TargetPath": root.target.site,
+                        "TargetList": root.target.library,
+                        "TargetListRelativePath": root.folder,
+                    }
+                )
+        except OslomigError as exc:
+            warnings.append(f"{exc}; no SPMT task for this share")
+    return tasks, warnings
 
 
-def _write_spmt(out: Path, shares: list[ShareSpec]) -> None:
-    tasks = spmt_tasks(shares)
+def _write_spmt(out: Path, shares: list[ShareSpec], plan_dir: Path) -> list[str]:
+    tasks, warnings = spmt_tasks(shares, plan_dir)
     with atomic_open(out / "spmt.csv", newline="") as handle:
         w = csvout.writer(handle)  # SPMT is a Windows tool; no header row
         for t in tasks:
             w.writerow([t["SourcePath"], "", "", t["TargetPath"], t["TargetList"], t["TargetListRelativePath"]])
     write_text(out / "spmt.json", json.dumps({"Tasks": tasks}, indent=2, ensure_ascii=False) + "\n")
+    return warnings
 
 
-def _write_timeline(out: Path, plan: SharePlan, shares: list[ShareSpec], today: dt.date) -> None:
+TIMELINE_COLUMNS = [
+    "share",
+    "department",
+    "read_only_from",
+    "delete_on",
+    "delete_after_days",
+    "verified_at",
+    "safe_to_delete",
+    "blocked_because",
+]
+
+
+def write_timeline(
+    out: Path, plan: SharePlan, shares: list[ShareSpec], today: dt.date, gates: dict[str, tuple[str, bool, str]]
+) -> None:
+    """Per share the read-only and deletion dates, and whether deleting is allowed yet (SPEC §5.2): `gates` holds
+    (verified_at, safe_to_delete, why not) from `proof.deletion_gate`."""
     from icalendar import Calendar, Event
 
     rows = []
@@ -250,8 +272,10 @@ def _write_timeline(out: Path, plan: SharePlan, shares: list[ShareSpec], today: 
     cal.add("version", "2.0")
     stamp = dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC)
     for share in shares:
+        verified_at, safe, why = gates.get(share.id, ("", False, "not in this manifest"))
+        gate = [verified_at, "true" if safe else "false", why]
         if share.read_only_from is None:
-            rows.append([share.id, share.department or "", "", "", share.delete_after_days])
+            rows.append([share.id, share.department or "", "", "", share.delete_after_days, *gate])
             continue
         delete_on = share.read_only_from + dt.timedelta(days=share.delete_after_days)
         rows.append(
@@ -261,6 +285,7 @@ def _write_timeline(out: Path, plan: SharePlan, shares: list[ShareSpec], today: 
                 share.read_only_from.isoformat(),
                 delete_on.isoformat(),
                 share.delete_after_days,
+                *gate,
             ]
         )
         for what, day in (("read-only", share.read_only_from), ("delete", delete_on)):
@@ -269,8 +294,14 @@ def _write_timeline(out: Path, plan: SharePlan, shares: list[ShareSpec], today: 
             ev.add("dtstamp", stamp)
             ev.add("dtstart", day)
             ev.add("dtend", day + dt.timedelta(days=1))
-            verb = "goes read-only" if what == "read-only" else "is deleted"
-            ev.add("summary", f"{share.id} ({share.department or share.agency or ''}) {verb}")
+            who = f"{share.id} ({share.department or share.agency or ''})"
+            if what == "read-only":
+                summary = f"{who} goes read-only"
+            elif safe:
+                summary = f"{who} is deleted (verified {verified_at})"
+            else:
+                summary = f"{who}: deletion BLOCKED ({why})"
+            ev.add("summary", summary)
             ev.add(
                 "description",
                 f"{share.source} -> {share.target.site}/{library_url_name(share.target)}/{share.target.folder}",
@@ -278,6 +309,6 @@ def _write_timeline(out: Path, plan: SharePlan, shares: list[ShareSpec], today: 
             cal.add_component(ev)
     with atomic_open(out / "timeline.csv", newline="") as handle:
         w = csvout.writer(handle)
-        w.writerow(["share", "department", "read_only_from", "delete_on", "delete_after_days"])
+        w.writerow(TIMELINE_COLUMNS)
         w.writerows(rows)
     write_text(out / "timeline.ics", cal.to_ical().decode("utf-8"))
