@@ -59,6 +59,8 @@ def main() -> int:
     import csv
     from collections import Counter
 
+    gate = carry_out_and_prove(failures)
+
     with (OUT / "manifest" / "manifest.csv").open(encoding="utf-8", newline="") as handle:
         actions = Counter(row["action"] for row in csv.DictReader(handle))
     groups = json.loads((OUT / "groups.json").read_text(encoding="utf-8"))
@@ -87,14 +89,82 @@ def main() -> int:
     print(f"oslomig demo: file share -> SharePoint ({entries} entries in demo-out/share-tree/Okonomi)")
     print(
         f"  manifest:   {actions['migrate']} migrate, {actions['review']} review, {actions['skip']} skip "
-        f"in {OUT.relative_to(ROOT)}/manifest/manifest.csv"
+        f"in {OUT.relative_to(ROOT)}/manifest/manifest.csv (after the contact's decisions)"
     )
     print("  also:       spmt.csv, spmt.json, summary.csv, timeline.csv, timeline.ics,")
     print("              review-ine-okonomi-demo.xlsx (and .csv) for the contact to decide")
+    print(f"  staged:     {gate['staged']} hard links in demo-out/share-tree/.staging (stage.sh, stage.ps1)")
+    for when, rows in (("before decisions", gate["before"]), ("after decisions", gate["after"])):
+        for row in rows:
+            why = f" ({row['blocked_because']})" if row["blocked_because"] else ""
+            print(
+                f"  {when + ':':<17} {row['share']} verified_at={row['verified_at'] or '-'} "
+                f"safe_to_delete={row['safe_to_delete']}{why}"
+            )
     if failures:
         print(f"demo FAILED: {', '.join(failures)}", file=sys.stderr)
         return 1
     return 0
+
+
+def carry_out_and_prove(failures: list[str]) -> dict:
+    """stage -> (a fabricated SPMT run) -> verify, once with the review rows open and once after the contact's
+    decisions came back: deletion is allowed only then."""
+    import csv
+    import shutil
+
+    from fake_spmt import item_rows, write_report
+
+    plan, db, man = "plans/demo-shares.yaml", str(OUT / "shares.sqlite"), OUT / "manifest"
+    staging = OUT / "share-tree" / ".staging"
+    staging.mkdir(exist_ok=True)
+    verify_day = "2021-08-20"
+
+    def stage_and_verify() -> list[dict]:
+        if oslomig("share", "stage", "--plan", plan, "--db", db, "--manifest", str(man), "--apply") != 0:
+            failures.append("share stage")
+        reports = OUT / "spmt-reports"
+        shutil.rmtree(reports, ignore_errors=True)
+        rows = item_rows(
+            man / "spmt.json", staging / "ine-okonomi-demo", "\\\\filsrv01\\INE\\.staging\\ine-okonomi-demo"
+        )
+        write_report(reports / "TaskReport_demo" / "ItemReport_R1.csv", rows)
+        if (
+            oslomig(
+                "share",
+                "verify",
+                "--plan",
+                plan,
+                "--manifest",
+                str(man),
+                "--reports",
+                str(reports),
+                "--today",
+                verify_day,
+            )
+            != 0
+        ):
+            failures.append("share verify")
+        with (man / "timeline.csv").open(encoding="utf-8", newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    before = stage_and_verify()
+    # the contact answers: duplicates stay behind, everything else she looked at moves
+    returned = OUT / "returned"
+    returned.mkdir(exist_ok=True)
+    with (man / "review-ine-okonomi-demo.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    col = rows[0].index("decision")
+    for row in rows[1:]:
+        row[col] = "skip" if "DUPLICATE" in row[5] else "migrate"
+    with (returned / "review-ine-okonomi-demo.csv").open("w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    args = ("--plan", plan, "--db", db, "--out", str(man), "--today", TODAY, "--decisions", str(returned))
+    if oslomig("share", "manifest", *args) != 0:
+        failures.append("share manifest --decisions")
+    after = stage_and_verify()
+    staged = sum(1 for p in staging.rglob("*") if p.is_file() and p.name != ".oslomig-staging")
+    return {"before": before, "after": after, "staged": staged}
 
 
 if __name__ == "__main__":

@@ -107,6 +107,7 @@ def run_verify(
 ) -> int:
     from oslomig import csvout
     from oslomig.atomic import atomic_open, ensure_dir, write_text
+    from oslomig.problems import one_line
     from oslomig.safenames import safe_component
     from oslomig.shares.manifest import write_timeline
     from oslomig.shares.proof import RECORD, VERIFY_COLUMNS, deletion_gate, expected_rows, load_record, read_reports
@@ -149,13 +150,12 @@ def run_verify(
                 w.writerow([sid, exp.source_path, exp.target_path, exp.staging_source, result, status, message, where])
                 if result != "arrived":
                     bad += 1
-                    env.out(
-                        f"{sid}: {result}: {exp.source_path} -> {exp.target_path}"
-                        + (f" ({status}: {message})" if status else "")
-                    )
+                    detail = f" ({status}: {message})" if status else ""
+                    env.out(one_line(f"{sid}: {result}: {exp.source_path} -> {exp.target_path}{detail}") + "\n")
             for source, status, where in proof.unknown:
                 w.writerow([sid, "", "", source, "unknown", status, "not in the manifest: staged by hand?", where])
-                env.out(f"{sid}: unknown: {source} is in an SPMT report ({where}) but not in the manifest")
+                line = f"{sid}: unknown: {source} is in an SPMT report ({where}) but not in the manifest"
+                env.out(one_line(line) + "\n")
         passed = bad == 0 and not proof.unknown and bool(proof.expected)
         if not proof.expected:
             env.warn(f"{sid}: the manifest moves no file of this share; nothing to verify")

@@ -8,6 +8,8 @@ are not UTF-8 all arrive as written.
 
 from __future__ import annotations
 
+import re
+
 from oslomig.shares.staging import MARKER, ShareLinks
 
 SH_HEAD = rb"""#!/bin/sh
@@ -79,6 +81,9 @@ def stage_sh(shares: list[ShareLinks]) -> bytes:
         parts.append(b"done_share " + sh_quote(sid) + b"\n")
     return b"".join(parts)
 
+
+# characters a Windows file name cannot hold: such a name did not come from a Windows file server
+WINDOWS_REFUSES = re.compile(r'[\\"*:<>?|\x00-\x1f]')
 
 # PowerShell treats the typographic single quotes as quote characters too; each is doubled like '
 PS_QUOTES = "'\u2018\u2019\u201a\u201b"
@@ -183,14 +188,17 @@ def stage_ps1(shares: list[ShareLinks], unc_of: dict[str, str | None]) -> str:
         out.append(f"\n# {sid.replace(chr(10), ' ')}\n")
         source = _windows_source(links)
         staging = unc_of.get(sid)
-        bad = [name for _src, name in links.links if "\\" in name] + links.not_utf8
+        bad = links.not_utf8 + [
+            show
+            for src, dst in links.links
+            if WINDOWS_REFUSES.search(show := src.decode("utf-8", "backslashreplace")) or WINDOWS_REFUSES.search(dst)
+        ]
         if source is None or staging is None:
             out.append(f"throw {ps_quote(f'{sid}: no UNC source or staging path in the plan; use stage.sh')}\n")
             continue
         if bad:
-            why = (
-                f"{sid}: {len(bad)} name(s) no Windows server holds (not UTF-8 or with \\), e.g. {bad[0]}; use stage.sh"
-            )
+            why = f'{sid}: {len(bad)} name(s) no Windows server holds (not UTF-8, or with \\ " * : < > ? | or a '
+            why += f"control character), e.g. {bad[0]!r}; use stage.sh"
             out.append(f"throw {ps_quote(why)}\n")
             continue
         out.append(f"Start-Share {ps_quote(sid)} {ps_quote(source)} {ps_quote(staging)}\n")

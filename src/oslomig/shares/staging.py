@@ -201,6 +201,10 @@ def collect_links(plan: SharePlan, store, manifest_csv: Path, shares: list[Share
         if scan is None:
             raise OslomigError(f"{share.id}: not scanned; run `oslomig share scan` and `share manifest` first")
         scan_id, source_root, _, files, _ = scan
+        if source_root.startswith("ssh://"):
+            from oslomig.sshconn import parse_ssh_url
+
+            source_root = parse_ssh_url(source_root)[3]
         stale = (
             f"{share.id}: {manifest_csv} does not match the latest scan of the share; "
             f"run `oslomig share manifest` again before staging"
