@@ -229,6 +229,14 @@ def schedule(
             "--time-limit", help="Solver effort (deterministic seconds) when the greedy schedule is not proven optimal."
         ),
     ] = 20.0,
+    previous: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--previous",
+            metavar="OLD.json",
+            help="An earlier `schedule --format json`: keep every group that can stay where it was; list what moved.",
+        ),
+    ] = None,
 ) -> None:
     """Give every group one downtime window that keeps all hard constraints; explain the ones that cannot be placed.
 
@@ -239,7 +247,7 @@ def schedule(
 
     _run(
         lambda: planning.run_schedule(
-            plan, inventory, _parse_date(today), format.value, out, explain, time_limit, _env()
+            plan, inventory, _parse_date(today), format.value, out, explain, time_limit, _env(), previous
         )
     )
 

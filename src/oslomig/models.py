@@ -335,6 +335,44 @@ class Announced(Model):
     start: LocalDateTime = Field(description="local time in the plan's timezone, e.g. 2021-05-11T18:00")
 
 
+class Outcome(Model):
+    """What happened in a window (`oslomig record`, SPEC §3.2)."""
+
+    databases: list[Id] = Field(min_length=1)
+    start: LocalDateTime
+    status: Literal["done", "failed", "postponed"]
+    at: Optional[LocalDateTime] = None
+    note: Optional[Text] = None
+
+
+class Constraint(Model):
+    """An owner's answer (SPEC §3.2): for the groups touching these systems or agencies."""
+
+    systems: list[Id] = []
+    agencies: list[Id] = []
+    not_before: Optional[Date] = None
+    not_after: Optional[Date] = Field(default=None, description="a deadline: the group's window must end by this day")
+    windows: list[Id] = Field(default=[], description="only these windows")
+    max_per_occurrence: Optional[int] = Field(
+        default=None, ge=1, le=10000, description="at most this many of these groups in one window occurrence"
+    )
+    note: Optional[Text] = None
+
+    @model_validator(mode="after")
+    def _names_and_rule(self):
+        if not self.systems and not self.agencies:
+            raise ValueError("a constraint names `systems` or `agencies`")
+        if self.not_before is None and self.not_after is None and not self.windows and self.max_per_occurrence is None:
+            raise ValueError("a constraint needs `not_before`, `not_after`, `windows` or `max_per_occurrence`")
+        if self.not_before and self.not_after and self.not_after < self.not_before:
+            raise ValueError("`not_after` is before `not_before`")
+        return self
+
+    def label(self) -> str:
+        who = ", ".join([*self.systems, *self.agencies])
+        return f"owner constraint ({who})"
+
+
 class DatabasePlan(Model):
     kind: Literal["database-migration"]
     name: Text
@@ -350,6 +388,15 @@ class DatabasePlan(Model):
     blackouts: list[Blackout] = []
     announced: list[Announced] = []
     migrated: list[Id] = []
+    outcomes: list[Outcome] = []
+    constraints: list[Constraint] = []
+    coordinate_with: list[Text] = Field(
+        default=[],
+        description="other plans (paths relative to this file) whose announced and migrated groups are theirs",
+    )
+    team_contact: Optional[Text] = Field(
+        default=None, description="how owners reach the migration team, named in every notice (e.g. an address)"
+    )
 
 
 # ------------------------------------------------------------ scan targets (§4)

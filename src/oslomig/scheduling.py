@@ -76,6 +76,8 @@ class Schedule:
     solver: str = "greedy"
     proven_optimal: bool = False
     explain: dict[str, list[str]] = field(default_factory=dict)
+    moved: list[dict] | None = None  # with --previous: each previously scheduled group that moved, and why
+    handled_by: list[dict] = field(default_factory=list)  # groups another coordinating plan takes (SPEC §3.2)
 
     def as_json(self) -> dict:
         gap = None
@@ -87,6 +89,8 @@ class Schedule:
             "assignments": [a.as_json() for a in self.assignments],
             "unscheduled": [u.as_json() for u in self.unscheduled],
             "warnings": self.warnings,
+            **({"moved": self.moved} if self.moved is not None else {}),
+            **({"handled_by": self.handled_by} if self.handled_by else {}),
             "summary": {
                 "groups": len(self.assignments) + len(self.unscheduled),
                 "scheduled": len(self.assignments),
@@ -96,6 +100,7 @@ class Schedule:
                 "gap_hours": gap,
                 "solver": self.solver,
                 "proven_optimal": self.proven_optimal,
+                **({"moved": len(self.moved)} if self.moved is not None else {}),
             },
         }
 
@@ -120,6 +125,22 @@ def applies(blackout, group: Group) -> bool:
     return bool(set(blackout.systems) & set(group.systems) or set(blackout.agencies) & set(group.agencies))
 
 
+def constraint_applies(c, group: Group) -> bool:
+    """An owner's constraint concerns a group touching one of its systems or agencies."""
+    return bool(set(c.systems) & set(group.systems) or set(c.agencies) & set(group.agencies))
+
+
+def constraint_rules_out(c, occ: Occurrence) -> str | None:
+    """Why an owner's constraint rules one occurrence out (None: it allows it)."""
+    if c.not_before is not None and occ.start.date() < c.not_before:
+        return f"{c.label()}: not before {c.not_before}"
+    if c.not_after is not None and occ.end.date() > c.not_after:
+        return f"{c.label()}: done by {c.not_after}"
+    if c.windows and occ.window not in c.windows:
+        return f"{c.label()}: only window {', '.join(c.windows)}"
+    return None
+
+
 def _ruled_out(ctx: _Ctx, group: Group, occ: Occurrence, announced: bool = False) -> str | None:
     """Why one occurrence cannot take this group on its own (None: it can)."""
     if group.estimated_hours > occ.real_hours + 1e-9:
@@ -131,6 +152,11 @@ def _ruled_out(ctx: _Ctx, group: Group, occ: Occurrence, announced: bool = False
     for b, days in zip(ctx.plan.blackouts, ctx.blackout_sets):
         if applies(b, group) and days.intersection(occ.days):
             return f"blackout {b.name}"
+    for c in ctx.plan.constraints:
+        if constraint_applies(c, group):
+            why = constraint_rules_out(c, occ)
+            if why:
+                return why
     earliest = ctx.today + dt.timedelta(days=ctx.plan.notice_days)
     if occ.start.date() < earliest:
         return f"before the notice date {earliest}"
@@ -154,6 +180,9 @@ class _Feasibility:
         for _b, days in zip(ctx.plan.blackouts, ctx.blackout_sets):
             self.blacked.append(np.array([bool(days.intersection(o.days)) for o in occs], dtype=bool))
         self.engine_masks: dict[frozenset, object] = {}
+        self.constraint_masks = [
+            np.array([constraint_rules_out(c, o) is None for o in occs], dtype=bool) for c in ctx.plan.constraints
+        ]
 
     def options(self, group: Group) -> list[int]:
         np = self.np
@@ -167,6 +196,9 @@ class _Feasibility:
         for b, blacked in zip(self.ctx.plan.blackouts, self.blacked):
             if applies(b, group):
                 mask &= ~blacked
+        for c, allowed in zip(self.ctx.plan.constraints, self.constraint_masks):
+            if constraint_applies(c, group):
+                mask &= allowed
         return [self.ctx.occs[i].index for i in np.flatnonzero(mask).tolist()]
 
 
@@ -210,6 +242,7 @@ def build_schedule(
     use_solver: bool = True,
     explain_group: str | None = None,
     force_solver: bool = False,
+    previous: list[dict] | None = None,
 ) -> Schedule:
     tz = ZoneInfo(plan.timezone)
     occs = occurrences(plan)
@@ -361,29 +394,45 @@ def build_schedule(
         count = cap_cnt[oi]
         if count is not None:
             cap_cnt[oi] = max(count, len(held))
-    cap = (cap_min, cap_cnt)
+    # owners' testers: at most N of these groups in one occurrence (SPEC §3.2)
+    limits = [
+        (frozenset(gi for gi, g in enumerate(groups) if constraint_applies(c, g)), c.max_per_occurrence, c.label())
+        for c in plan.constraints
+        if c.max_per_occurrence is not None
+    ]
+    cap = (cap_min, cap_cnt, limits)
+    prev = _previous_occurrences(previous, groups, all_occs, tz) if previous is not None else {}
+    # a group keeps its previous occurrence only where that is still one of its options
+    keepable = {gi: oi for gi, oi in prev.items() if gi not in fixed and oi in set(options[gi])}
 
-    chosen = _greedy(groups, all_occs, options, fixed, prec, gap, cap, dur)
-    _left_shift(chosen, all_occs, options, fixed, prec, gap, cap, dur)
+    chosen = _greedy(groups, all_occs, options, fixed, prec, gap, cap, dur, keepable)
+    hold = set(fixed) | {gi for gi, oi in keepable.items() if chosen.get(gi) == oi}
+    _left_shift(chosen, all_occs, options, hold, prec, gap, cap, dur)
     solver_name, proven = "greedy", False
     schedulable = sum(1 for opts in options if opts)
     bound = _lower_bound(groups, all_occs, options, fixed, prec, gap, cap, dur, set(chosen)) if chosen else None
     greedy_finish = max((all_occs[oi].end for oi in chosen.values()), default=None)
-    if len(chosen) == schedulable and greedy_finish == bound and not force_solver:
+    all_kept = all(chosen.get(gi) == oi for gi, oi in keepable.items())
+    if len(chosen) == schedulable and greedy_finish == bound and all_kept and not force_solver:
         solver_name, proven = "greedy", True  # every group that fits alone is placed, at the lower bound: optimal
     elif use_solver and n and sum(len(o) for o in options) > MAX_SOLVER_CHOICES:
         solver_name = f"greedy (model of {sum(len(o) for o in options):,} choices too large for the solver)"
     elif use_solver and n and all_occs:
-        result = _solve_cp_sat(groups, all_occs, options, fixed, prec, gap, cap, dur, chosen, time_limit, bound)
+        result = _solve_cp_sat(
+            groups, all_occs, options, fixed, prec, gap, cap, dur, chosen, time_limit, bound, keepable
+        )
         if result is not None:
             found, proven = result
-            found_finish = max((all_occs[oi].end for oi in found.values()), default=None)
-            if (len(found), -found_finish.timestamp() if found_finish else 0) > (
-                len(chosen),
-                -greedy_finish.timestamp() if greedy_finish else 0,
-            ) or proven:
+
+            def score(ch: dict[int, int]) -> tuple[int, int, float]:
+                finish = max((all_occs[oi].end for oi in ch.values()), default=None)
+                kept = sum(1 for gi, oi in keepable.items() if ch.get(gi) == oi)
+                return len(ch), kept, -finish.timestamp() if finish else 0
+
+            if score(found) > score(chosen) or proven:
                 chosen, solver_name = found, "cp-sat"
-                _left_shift(chosen, all_occs, options, fixed, prec, gap, cap, dur)
+                hold = set(fixed) | {gi for gi, oi in keepable.items() if chosen.get(gi) == oi}
+                _left_shift(chosen, all_occs, options, hold, prec, gap, cap, dur)
 
     # after solving: reasons for groups left out
     assignments, unscheduled = [], []
@@ -410,8 +459,86 @@ def build_schedule(
         for gi, g in enumerate(groups)
         if g.id == explain_group
     }
+    moved = None
+    if previous is not None:
+        moved = _moves(ctx, groups, prev, chosen, options, all_occs, prec, gap, ruled, unscheduled)
+        for g in groups:
+            if g.id in explain:
+                explain[g.id] += [f"moved from {m['from']}: {m['cause']}" for m in moved if m["group"] == g.id]
+    for gi, g in enumerate(groups):
+        if g.id in explain and gi in fixed:
+            explain[g.id].insert(0, "announced: owners were told this start, so it is kept as it is")
     warnings.sort(key=lambda w: (w["code"], w["message"]))
-    return Schedule(plan.name, today, assignments, unscheduled, warnings, finish, lower, solver_name, proven, explain)
+    return Schedule(
+        plan.name, today, assignments, unscheduled, warnings, finish, lower, solver_name, proven, explain, moved
+    )
+
+
+def _previous_occurrences(previous: list[dict], groups: list[Group], occs: list[Occurrence], tz) -> dict[int, int]:
+    """Group index -> the occurrence it had in a previous schedule (matched by its databases: a group id changes
+    when membership does); the earliest where members had different starts."""
+    by_start = {(o.window, o.start): o.index for o in occs}
+    start_of: dict[str, tuple[str, dt.datetime]] = {}
+    for a in previous:
+        start = dt.datetime.fromisoformat(a["start"]).astimezone(tz)
+        for d in a.get("databases", []):
+            start_of[d] = (a["window"], start)
+    prev = {}
+    for gi, g in enumerate(groups):
+        seen = sorted({start_of[d] for d in g.databases if d in start_of}, key=lambda ws: ws[1])
+        if seen and seen[0] in by_start:
+            prev[gi] = by_start[seen[0]]
+        elif seen:
+            prev[gi] = -1  # its previous occurrence no longer exists (a window changed)
+    return prev
+
+
+def _moves(ctx, groups, prev, chosen, options, occs, prec, gap, ruled, unscheduled) -> list[dict]:
+    """Each previously scheduled group that is not where it was, with the cause (SPEC §3.2)."""
+    reasons = {u.group.id: u.reasons for u in unscheduled}
+    preds = _predecessors(prec)
+    outcome_of = {}
+    for o in ctx.plan.outcomes:
+        if o.status != "done":
+            for d in o.databases:
+                outcome_of[d] = o
+    moved = []
+    for gi, poi in sorted(prev.items(), key=lambda kv: groups[kv[0]].id):
+        if chosen.get(gi) == poi:
+            continue
+        g = groups[gi]
+        was = occs[poi] if poi >= 0 else None
+        failed = next((outcome_of[d] for d in g.databases if d in outcome_of), None)
+        if failed is not None:
+            cause = f"{failed.status} on {failed.start:%Y-%m-%d %H:%M}" + (f" ({failed.note})" if failed.note else "")
+            cause += ": a new window, with notice again"
+        elif was is None:
+            cause = "its window occurrence no longer exists in the plan"
+        elif poi not in set(options[gi]):
+            cause = ruled(gi).get(poi) or _ruled_out(ctx, g, was) or "no longer possible there"
+        elif any(t in chosen and occs[chosen[t]].end + gap > was.start for t in preds.get(gi, [])):
+            late = sorted(
+                groups[t].id for t in preds.get(gi, []) if t in chosen and occs[chosen[t]].end + gap > was.start
+            )
+            cause = f"test-before-prod: follows {', '.join(late)}, which moved"
+        elif gi not in chosen:
+            cause = "; ".join(reasons.get(g.id, ["no room"]))
+        else:
+            newcomers = sorted(groups[x].id for x, oi in chosen.items() if oi == poi and prev.get(x) != poi)
+            cause = (
+                f"capacity: {was.window} {was.start:%Y-%m-%d} now holds {', '.join(newcomers)}, which had to move"
+                if newcomers
+                else "capacity: its occurrence is taken by groups that cannot move (announced or kept)"
+            )
+        moved.append(
+            {
+                "group": g.id,
+                "from": was.start.isoformat() if was else None,
+                "to": occs[chosen[gi]].start.isoformat() if gi in chosen else None,
+                "cause": cause,
+            }
+        )
+    return moved
 
 
 def _predecessors(prec) -> dict[int, list[int]]:
@@ -443,59 +570,83 @@ def _topological(n: int, prec) -> list[int]:
     return order
 
 
-def _greedy(groups, occs, options, fixed, prec, gap, cap, dur) -> dict[int, int]:
-    cap_min, cap_cnt = cap
-    used_min: Counter[int] = Counter()
-    used_cnt: Counter[int] = Counter()
+class _Usage:
+    """What each occurrence holds: minutes, groups, and groups under each owner's limit."""
+
+    def __init__(self, cap, dur):
+        self.cap_min, self.cap_cnt, self.limits = cap
+        self.dur = dur
+        self.minutes: Counter[int] = Counter()
+        self.count: Counter[int] = Counter()
+        self.limited: Counter[tuple[int, int]] = Counter()
+        self.limits_of: dict[int, list[int]] = defaultdict(list)
+        for k, (members, _n, _label) in enumerate(self.limits):
+            for gi in members:
+                self.limits_of[gi].append(k)
+
+    def fits(self, gi: int, oi: int) -> bool:
+        if self.minutes[oi] + self.dur[gi] > self.cap_min[oi]:
+            return False
+        if self.cap_cnt[oi] is not None and self.count[oi] + 1 > self.cap_cnt[oi]:
+            return False
+        return all(self.limited[k, oi] + 1 <= self.limits[k][1] for k in self.limits_of.get(gi, ()))
+
+    def add(self, gi: int, oi: int, sign: int = 1) -> None:
+        self.minutes[oi] += sign * self.dur[gi]
+        self.count[oi] += sign
+        for k in self.limits_of.get(gi, ()):
+            self.limited[k, oi] += sign
+
+
+def _greedy(groups, occs, options, fixed, prec, gap, cap, dur, keep=None) -> dict[int, int]:
+    """Earliest fit in precedence order. `keep`: group -> its previous occurrence, taken first where it still fits."""
+    usage = _Usage(cap, dur)
     chosen: dict[int, int] = {}
     for gi, o in fixed.items():
         chosen[gi] = o.index
-        used_min[o.index] += dur[gi]
-        used_cnt[o.index] += 1
+        usage.add(gi, o.index)
     preds = _predecessors(prec)
     order = _topological(len(groups), prec)
+
+    def start_ok(gi: int, oi: int) -> bool:
+        not_before = max((occs[chosen[t]].end + gap for t in preds.get(gi, [])), default=None)
+        return not_before is None or occs[oi].start >= not_before
+
+    for gi in order if keep else ():
+        oi = keep.get(gi)
+        if oi is None or gi in chosen or any(t not in chosen for t in preds.get(gi, [])):
+            continue
+        if start_ok(gi, oi) and usage.fits(gi, oi):
+            chosen[gi] = oi
+            usage.add(gi, oi)
     # within precedence order, the least flexible and largest first
     rank = {gi: k for k, gi in enumerate(order)}
     level: dict[int, int] = {}
     for gi in order:
         level[gi] = 1 + max((level.get(t, 0) for t in preds.get(gi, [])), default=0)
     for gi in sorted(order, key=lambda i: (level[i], len(options[i]), -dur[i], rank[i])):
-        if gi in chosen:
+        if gi in chosen or any(t not in chosen for t in preds.get(gi, [])):
             continue
-        if any(t not in chosen for t in preds.get(gi, [])):
-            continue
-        not_before = max((occs[chosen[t]].end + gap for t in preds.get(gi, [])), default=None)
         for oi in options[gi]:
-            o = occs[oi]
-            if not_before is not None and o.start < not_before:
-                continue
-            if used_min[oi] + dur[gi] > cap_min[oi]:
-                continue
-            if cap_cnt[oi] is not None and used_cnt[oi] + 1 > cap_cnt[oi]:
-                continue
-            chosen[gi] = oi
-            used_min[oi] += dur[gi]
-            used_cnt[oi] += 1
-            break
+            if start_ok(gi, oi) and usage.fits(gi, oi):
+                chosen[gi] = oi
+                usage.add(gi, oi)
+                break
     return chosen
 
 
-def _left_shift(chosen, occs, options, fixed, prec, gap, cap, dur) -> None:
-    """Move each placed group to its earliest occurrence that still respects capacity and test-before-prod.
-
-    Moving a group earlier never delays anyone else, so the finish can only stay or improve."""
-    cap_min, cap_cnt = cap
+def _left_shift(chosen, occs, options, hold, prec, gap, cap, dur) -> None:
+    """Move each placed group but those in `hold` to its earliest occurrence that still respects capacity and
+    test-before-prod. Moving a group earlier never delays anyone else, so the finish can only stay or improve."""
     preds = _predecessors(prec)
-    used_min: Counter[int] = Counter()
-    used_cnt: Counter[int] = Counter()
+    usage = _Usage(cap, dur)
     for gi, oi in chosen.items():
-        used_min[oi] += dur[gi]
-        used_cnt[oi] += 1
+        usage.add(gi, oi)
     changed = True
     while changed:
         changed = False
         for gi in sorted(chosen, key=lambda i: (occs[chosen[i]].start, i)):
-            if gi in fixed:
+            if gi in hold:
                 continue
             current = chosen[gi]
             not_before = max((occs[chosen[t]].end + gap for t in preds.get(gi, []) if t in chosen), default=None)
@@ -505,19 +656,17 @@ def _left_shift(chosen, occs, options, fixed, prec, gap, cap, dur) -> None:
                     break
                 if not_before is not None and o.start < not_before:
                     continue
-                if used_min[oi] + dur[gi] > cap_min[oi] or (cap_cnt[oi] is not None and used_cnt[oi] + 1 > cap_cnt[oi]):
+                if not usage.fits(gi, oi):
                     continue
-                used_min[current] -= dur[gi]
-                used_cnt[current] -= 1
-                used_min[oi] += dur[gi]
-                used_cnt[oi] += 1
+                usage.add(gi, current, -1)
+                usage.add(gi, oi)
                 chosen[gi] = oi
                 changed = True
                 break
 
 
-def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap, dur, hint, time_limit, bound):
-    cap_min, cap_cnt = cap
+def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap, dur, hint, time_limit, bound, keep=None):
+    cap_min, cap_cnt, limits = cap
     from ortools.sat.python import cp_model
 
     model = cp_model.CpModel()
@@ -538,6 +687,10 @@ def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap, dur, hint, time_
         model.add(sum(dur[gi] * x[gi, oi] for gi in gis) <= cap_min[oi])
         if cap_cnt[oi] is not None:
             model.add(sum(x[gi, oi] for gi in gis) <= cap_cnt[oi])
+        for members, most, _label in limits:
+            mine = [x[gi, oi] for gi in gis if gi in members]
+            if len(mine) > most:
+                model.add(sum(mine) <= most)
     # test before prod, linear in the number of choices: start/end in minutes from the first occurrence
     origin = min(o.start for o in occs)
 
@@ -572,7 +725,10 @@ def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap, dur, hint, time_
         model.add(makespan >= end_rank[occs[oi].end]).only_enforce_if(var)
     # schedule as many groups as possible, then finish as early as possible; early
     # placement of the others comes from `_left_shift`, which keeps the proof cheap
-    model.maximize((max_rank + 2) * scheduled - makespan)
+    # with a previous schedule: as many groups as possible, then as few moved as possible, then the finish
+    kept = [x[gi, oi] for gi, oi in sorted((keep or {}).items()) if (gi, oi) in x]
+    weight = max_rank + 2
+    model.maximize(weight * (len(kept) + 1) * scheduled + weight * sum(kept) - makespan)
     for (gi, oi), var in x.items():
         model.add_hint(var, 1 if hint.get(gi) == oi else 0)
     solver = cp_model.CpSolver()
@@ -598,7 +754,7 @@ def _lower_bound(groups, occs, options, fixed, prec, gap, cap, dur, placed: set[
         ends = [occs[oi].end for oi in options[gi] if not_before is None or occs[oi].start >= not_before]
         earliest_end[gi] = min(ends) if ends else min(occs[oi].end for oi in options[gi])
     bound = max(earliest_end.values(), default=None)
-    cap_min, cap_cnt = cap
+    cap_min, cap_cnt, _limits = cap
     # cumulative capacity: an occurrence contributes only what the groups able to use it could fill
     users = defaultdict(list)
     for gi in placed:
@@ -618,8 +774,8 @@ def _lower_bound(groups, occs, options, fixed, prec, gap, cap, dur, placed: set[
 
 
 def _reasons(ctx, g, gi, opts, why, prec, chosen, groups, occs, gap, by_occ, cap, dur) -> list[str]:
-    cap_min, cap_cnt = cap
     """Which constraints ruled out which windows, for a group left unscheduled."""
+    cap_min, cap_cnt, limits = cap
     if not ctx.occs:
         return ["no window occurs inside the period"]
     reasons = []
@@ -650,6 +806,15 @@ def _reasons(ctx, g, gi, opts, why, prec, chosen, groups, occs, gap, by_occ, cap
         reasons.append(
             f"capacity: {len(full)} of the {len(opts)} occurrences it could use alone are full with other groups"
         )
+    for members, most, label in limits:
+        if gi not in members:
+            continue
+        at_limit = [oi for oi in opts if sum(1 for x in by_occ.get(oi, []) if x in members) >= most]
+        if at_limit:
+            reasons.append(
+                f"{label}: max_per_occurrence {most} reached in {len(at_limit)} of the {len(opts)} occurrences "
+                "it could use alone"
+            )
     return reasons or ["no occurrence fits together with the other groups' constraints"]
 
 

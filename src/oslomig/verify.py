@@ -66,6 +66,7 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
     migrated = set(plan.migrated)
     announced = {a.database: (a.start if a.start.tzinfo else a.start.replace(tzinfo=tz)) for a in plan.announced}
     usage: dict[tuple[str, str], list[tuple[str, float, bool]]] = defaultdict(list)
+    touched: dict[tuple[str, str], list[tuple[set, set, bool]]] = defaultdict(list)
     start_of: dict[str, dt.datetime] = {}
     end_of: dict[str, dt.datetime] = {}
     seen: dict[str, str] = {}
@@ -125,6 +126,22 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
             # 6. notice
             if local.date() < today + dt.timedelta(days=plan.notice_days):
                 problems.append(f"{gid}: starts {local.date()}, less than {plan.notice_days} days after {today}")
+            # 8. owners' answers: dates and windows
+            for c in plan.constraints:
+                if not (set(c.systems) & systems or set(c.agencies) & agencies):
+                    continue
+                who = ", ".join([*c.systems, *c.agencies])
+                if c.not_before is not None and local.date() < c.not_before:
+                    problems.append(f"{gid}: starts {local.date()}, before {c.not_before} (owner constraint {who})")
+                if c.not_after is not None and end.astimezone(tz).date() > c.not_after:
+                    problems.append(
+                        f"{gid}: ends {end.astimezone(tz).date()}, after {c.not_after} (owner constraint {who})"
+                    )
+                if c.windows and w.name not in c.windows:
+                    problems.append(
+                        f"{gid}: window {w.name} is not one of {', '.join(c.windows)} (owner constraint {who})"
+                    )
+        touched[(w.name, a["start"])].append((systems, agencies, is_announced))
         usage[(w.name, a["start"])].append((gid, est, is_announced))
         start_of[gid], end_of[gid] = start, end
         for d in a["databases"]:
@@ -146,6 +163,17 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
             )
         if w.max_groups is not None and len(items) > w.max_groups:
             problems.append(f"{wname} {occ_start}: {len(items)} groups exceed max_groups {w.max_groups}")
+    # 8. owners' answers: testers per occurrence
+    for c in plan.constraints:
+        if c.max_per_occurrence is None:
+            continue
+        for (wname, occ_start), items in sorted(touched.items()):
+            mine = [x for x in items if set(c.systems) & x[0] or set(c.agencies) & x[1]]
+            if len(mine) > c.max_per_occurrence and not all(x[2] for x in mine):
+                problems.append(
+                    f"{wname} {occ_start}: {len(mine)} groups of {', '.join([*c.systems, *c.agencies])} exceed "
+                    f"max_per_occurrence {c.max_per_occurrence}"
+                )
     announced_groups = {a["group"] for a in schedule["assignments"] if a.get("announced")}
     for u in schedule.get("unscheduled", []):
         if not u.get("reasons"):
@@ -157,6 +185,14 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
             if d in seen:
                 problems.append(f"{d} is both scheduled ({seen[d]}) and unscheduled ({u['group']})")
             seen[d] = u["group"]
+    # groups another plan takes (coordinate_with): covered there, never here too
+    for h in schedule.get("handled_by", []):
+        if not plan.coordinate_with:
+            problems.append(f"{h.get('group')}: left to {h.get('plan')}, but this plan coordinates with no plan")
+        for d in h.get("databases", []):
+            if d in seen:
+                problems.append(f"{d} is both scheduled here ({seen[d]}) and left to {h.get('plan')}")
+            seen[d] = h.get("group", "")
     # 7. test before prod, per system
     by_system: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     for d, gid in seen.items():

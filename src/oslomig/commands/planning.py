@@ -186,14 +186,40 @@ def groups_dot(result, ctx: PlanContext) -> str:
 # ----------------------------------------------------------------- schedule
 
 
-def compute(ctx: PlanContext, today: dt.date, time_limit: float = 20.0, explain: str | None = None):
+def compute(
+    ctx: PlanContext,
+    today: dt.date,
+    time_limit: float = 20.0,
+    explain: str | None = None,
+    previous: list[dict] | None = None,
+):
+    from oslomig import coordination
     from oslomig.grouping import compute_groups
     from oslomig.scheduling import build_schedule
 
     grouping = compute_groups(ctx.plan, ctx.inventory)
     if not grouping.groups:
         raise NothingInScope("nothing is in scope: the plan's scope selects no database that still has to move")
-    return build_schedule(ctx.plan, ctx.inventory, grouping, today, time_limit=time_limit, explain_group=explain)
+    grouping, handled = coordination.split(ctx.plan, ctx.path, ctx.inventory, grouping)
+    sched = build_schedule(
+        ctx.plan, ctx.inventory, grouping, today, time_limit=time_limit, explain_group=explain, previous=previous
+    )
+    sched.handled_by = handled
+    return sched
+
+
+def read_previous(path: Path) -> list[dict]:
+    """The assignments of an earlier `schedule --format json` (for --previous)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OslomigError(f"--previous {path}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise OslomigError(
+            f"--previous {path}: not a schedule written by `oslomig schedule --format json` ({exc})"
+        ) from None
+    check_schedule_shape(data, path)
+    return data["assignments"]
 
 
 def run_schedule(
@@ -205,17 +231,27 @@ def run_schedule(
     explain: str | None,
     time_limit: float,
     env: Env,
+    previous_path: Path | None = None,
 ) -> int:
     ctx = load_plan_context(plan_path, inventory, env)
     if ctx is None:
         return 1
     today = default_today(ctx.plan, today)
-    sched = compute(ctx, today, time_limit, explain)
+    previous = read_previous(previous_path) if previous_path is not None else None
+    sched = compute(ctx, today, time_limit, explain, previous)
     if explain:
         if explain not in sched.explain:
             raise OslomigError(f"no group {explain!r} in this plan (see `oslomig groups`)")
-        _emit("\n".join([explain] + sched.explain[explain]) + "\n", out, env)
-        return 0
+        placed = any(a.group.id == explain for a in sched.assignments)
+        if fmt == "json":
+            payload = {"group": explain, "scheduled": placed, "lines": sched.explain[explain]}
+            reasons = next((u.reasons for u in sched.unscheduled if u.group.id == explain), None)
+            if reasons is not None:
+                payload["reasons"] = reasons
+            _emit(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", out, env)
+        else:
+            _emit("\n".join([explain] + sched.explain[explain]) + "\n", out, env)
+        return 0 if placed else 1
     if fmt == "json":
         _emit(json.dumps(sched.as_json(), indent=2, ensure_ascii=False) + "\n", out, env)
     elif fmt == "csv":
@@ -232,8 +268,25 @@ def run_schedule(
                 ";".join(a.group.systems),
                 ";".join(a.group.agencies),
                 str(a.announced).lower(),
+                "",
             ]
             for a in sched.assignments
+        ] + [
+            [
+                u.group.id,
+                "",
+                "",
+                "",
+                f"{u.group.estimated_hours:.3f}",
+                f"{u.group.size_gb:.3f}",
+                ";".join(u.group.databases),
+                ";".join(u.group.hosts),
+                ";".join(u.group.systems),
+                ";".join(u.group.agencies),
+                "false",
+                "; ".join(u.reasons),
+            ]
+            for u in sched.unscheduled
         ]
         _emit(
             csvout.to_text(
@@ -250,6 +303,7 @@ def run_schedule(
                     "systems",
                     "agencies",
                     "announced",
+                    "unscheduled_reasons",
                 ],
             ),
             out,
@@ -262,6 +316,12 @@ def run_schedule(
             raise OslomigError("--out takes a machine format: use --format json, csv or ics")
         _schedule_table(ctx, sched, env)
     _warn_all(sched.warnings, env)
+    for h in sched.handled_by:
+        env.info(f"[handled_by] {h['group']} ({len(h['databases'])} databases) is left to {h['plan']} ({h['file']})")
+    if sched.moved is not None:
+        for m in sched.moved:
+            env.info(f"[moved] {m['group']}: {m['from']} -> {m['to'] or 'unscheduled'}: {m['cause']}")
+        env.info(f"re-plan against {previous_path}: {len(sched.moved)} previously scheduled group(s) moved")
     for u in sched.unscheduled:
         env.warn(
             f"[unscheduled] {u.group.id} "
