@@ -334,6 +334,87 @@ def inventory_diff(
     _run(lambda: inventory.run_diff(old, new, format.value, threshold_gb, threshold_pct, _env()))
 
 
+class RecordStatus(str, enum.Enum):
+    done = "done"
+    failed = "failed"
+    postponed = "postponed"
+
+
+@app.command()
+def announce(
+    plan: PlanOpt,
+    through: Annotated[
+        str, typer.Option("--through", metavar="YYYY-MM-DD", help="Announce every window that starts on or before.")
+    ],
+    inventory: InventoryOpt = None,
+    today: TodayOpt = None,
+    notices: Annotated[
+        Optional[Path],
+        typer.Option("--notices", metavar="DIR", help="Also write the notices of exactly the groups announced now."),
+    ] = None,
+    lang: Annotated[
+        Lang, typer.Option("--lang", help="Language of those notices: nb (bokmål, default) or en.")
+    ] = Lang.nb,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", metavar="SECONDS", help="Solver effort, as for `schedule`.")
+    ] = 20.0,
+) -> None:
+    """Write the windows starting by --through into the plan's `announced:` (edited in place, comments kept).
+
+    Announced windows never move by themselves again; a second run adds nothing.
+    Example: oslomig announce --plan plans/sql-2021.yaml --through 2021-05-04 --today 2021-04-20 --notices out/
+    """
+    from oslomig.commands import loop
+
+    _run(
+        lambda: loop.run_announce(
+            plan, inventory, _parse_date(through), _parse_date(today), notices, lang.value, time_limit, _env()
+        )
+    )
+
+
+@app.command()
+def record(
+    plan: PlanOpt,
+    status: Annotated[RecordStatus, typer.Option("--status", help="done, failed (rolled back) or postponed.")],
+    group: Annotated[
+        Optional[str], typer.Option("--group", "-g", metavar="GROUP", help="The group (as `groups` names it).")
+    ] = None,
+    database: Annotated[
+        Optional[List[str]],
+        typer.Option(
+            "--database", "-d", metavar="ID", help="A database of the group (repeatable); the record names databases."
+        ),
+    ] = None,
+    at: Annotated[
+        Optional[str], typer.Option("--at", metavar="YYYY-MM-DDTHH:MM", help="When it happened (local). Default: now.")
+    ] = None,
+    note: Annotated[
+        Optional[str], typer.Option("--note", metavar="TEXT", help="What happened, in a few words.")
+    ] = None,
+    inventory: InventoryOpt = None,
+) -> None:
+    """Record what happened in a window: done -> `migrated:`; failed or postponed -> out of `announced:`.
+
+    Each is appended to `outcomes:`; the next schedule finds a failed group a new window, with notice again.
+    Example: oslomig record --plan plans/sql-2021.yaml -d sqlp03/MSSQLSERVER/Kasse --status failed --note rollback
+    """
+    from oslomig.commands import loop
+
+    def call() -> int:
+        when = None
+        if at is not None:
+            from oslomig.errors import OslomigError
+
+            try:
+                when = dt.datetime.strptime(at, "%Y-%m-%dT%H:%M")
+            except ValueError:
+                raise OslomigError(f"--at {at!r} is not a local time like 2021-05-19T02:10") from None
+        return loop.run_record(plan, inventory, group, list(database or []), status.value, when, note, _env())
+
+    _run(call)
+
+
 @share_app.command("scan")
 def share_scan(
     source: Annotated[

@@ -2,7 +2,9 @@
 scheduled by exactly one of them.
 
 The rule is the same seen from either plan, so the two never disagree: a group announced or migrated in one plan
-belongs to that plan; otherwise to the plan whose period starts first (then the file name that sorts first).
+belongs to that plan; where the plans group differently (one binds links), the plan whose group holds the other's
+takes it, since a group moves whole; the same group goes to the plan whose period starts first (then the file name
+that sorts first).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oslomig.errors import OslomigError
-from oslomig.grouping import Group, GroupingResult, in_scope
+from oslomig.grouping import Group, GroupingResult
 from oslomig.loading import Inventory
 from oslomig.models import DatabasePlan
 
@@ -43,39 +45,65 @@ def load_others(plan: DatabasePlan, plan_path: Path) -> list[OtherPlan]:
     return others
 
 
-def _owner(group: Group, me: tuple[DatabasePlan, Path], other: OtherPlan) -> str:
-    """'me' or 'other': which of two plans whose scopes both hold `group` schedules it."""
+def _decide(group: Group, me: tuple[DatabasePlan, Path], other: OtherPlan, their_groups: list[set[str]]) -> str:
+    """'me', 'other' or 'split': which of two plans schedules `group`. The plans may bind differently (one binds
+    links): a group can only move whole, so the plan whose group holds the other's takes it."""
     dbs = set(group.databases)
     plan, path = me
     if dbs & ({a.database for a in other.plan.announced} | set(other.plan.migrated)):
         return "other"
     if dbs & ({a.database for a in plan.announced} | set(plan.migrated)):
         return "me"
-    mine = (plan.period.start, path.resolve().name)
-    theirs = (other.plan.period.start, other.path.name)
-    return "other" if theirs < mine else "me"
+    if len(their_groups) == 1 and dbs < their_groups[0]:
+        return "other"  # theirs is larger and holds all of this one
+    if all(g <= dbs for g in their_groups) and dbs not in their_groups:
+        return "me"  # this one holds all of theirs
+    if len(their_groups) == 1 and dbs == their_groups[0]:
+        mine = (plan.period.start, path.resolve().name)
+        theirs = (other.plan.period.start, other.path.name)
+        return "other" if theirs < mine else "me"
+    return "split"
 
 
 def split(
     plan: DatabasePlan, plan_path: Path, inv: Inventory, grouping: GroupingResult
 ) -> tuple[GroupingResult, list[dict]]:
     """The groups this plan schedules, and those it leaves to a coordinating plan (`handled_by`)."""
+    from oslomig.grouping import compute_groups
+
     others = load_others(plan, plan_path)
     if not others:
         return grouping, []
-    scopes = [in_scope(o.plan, inv) | (set(o.plan.migrated) & set(inv.databases)) for o in others]
-    keep, handled = [], []
+    group_of: list[dict[str, set[str]]] = []
+    for o in others:
+        mapping: dict[str, set[str]] = {}
+        for g in compute_groups(o.plan, inv).groups:
+            members = set(g.databases)
+            for d in members:
+                mapping[d] = members
+        group_of.append(mapping)
+    keep, handled, warnings = [], [], list(grouping.warnings)
     for g in grouping.groups:
-        taker = next(
-            (
-                o
-                for o, scope in zip(others, scopes)
-                if scope.intersection(g.databases) and _owner(g, (plan, plan_path), o) == "other"
-            ),
-            None,
-        )
+        taker = None
+        for o, mapping in zip(others, group_of):
+            theirs = {frozenset(mapping[d]) for d in g.databases if d in mapping}
+            if not theirs:
+                continue
+            verdict = _decide(g, (plan, plan_path), o, [set(t) for t in theirs])
+            if verdict == "other":
+                taker = o
+                break
+            if verdict == "split":
+                warnings.append(
+                    {
+                        "code": "coordination-split",
+                        "group": g.id,
+                        "message": f"{g.id}: {o.path.name} groups these databases differently (its bind rules "
+                        "differ) and neither plan's group holds the other's; both may schedule some of them",
+                    }
+                )
         if taker is None:
             keep.append(g)
         else:
             handled.append({"group": g.id, "databases": g.databases, "plan": taker.plan.name, "file": taker.path.name})
-    return GroupingResult(grouping.plan, keep, grouping.warnings), handled
+    return GroupingResult(grouping.plan, keep, warnings), handled

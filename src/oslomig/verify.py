@@ -186,6 +186,7 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
                 problems.append(f"{d} is both scheduled ({seen[d]}) and unscheduled ({u['group']})")
             seen[d] = u["group"]
     # groups another plan takes (coordinate_with): covered there, never here too
+    handled = {h.get("group", "") for h in schedule.get("handled_by", [])}
     for h in schedule.get("handled_by", []):
         if not plan.coordinate_with:
             problems.append(f"{h.get('group')}: left to {h.get('plan')}, but this plan coordinates with no plan")
@@ -212,6 +213,8 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
                     # both were announced: owners were told, the scheduler keeps both and warns
                     # (announced-test-before-prod); not a fault of the schedule
                     continue
+                if t in handled:
+                    continue  # the other plan schedules it; the scheduler warns (test-before-prod-across-plans)
                 if t not in end_of and p in announced_groups:
                     # an announced prod group never moves; its unplaceable test group is reported, not a breach
                     continue

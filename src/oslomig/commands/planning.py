@@ -205,7 +205,35 @@ def compute(
         ctx.plan, ctx.inventory, grouping, today, time_limit=time_limit, explain_group=explain, previous=previous
     )
     sched.handled_by = handled
+    _warn_across_plans(ctx, sched)
     return sched
+
+
+def _warn_across_plans(ctx: PlanContext, sched) -> None:
+    """A system whose non-prod databases another plan moves and whose prod this plan moves: test-before-prod
+    cannot be checked across two plans; say so for each such prod group."""
+    inv = ctx.inventory
+    elsewhere: dict[str, str] = {}
+    for h in sched.handled_by:
+        for d in h["databases"]:
+            owner = inv.owner.get(d)
+            if owner and (inv.databases[d].environment or "other") != "prod":
+                elsewhere.setdefault(owner, h["plan"])
+    for a in sched.assignments:
+        for system in a.group.systems:
+            prod_here = any(
+                inv.owner.get(d) == system and inv.databases[d].environment == "prod" for d in a.group.databases
+            )
+            if prod_here and system in elsewhere:
+                sched.warnings.append(
+                    {
+                        "code": "test-before-prod-across-plans",
+                        "group": a.group.id,
+                        "message": f"{a.group.id}: prod of {system} is scheduled here for "
+                        f"{a.occurrence.start:%Y-%m-%d}, but its non-prod databases move with {elsewhere[system]}; "
+                        "check that they move first",
+                    }
+                )
 
 
 def read_previous(path: Path) -> list[dict]:
@@ -386,7 +414,12 @@ def _schedule_table(ctx: PlanContext, sched, env: Env) -> None:
     console.print(per_month)
 
 
-def schedule_ics(ctx: PlanContext, sched, today: dt.date, lang: str = "en") -> bytes:
+def schedule_ics(
+    ctx: PlanContext, sched, today: dt.date, lang: str = "en", only=None, sequence: dict | None = None
+) -> bytes:
+    """One event per scheduled group. UIDs are stable (a re-import updates the event); SEQUENCE counts the times the
+    group's window changed: from `sequence` (the previous calendar's, bumped on a move) or else the plan's
+    recorded failures and postponements of its databases."""
     from icalendar import Calendar, Event
 
     cal = Calendar()
@@ -394,9 +427,18 @@ def schedule_ics(ctx: PlanContext, sched, today: dt.date, lang: str = "en") -> b
     cal.add("version", "2.0")
     cal.add("x-wr-calname", f"{sched.plan}: downtime")
     stamp = dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC)  # deterministic DTSTAMP
+    moves: dict[str, int] = defaultdict(int)
+    for o in ctx.plan.outcomes:
+        if o.status != "done":
+            for d in o.databases:
+                moves[d] += 1
     for a in sched.assignments:
+        if only is not None and a.group.id not in only:
+            continue
         ev = Event()
         ev.add("uid", f"{a.group.id}@oslomig")  # stable: a re-import updates the event
+        seq = (sequence or {}).get(a.group.id)
+        ev.add("sequence", seq if seq is not None else max((moves[d] for d in a.group.databases), default=0))
         ev.add("dtstamp", stamp)
         ev.add("dtstart", a.occurrence.start.astimezone(dt.UTC))
         ev.add("dtend", a.occurrence.end.astimezone(dt.UTC))
@@ -425,16 +467,23 @@ def schedule_ics(ctx: PlanContext, sched, today: dt.date, lang: str = "en") -> b
 def run_notices(
     plan_path: Path, inventory: Path | None, today: dt.date | None, out_dir: Path, lang: str, env: Env
 ) -> int:
-    from oslomig.notices import build_notices, notices_csv
 
     ctx = load_plan_context(plan_path, inventory, env)
     if ctx is None:
         return 1
     today = default_today(ctx.plan, today)
     sched = compute(ctx, today)
-    notices = build_notices(ctx.plan, ctx.inventory, sched, lang)
-    from oslomig.atomic import ensure_dir, write_many
+    return write_notices(ctx, sched, today, out_dir, lang, env)
 
+
+def write_notices(ctx: PlanContext, sched, today: dt.date, out_dir: Path, lang: str, env: Env, only=None) -> int:
+    """Notices for every scheduled group (or only the groups in `only`), all-or-nothing."""
+    from oslomig.atomic import ensure_dir, write_many
+    from oslomig.notices import build_notices, notices_csv
+
+    notices = build_notices(ctx.plan, ctx.inventory, sched, lang)
+    if only is not None:
+        notices = [n for n in notices if n.group in only]
     ensure_dir(out_dir)
     previous = _previous_notice_files(out_dir / "notices.csv")
     files: dict[Path, str | bytes] = {}
@@ -442,7 +491,7 @@ def run_notices(
         for n in notices:
             files[out_dir / n.filename] = n.text
             bar.advance()
-    files[out_dir / "notices.ics"] = schedule_ics(ctx, sched, today, lang)
+    files[out_dir / "notices.ics"] = schedule_ics(ctx, sched, today, lang, only)
     # the index last: until it is replaced, the old one still describes a complete set
     files[out_dir / "notices.csv"] = notices_csv(notices)
     write_many(files)
@@ -453,13 +502,15 @@ def run_notices(
     late = [n for n in notices if n.publish_by < today]
     for n in late:
         env.warn(f"[late-notice] {n.id}: should have been published by {n.publish_by}")
-    for u in sched.unscheduled:
-        env.warn(f"[unscheduled] {u.group.id}: no notice written; " + "; ".join(u.reasons))
+    if only is None:
+        for u in sched.unscheduled:
+            env.warn(f"[unscheduled] {u.group.id}: no notice written; " + "; ".join(u.reasons))
+    groups = len(only) if only is not None else len(sched.assignments)
     env.info(
-        f"{len(notices)} notices for {len(sched.assignments)} scheduled groups written to {out_dir} "
+        f"{len(notices)} notices for {groups} scheduled groups written to {out_dir} "
         f"(notices.csv, notices.ics, one .txt per notice)"
     )
-    return 1 if sched.unscheduled else 0
+    return 1 if sched.unscheduled and only is None else 0
 
 
 def _previous_notice_files(index: Path) -> set[str]:
