@@ -29,6 +29,8 @@ def test_shipped_plan_every_group_scheduled_or_explained(schedule_json, cli, tmp
     groups = json.loads(cli("groups", "--plan", PLAN, "--format", "json").stdout)["groups"]
     # every group of `groups` appears exactly once, scheduled or unscheduled (counted from the lists, not the summary)
     listed = [a["group"] for a in schedule_json["assignments"]] + [u["group"] for u in schedule_json["unscheduled"]]
+    # ... or left to the coordinating Oracle plan (coordinate_with), which schedules it instead
+    listed += [h["group"] for h in schedule_json["handled_by"]]
     assert sorted(listed) == sorted(g["id"] for g in groups)
     assert len(schedule_json["assignments"]) == s["scheduled"] > 100
     assert all(u["reasons"] for u in schedule_json["unscheduled"])
