@@ -33,6 +33,7 @@ def main() -> int:
     if oslomig("verify", "--plan", plan, "--schedule", str(OUT / "schedule.json")) != 0:
         failures.append("verify")
     oslomig("notices", "--plan", plan, "--today", TODAY, "--out", str(OUT / "notices"))
+    loop = one_week_of_the_loop(failures)
     # file shares: a generated department share -> scan -> SharePoint manifest
     sys.path.insert(0, str(ROOT / "scripts"))
     from demo_share_tree import generate
@@ -86,6 +87,14 @@ def main() -> int:
     for u in sched["unscheduled"]:
         print(f"  unscheduled {u['group']}: {u['reasons'][0]}")
     print()
+    print("oslomig demo: one week of the migration loop (demo-out/loop/sql-2021.yaml, a copy of the plan)")
+    print(f"  announce:   {loop['announced']} groups through {loop['through']} written into `announced:`")
+    print(f"  record:     {loop['done']} done; {loop['failed']} failed (rollback)")
+    print(f"  re-plan:    --previous at {loop['today']}: {len(loop['moved'])} of {loop['groups']} groups moved")
+    for m in loop["moved"]:
+        cause = m["cause"] if len(m["cause"]) < 110 else m["cause"][:107] + "..."
+        print(f"    {m['group']}: {(m['from'] or '-')[:16]} -> {(m['to'] or 'unscheduled')[:16]}  {cause}")
+    print()
     print(f"oslomig demo: file share -> SharePoint ({entries} entries in demo-out/share-tree/Okonomi)")
     print(
         f"  manifest:   {actions['migrate']} migrate, {actions['review']} review, {actions['skip']} skip "
@@ -105,6 +114,58 @@ def main() -> int:
         print(f"demo FAILED: {', '.join(failures)}", file=sys.stderr)
         return 1
     return 0
+
+
+def one_week_of_the_loop(failures: list[str]) -> dict:
+    """schedule -> announce two weeks -> record a done and a failed window -> re-plan with --previous."""
+    import shutil
+
+    work = OUT / "loop"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "plans").mkdir(parents=True)
+    for name in ("sql-2021.yaml", "oracle-2021.yaml"):
+        shutil.copy(ROOT / "plans" / name, work / "plans" / name)
+    (work / "inventories").symlink_to(ROOT / "inventories")
+    plan = str(work / "plans" / "sql-2021.yaml")
+    first, second = work / "schedule-week1.json", work / "schedule-week2.json"
+    oslomig("schedule", "--plan", plan, "--today", TODAY, "-f", "json", "-o", str(first))
+    through = "2021-05-28"  # two weeks and more: a week later, the notice horizon is still covered
+    if oslomig("announce", "--plan", plan, "--through", through, "--today", TODAY, "--notices", str(work / "notices")):
+        failures.append("announce")
+    sched = json.loads(first.read_text(encoding="utf-8"))
+    window = [a for a in sched["assignments"] if not a["announced"] and a["start"][:10] <= "2021-05-11"]
+    groups = subprocess.run(
+        [sys.executable, "-m", "oslomig", "groups", "--plan", plan, "--format", "json"],
+        cwd=ROOT, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    prod_only = {g["id"] for g in json.loads(groups)["groups"] if g["environments"] == ["prod"]}
+    # a test group is done; a prod group fails and rolls back (its tests went before it, so it can go again)
+    done = next(a for a in window if a["group"] not in prod_only)
+    failed = next(a for a in window if a["group"] in prod_only)
+    oslomig(
+        "record", "--plan", plan, "--group", done["group"], "--status", "done", "--at", done["start"][:10] + "T23:40"
+    )
+    oslomig(
+        "record", "--plan", plan, "--group", failed["group"], "--status", "failed", "--at", failed["start"][:10] + "T23:50",
+        "--note", "rollback: login errors after cut-over",
+    )  # fmt: skip
+    today = "2021-05-12"  # the week after: the failed window is known
+    oslomig("schedule", "--plan", plan, "--today", today, "--previous", str(first), "-f", "json", "-o", str(second))
+    again = json.loads(second.read_text(encoding="utf-8"))
+    if oslomig("verify", "--plan", plan, "--schedule", str(second), "--today", today) != 0:
+        failures.append("verify (re-plan)")
+    announced = sum(
+        1 for a in json.loads(first.read_text())["assignments"] if not a["announced"] and a["start"] < "2021-05-15"
+    )
+    return {
+        "announced": announced,
+        "through": through,
+        "done": done["group"],
+        "failed": failed["group"],
+        "today": today,
+        "moved": again["moved"],
+        "groups": again["summary"]["groups"],
+    }
 
 
 def carry_out_and_prove(failures: list[str]) -> dict:
