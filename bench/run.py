@@ -246,6 +246,27 @@ def bench_schedule(args) -> None:
             f"{s['scheduled']:,} placed, finish {s['finish'][:10] if s['finish'] else '-'}, {gap} ({s['solver']})",
             verdict,
         )
+        if n > 1000:
+            continue
+        # re-plan with --previous after one new blackout for one system: budget as above, few groups moved
+        from oslomig.models import Blackout
+
+        previous = result.as_json()["assignments"]
+        system = next(a for a in previous if a["systems"] and a["start"] > "2021-03-01")["systems"][0]
+        blackout = Blackout.model_validate(
+            {"name": "new", "from": "2021-03-01", "to": "2021-04-30", "systems": [system]}
+        )
+        changed = plan.model_copy(update={"blackouts": [*plan.blackouts, blackout]})
+        t0 = time.perf_counter()
+        again = build_schedule(changed, inv, grouping, dt.date(2020, 12, 1), time_limit=5.0, previous=previous)
+        t = time.perf_counter() - t0
+        a = again.as_json()["summary"]
+        row(
+            f"{len(grouping.groups):>6,} re-plan",
+            f"{t:.2f} s",
+            f"--previous + a blackout for {system}: {a['moved']} moved, {a['scheduled']:,} placed ({a['solver']})",
+            f"budget 10 s: {'OK' if t <= 10 else 'OVER'}" if n == 400 else "",
+        )
 
 
 # ------------------------------------------------------------------ shares
