@@ -112,7 +112,7 @@ def test_notices(cli, tmp_path, schedule_json):
     texts = sorted(p.name for p in out.glob("*.txt"))
     assert sorted(r["file"] for r in rows) == texts and len(texts) > 100
     sample = (out / rows[0]["file"]).read_text(encoding="utf-8")
-    assert sample.startswith("Emne: Planlagt nedetid") and rows[0]["contact_name"] in sample
+    assert sample.startswith("Emne: Flytting av ") and rows[0]["contact_name"] in sample
     assert "senest" in sample
     # publish-by is the window's start minus notice_days (14 in the shipped plan), for every notice
     import datetime as dt
@@ -130,7 +130,7 @@ def test_notices(cli, tmp_path, schedule_json):
     assert (out / "notices.ics").read_bytes() == before
     en = tmp_path / "en"
     cli("notices", "--plan", PLAN, "--today", TODAY, "--out", str(en), "--lang", "en")
-    assert next(en.glob("*.txt")).read_text(encoding="utf-8").startswith("Subject: Planned downtime")
+    assert next(en.glob("*.txt")).read_text(encoding="utf-8").startswith("Subject: Move of ")
 
 
 def test_nothing_in_scope_and_missing_plan(cli, tmp_path):

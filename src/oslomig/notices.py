@@ -47,75 +47,122 @@ MONTH = {
         "December",
     ],
 }
+# why databases move together, as a clause: "De flyttes samlet fordi de ligger på samme server."
 RULE = {
     "nb": {
-        "instance": "samme instans",
-        "host": "samme server",
-        "cluster": "samme klynge",
-        "availability_group": "samme tilgjengelighetsgruppe",
-        "links": "databaselenker",
-        "systems": "samme system",
+        "instance": "ligger på samme instans",
+        "host": "ligger på samme server",
+        "cluster": "ligger i samme klynge",
+        "availability_group": "er i samme tilgjengelighetsgruppe",
+        "links": "er koblet sammen med databaselenker",
+        "systems": "hører til samme system",
     },
     "en": {
-        "instance": "the same instance",
-        "host": "the same server",
-        "cluster": "the same cluster",
-        "availability_group": "the same availability group",
-        "links": "database links",
-        "systems": "the same system",
+        "instance": "share an instance",
+        "host": "share a server",
+        "cluster": "share a cluster",
+        "availability_group": "are in the same availability group",
+        "links": "are connected by database links",
+        "systems": "belong to the same system",
     },
+}
+ENVIRONMENT = {
+    "nb": {"prod": "produksjon", "test": "test", "staging": "staging", "dev": "utvikling", "qa": "kvalitetssikring"},
+    "en": {"prod": "production", "test": "test", "staging": "staging", "dev": "development", "qa": "QA"},
 }
 
 TEMPLATE = {
-    "nb": """Emne: Planlagt nedetid for {system_name} {day}
+    "nb": """Emne: {subject}
 
 Hei {contact},
 
-{system_name} ({system_id}) flyttes til nytt datasenter. Systemet vil være utilgjengelig i dette tidsrommet:
+{system_name} ({system_id}) flyttes til nytt datasenter. {impact}
 
   Fra: {start}
   Til: {end}
   Forventet nedetid: ca. {hours} timer innenfor vinduet
 
-Berørte databaser:
+Berørte databaser ({environment}):
 {databases}
 
 Berørte servere:
 {hosts}
 
-Databasene flyttes samlet fordi de deler {bound}. Flyttegruppe: {group}.
+{together}Flyttegruppe: {group}.
 Varselet skal publiseres i kundeportalen senest {publish_by}.
 
-Spørsmål om tidspunktet kan rettes til migreringsprosjektet.
+Passer ikke tidspunktet, eller har du spørsmål? Ta kontakt med migreringsprosjektet{team}.
 
 Med vennlig hilsen
 Migreringsprosjektet ({plan})
 """,
-    "en": """Subject: Planned downtime for {system_name} {day}
+    "en": """Subject: {subject}
 
 Dear {contact},
 
-{system_name} ({system_id}) is moving to the new data centre. The system will be unavailable during:
+{system_name} ({system_id}) is moving to the new data centre. {impact}
 
   From: {start}
   To:   {end}
   Expected downtime: about {hours} hours within the window
 
-Databases affected:
+Databases affected ({environment}):
 {databases}
 
 Servers affected:
 {hosts}
 
-The databases move together because they share {bound}. Migration group: {group}.
+{together}Migration group: {group}.
 This notice must be published in the customer portal by {publish_by}.
 
-Questions about the timing go to the migration project.
+If the time does not suit you, or you have questions, contact the migration project{team}.
 
 Kind regards
 The migration project ({plan})
 """,
 }
+
+
+def environment_words(envs: list[str], lang: str) -> str:
+    """`["prod"]` -> "produksjon"; `["staging", "test"]` -> "staging og test"."""
+    names = [ENVIRONMENT[lang].get(e, e) for e in envs] or [ENVIRONMENT[lang]["prod"]]
+    joiner = " og " if lang == "nb" else " and "
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + joiner + names[-1]
+
+
+def impact(system_name: str, envs: list[str], lang: str) -> str:
+    """Whether the system itself is down: only when its production databases move."""
+    if "prod" in envs or not envs:
+        if lang == "nb":
+            return f"{system_name} vil være utilgjengelig i dette tidsrommet:"
+        return f"{system_name} will be unavailable during:"
+    words = environment_words(envs, lang)
+    if lang == "nb":
+        if len(envs) == 1:
+            return (
+                f"Denne gangen gjelder det bare {words}miljøet; produksjon berøres ikke. "
+                f"{words[:1].upper() + words[1:]}miljøet vil være utilgjengelig i dette tidsrommet:"
+            )
+        return (
+            f"Denne gangen gjelder det bare miljøene {words}; produksjon berøres ikke. "
+            "De vil være utilgjengelige i dette tidsrommet:"
+        )
+    if len(envs) == 1:
+        return (
+            f"This time only the {words} environment moves; production is not affected. It will be unavailable during:"
+        )
+    return f"This time only the {words} environments move; production is not affected. They will be unavailable during:"
+
+
+def together(rules: list[str], n_databases: int, lang: str) -> str:
+    if n_databases < 2 or not rules:
+        return ""
+    if "host" in rules and "instance" in rules:
+        rules = [r for r in rules if r != "instance"]  # one instance is on one server: say it once
+    clauses = [RULE[lang].get(r, r) for r in rules]
+    if lang == "nb":
+        return f"Databasene flyttes samlet fordi de {' og '.join(clauses)}. "
+    return f"The databases move together because they {' and '.join(clauses)}. "
 
 
 def human_time(value: dt.datetime, lang: str) -> str:
@@ -153,6 +200,9 @@ class Notice:
     databases: list[str]
     hosts: list[str]
     text: str
+    environment: str = ""
+    subject: str = ""
+    sequence: int = 0
 
     @property
     def filename(self) -> str:
@@ -169,22 +219,30 @@ def build_notices(plan: DatabasePlan, inv: Inventory, schedule, lang: str = "nb"
         start, end = a.occurrence.start.astimezone(tz), a.occurrence.end.astimezone(tz)
         publish_by = start.date() - dt.timedelta(days=plan.notice_days)
         rules = sorted({b["rule"] for b in g.bound_by})
-        bound = ", ".join(RULE[lang].get(r, r) for r in rules) or (
-            "ingen andre databaser" if lang == "nb" else "nothing with other databases"
-        )
         hours = f"{g.estimated_hours:.1f}".replace(".", ",") if lang == "nb" else f"{g.estimated_hours:.1f}"
+        team = f" ({plan.team_contact})" if plan.team_contact else ""
         for sid in g.systems:
             system = inv.systems[sid]
             own = [d for d in g.databases if inv.owner.get(d) == sid]
+            envs = sorted({inv.databases[d].environment or "prod" for d in own})
+            name = system.name or sid
+            env_words = environment_words(envs, lang)
+            if lang == "nb":
+                subject = f"Flytting av {name} ({env_words}) {human_day(start.date(), lang)}"
+            else:
+                subject = f"Move of {name} ({env_words}) on {human_day(start.date(), lang)}"
             contacts = system.contacts or (
                 inv.agencies[system.agency].contacts if system.agency in inv.agencies else []
             )
             for c in contacts:
-                nid = f"{start:%Y%m%d}-{g.id}-{sid}-{slug(c.email)}"
+                # stable across re-plans: the group id is a hash of its membership, never the date
+                nid = f"{g.id}-{sid}-{slug(c.email)}"
                 text = TEMPLATE[lang].format(
-                    system_name=system.name or sid,
+                    subject=subject,
+                    system_name=name,
                     system_id=sid,
-                    day=human_day(start.date(), lang),
+                    impact=impact(name, envs, lang),
+                    environment=env_words,
                     contact=c.name,
                     start=human_time(start, lang),
                     end=human_time(end, lang),
@@ -199,17 +257,18 @@ def build_notices(plan: DatabasePlan, inv: Inventory, schedule, lang: str = "nb"
                         + ")"
                     ),
                     hosts="\n".join(f"  - {h}" for h in g.hosts),
-                    bound=bound,
+                    together=together(rules, len(g.databases), lang),
                     group=g.id,
                     publish_by=human_day(publish_by, lang),
                     plan=plan.name,
+                    team=team,
                 )
                 notices.append(
                     Notice(
                         nid,
                         g.id,
                         sid,
-                        system.name or sid,
+                        name,
                         c.name,
                         c.email,
                         a.occurrence.window,
@@ -220,6 +279,8 @@ def build_notices(plan: DatabasePlan, inv: Inventory, schedule, lang: str = "nb"
                         own,
                         g.hosts,
                         text,
+                        ",".join(envs),
+                        subject,
                     )
                 )
     notices.sort(key=lambda n: n.id)
@@ -244,6 +305,10 @@ def notices_csv(notices: list[Notice]) -> str:
             "publish_by",
             "databases",
             "hosts",
+            "environment",
+            "subject",
+            "body",
+            "sequence",
             "file",
         ]
     )
@@ -263,6 +328,10 @@ def notices_csv(notices: list[Notice]) -> str:
                 n.publish_by.isoformat(),
                 ";".join(n.databases),
                 ";".join(n.hosts),
+                n.environment,
+                n.subject,
+                n.text.split("\n\n", 1)[1] if "\n\n" in n.text else n.text,
+                n.sequence,
                 n.filename,
             ]
         )

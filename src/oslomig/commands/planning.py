@@ -486,12 +486,15 @@ def write_notices(ctx: PlanContext, sched, today: dt.date, out_dir: Path, lang: 
         notices = [n for n in notices if n.group in only]
     ensure_dir(out_dir)
     previous = _previous_notice_files(out_dir / "notices.csv")
+    sequence = _sequences(out_dir / "notices.csv", notices)
+    for n in notices:
+        n.sequence = sequence.get(n.group, 0)
     files: dict[Path, str | bytes] = {}
     with env.progress("writing notices", total=len(notices)) as bar:
         for n in notices:
             files[out_dir / n.filename] = n.text
             bar.advance()
-    files[out_dir / "notices.ics"] = schedule_ics(ctx, sched, today, lang, only)
+    files[out_dir / "notices.ics"] = schedule_ics(ctx, sched, today, lang, only, sequence)
     # the index last: until it is replaced, the old one still describes a complete set
     files[out_dir / "notices.csv"] = notices_csv(notices)
     write_many(files)
@@ -511,6 +514,24 @@ def write_notices(ctx: PlanContext, sched, today: dt.date, out_dir: Path, lang: 
         f"(notices.csv, notices.ics, one .txt per notice)"
     )
     return 1 if sched.unscheduled and only is None else 0
+
+
+def _sequences(index: Path, notices) -> dict[str, int]:
+    """Per group, the calendar SEQUENCE: the previous notices.csv's, plus one when the group's window moved."""
+    before: dict[str, tuple[str, int]] = {}
+    if index.exists():
+        with index.open(encoding="utf-8", newline="") as handle:
+            try:
+                for row in csv.DictReader(handle):
+                    seq = row.get("sequence") or "0"
+                    before[row.get("group") or ""] = (row.get("start") or "", int(seq) if seq.isdigit() else 0)
+            except (csv.Error, UnicodeDecodeError):
+                before = {}
+    out = {}
+    for n in notices:
+        start, seq = before.get(n.group, (n.start.isoformat(), 0))
+        out[n.group] = seq + (start != n.start.isoformat())
+    return out
 
 
 def _previous_notice_files(index: Path) -> set[str]:
