@@ -48,7 +48,11 @@ def test_announce_edits_the_plan_in_place_and_a_second_run_adds_nothing(plans, t
     assert len(announced_lines) == 7 and all(line.startswith("announced G-") for line in announced_lines)
     databases = sum(int(line.split("(")[1].split()[0]) for line in announced_lines)
     assert f"{len(announced_lines)} group(s), {databases} database(s) added" in proc.stderr
-    assert len(added) == 2 * databases and added[0].startswith("- database: ") and added[1].startswith("  start: 2021-05-0")
+    assert (
+        len(added) == 2 * databases
+        and added[0].startswith("- database: ")
+        and added[1].startswith("  start: 2021-05-0")
+    )
     again = run_cli("announce", "--plan", str(plan), "--through", "2021-05-06", "--today", "2021-04-20")
     assert again.returncode == 0 and again.stdout == "" and "nothing to announce" in again.stderr
     assert plan.read_text(encoding="utf-8") == after

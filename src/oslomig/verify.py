@@ -167,8 +167,8 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
     for c in plan.constraints:
         if c.max_per_occurrence is None:
             continue
-        for (wname, occ_start), items in sorted(touched.items()):
-            mine = [x for x in items if set(c.systems) & x[0] or set(c.agencies) & x[1]]
+        for (wname, occ_start), touching in sorted(touched.items()):
+            mine = [x for x in touching if set(c.systems) & x[0] or set(c.agencies) & x[1]]
             if len(mine) > c.max_per_occurrence and not all(x[2] for x in mine):
                 problems.append(
                     f"{wname} {occ_start}: {len(mine)} groups of {', '.join([*c.systems, *c.agencies])} exceed "
