@@ -146,7 +146,8 @@ def one_week_of_the_loop(failures: list[str]) -> dict:
         "record", "--plan", plan, "--group", done["group"], "--status", "done", "--at", done["start"][:10] + "T23:40"
     )
     oslomig(
-        "record", "--plan", plan, "--group", failed["group"], "--status", "failed", "--at", failed["start"][:10] + "T23:50",
+        "record", "--plan", plan, "--group", failed["group"], "--status", "failed",
+        "--at", failed["start"][:10] + "T23:50",
         "--note", "rollback: login errors after cut-over",
     )  # fmt: skip
     today = "2021-05-12"  # the week after: the failed window is known
