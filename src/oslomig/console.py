@@ -18,6 +18,7 @@ class Env:
     no_color: bool = False
     debug: bool = False
     quiet: bool = False
+    width: int | None = None  # the terminal's columns; None: ask the terminal (tests set it)
 
     @classmethod
     def from_os(cls, debug: bool = False) -> Env:
@@ -75,7 +76,7 @@ class Env:
             file=self.stdout,
             force_terminal=self.stdout_isatty,
             no_color=self.no_color or not self.stdout_isatty,
-            width=None if self.stdout_isatty else 10_000,
+            width=(self.width if self.stdout_isatty else 10_000),
             soft_wrap=not self.stdout_isatty,
             highlight=False,
         )
@@ -129,3 +130,43 @@ class _RichProgress(_NoProgress):
 
     def update(self, **kwargs) -> None:
         self.progress.update(self.task, **kwargs)
+
+
+@dataclass
+class Column:
+    """A table column. `keep`: never cut or wrapped (ids, dates); the others wrap, and the lowest `priority` go
+    first when the terminal is too narrow for all of them."""
+
+    name: str
+    justify: str = "left"
+    keep: bool = False
+    priority: int = 0
+
+
+def fitted_table(title: str, columns: list[Column], rows: list[list[str]], width: int):
+    """A rich Table that fits `width`: ids and dates whole, other columns wrapped or dropped by priority (the
+    caption names what was dropped)."""
+    from rich.table import Table
+
+    widths = [max([len(c.name), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+
+    def need(active: list[int]) -> int:
+        return sum(widths[i] if columns[i].keep else min(widths[i], 8) for i in active) + 3 * len(active) + 1
+
+    active = list(range(len(columns)))
+    for i in sorted((i for i in active if not columns[i].keep), key=lambda i: (columns[i].priority, -i)):
+        if need(active) <= width:
+            break
+        active.remove(i)
+    dropped = [columns[i].name for i in range(len(columns)) if i not in active]
+    caption = f"not shown at {width} columns: {', '.join(dropped)}" if dropped else None
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    for i in active:
+        c = columns[i]
+        if c.keep:
+            table.add_column(c.name, justify=c.justify, no_wrap=True, min_width=widths[i])  # type: ignore[arg-type]
+        else:
+            table.add_column(c.name, justify=c.justify, overflow="fold")  # type: ignore[arg-type]
+    for r in rows:
+        table.add_row(*(r[i] for i in active))
+    return table

@@ -126,37 +126,39 @@ def run_groups(plan_path: Path, inventory: Path | None, fmt: str, env: Env) -> i
 
 
 def _groups_table(result, env: Env) -> None:
-    from rich.table import Table
+    from oslomig.console import Column, fitted_table
 
-    table = Table(title=f"Co-migration groups: {result.plan}", title_justify="left")
-    for name, justify in [
-        ("group", "left"),
-        ("dbs", "right"),
-        ("hosts", "left"),
-        ("systems", "left"),
-        ("engines", "left"),
-        ("env", "left"),
-        ("GB", "right"),
-        ("hours", "right"),
-        ("bound by", "left"),
-    ]:
-        table.add_column(name, justify=justify)
+    columns = [
+        Column("group", keep=True),
+        Column("dbs", "right", priority=5),
+        Column("hosts", priority=3),
+        Column("systems", priority=4),
+        Column("engines", priority=1),
+        Column("env", priority=2),
+        Column("GB", "right", priority=6),
+        Column("hours", "right", priority=7),
+        Column("bound by", priority=0),
+    ]
+    rows = []
     for g in result.groups:
         hosts = ", ".join(g.hosts[:3]) + (f" +{len(g.hosts) - 3}" if len(g.hosts) > 3 else "")
         systems = ", ".join(g.systems[:3]) + (f" +{len(g.systems) - 3}" if len(g.systems) > 3 else "")
         rules = sorted({b["rule"] for b in g.bound_by})
-        table.add_row(
-            g.id,
-            str(len(g.databases)),
-            hosts,
-            systems,
-            ",".join(g.engines),
-            ",".join(g.environments),
-            f"{g.size_gb:,.1f}",
-            f"{g.estimated_hours:.1f}",
-            ",".join(rules) or "alone",
+        rows.append(
+            [
+                g.id,
+                str(len(g.databases)),
+                hosts,
+                systems,
+                ",".join(g.engines),
+                ",".join(g.environments),
+                f"{g.size_gb:,.1f}",
+                f"{g.estimated_hours:.1f}",
+                ",".join(rules) or "alone",
+            ]
         )
-    env.table_console().print(table)
+    console = env.table_console()
+    console.print(fitted_table(f"Co-migration groups: {result.plan}", columns, rows, console.width))
 
 
 def groups_dot(result, ctx: PlanContext) -> str:
@@ -350,7 +352,14 @@ def run_schedule(
         for m in sched.moved:
             env.info(f"[moved] {m['group']}: {m['from']} -> {m['to'] or 'unscheduled'}: {m['cause']}")
         env.info(f"re-plan against {previous_path}: {len(sched.moved)} previously scheduled group(s) moved")
-    for u in sched.unscheduled:
+    past = today + dt.timedelta(days=ctx.plan.notice_days) > ctx.plan.period.end
+    if past and sched.unscheduled:
+        env.warn(
+            f"[period-in-the-past] the plan's period ends {ctx.plan.period.end}, before today ({today}) plus "
+            f"{ctx.plan.notice_days} days' notice: all {len(sched.unscheduled)} groups not announced are unscheduled "
+            "for that reason; give --today YYYY-MM-DD to plan as of another day"
+        )
+    for u in [] if past else sched.unscheduled:
         env.warn(
             f"[unscheduled] {u.group.id} "
             f"({', '.join(u.group.databases[:3])}{' …' if len(u.group.databases) > 3 else ''}): " + "; ".join(u.reasons)
@@ -372,38 +381,42 @@ def run_schedule(
 def _schedule_table(ctx: PlanContext, sched, env: Env) -> None:
     from rich.table import Table
 
+    from oslomig.console import Column, fitted_table
+
     tz = ZoneInfo(ctx.plan.timezone)
-    table = Table(title=f"Schedule: {sched.plan} (today {sched.today})", title_justify="left")
-    for name, justify in [
-        ("start", "left"),
-        ("end", "left"),
-        ("window", "left"),
-        ("group", "left"),
-        ("hours", "right"),
-        ("GB", "right"),
-        ("systems", "left"),
-        ("announced", "left"),
-    ]:
-        table.add_column(name, justify=justify)
+    columns = [
+        Column("start", keep=True),
+        Column("end", keep=True),
+        Column("window", priority=2),
+        Column("group", keep=True),
+        Column("hours", "right", priority=4),
+        Column("GB", "right", priority=1),
+        Column("systems", priority=3),
+        Column("announced", priority=5),
+    ]
+    rows = []
     months = defaultdict(lambda: [0, 0.0, 0.0])
     for a in sched.assignments:
         s, e = a.occurrence.start.astimezone(tz), a.occurrence.end.astimezone(tz)
         systems = ", ".join(a.group.systems[:3]) + (f" +{len(a.group.systems) - 3}" if len(a.group.systems) > 3 else "")
-        table.add_row(
-            f"{s:%a %Y-%m-%d %H:%M}",
-            f"{e:%a %H:%M}",
-            a.occurrence.window,
-            a.group.id,
-            f"{a.group.estimated_hours:.1f}",
-            f"{a.group.size_gb:,.1f}",
-            systems,
-            "yes" if a.announced else "",
+        rows.append(
+            [
+                f"{s:%a %Y-%m-%d %H:%M}",
+                f"{e:%a %H:%M}",
+                a.occurrence.window,
+                a.group.id,
+                f"{a.group.estimated_hours:.1f}",
+                f"{a.group.size_gb:,.1f}",
+                systems,
+                "yes" if a.announced else "",
+            ]
         )
         m = months[f"{s:%Y-%m}"]
         m[0] += 1
         m[1] += a.group.estimated_hours
         m[2] += a.group.size_gb
     console = env.table_console()
+    table = fitted_table(f"Schedule: {sched.plan} (today {sched.today})", columns, rows, console.width)
     console.print(table)
     per_month = Table(title="Per month", title_justify="left")
     for name in ("month", "groups", "hours", "GB"):
