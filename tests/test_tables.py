@@ -74,3 +74,35 @@ def test_the_table_off_a_terminal_is_never_narrowed(tmp_path: Path):
     env = Env(stdout=io.StringIO(), stderr=io.StringIO(), stdout_isatty=False)
     run_schedule(PLAN, None, dt.date(2021, 4, 20), "table", None, None, 5.0, env)
     assert "not shown" not in env.stdout.getvalue() and "announced" in env.stdout.getvalue()
+
+
+def _commands():
+    import typer
+
+    from oslomig.cli import app
+
+    root = typer.main.get_command(app)
+    for name, cmd in root.commands.items():
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            yield from ((name, sub) for sub in subs)
+        else:
+            yield (name,)
+
+
+@pytest.mark.parametrize("words", list(_commands()), ids=lambda w: " ".join(w))
+def test_help_shows_real_metavars_and_an_example(words):
+    from conftest import run_cli
+
+    proc = run_cli(*words, "--help", env={"COLUMNS": "100"})
+    assert proc.returncode == 0, proc.stderr
+    assert not re.search(r"<(str|path|int|float|list\[[a-zA-Z]+\]|int range|float range)>", proc.stdout), proc.stdout
+    assert "Example: oslomig " in " ".join(proc.stdout.split()), proc.stdout
+
+
+def test_the_command_list_shows_whole_first_lines():
+    from conftest import run_cli
+
+    listing = " ".join(run_cli("--help", env={"COLUMNS": "100"}).stdout.split("\n", 1)[1].split())
+    assert "..." not in listing
+    assert "Write the windows starting by --through into the plan's `announced:`" in listing

@@ -139,6 +139,7 @@ def validate(
     """Check plans, scan targets and inventories: schema, references, windows; `file:line:col` for every problem.
 
     Exit 0 when there are no errors (warnings allowed), 1 when there are, 2 when a path is missing.
+    Example: oslomig validate plans/ inventories/ --format github
     """
     from oslomig.commands import validate as command
 
@@ -147,7 +148,10 @@ def validate(
 
 @app.command()
 def schema(name: Annotated[SchemaName, typer.Argument(help="Which file kind.")]) -> None:
-    """Print the JSON Schema of a file kind, for editors and other tools."""
+    """Print the JSON Schema of a file kind, for editors and other tools.
+
+    Example: oslomig schema plan > schema/plan.json
+    """
     from oslomig.commands import schema as command
 
     _run(lambda: command.run(name.value, _env()))
@@ -309,7 +313,7 @@ def inventory_scan(
     """Scan SQL Server, Oracle, PostgreSQL and hosts concurrently into inventory files.
 
     A failing target keeps its previous file, is named on stderr and makes the exit code 1; the others still run.
-    Example (crontab): 15 2 * * * cd /srv/oslomig && oslomig inventory scan --targets plans/scan-targets.yaml --quiet
+    Example: oslomig inventory scan --targets plans/scan-targets.yaml --quiet   (nightly, from cron)
     """
     from oslomig.commands import inventory
 
@@ -328,7 +332,10 @@ def inventory_diff(
         float, typer.Option("--size-threshold-pct", help="...and this percentage to count.")
     ] = 10.0,
 ) -> None:
-    """Hosts, instances and databases added, removed or changed between two inventories; exit 1 on any drift."""
+    """Hosts, instances and databases added, removed or changed between two inventories; exit 1 on any drift.
+
+    Example: oslomig inventory diff inventories-2021-04-19/ inventories/
+    """
     from oslomig.commands import inventory
 
     _run(lambda: inventory.run_diff(old, new, format.value, threshold_gb, threshold_pct, _env()))
@@ -552,4 +559,43 @@ def main(argv: list[str] | None = None) -> None:
         _state["debug"] = True
         args = [a for i, a in enumerate(args) if not (a == "--debug" and i < end)]
         args.insert(0, "--debug")
-    app(args=args, prog_name="oslomig")
+    command = typer.main.get_command(app)
+    _polish_help(command)
+    command(args=args, prog_name="oslomig")
+
+
+# what each option takes, as a person would write it (typer would show <path>, <str>, <list[str]>)
+METAVARS = {
+    "plan": "PLAN.yaml",
+    "inventory": "DIR",
+    "today": "YYYY-MM-DD",
+    "out": "PATH",
+    "db": "SCAN.sqlite",
+    "targets": "TARGETS.yaml",
+    "schedule": "SCHEDULE.json",
+    "schedule_file": "SCHEDULE.json",
+    "share": "ID",
+    "only": "NAME",
+    "workers": "N",
+    "key_file": "FILE",
+    "known_hosts": "FILE",
+    "time_limit": "SECONDS",
+    "threshold_gb": "GB",
+    "threshold_pct": "PERCENT",
+    "name": "KIND",
+}
+
+
+def _polish_help(command) -> None:
+    """Every command lists with its whole first sentence, and every option shows what it takes."""
+    for sub in getattr(command, "commands", {}).values():
+        _polish_help(sub)
+    if command.help and not command.short_help:
+        command.short_help = command.help.strip().split("\n")[0]
+    for param in command.params:
+        if getattr(param, "param_type_name", "") == "argument":
+            param.display_type_rich = lambda ctx=None: ""  # the argument's name says what it takes
+            param.metavar = param.metavar or (param.name or "value").upper()
+            continue
+        if getattr(param, "metavar", None) is None and param.name in METAVARS:
+            param.metavar = METAVARS[param.name]  # choices keep typer's <a|b|c>
