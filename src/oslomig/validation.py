@@ -341,6 +341,7 @@ def validate_paths(paths: list[Path], cwd: Path | None = None) -> ValidationResu
     result = ValidationResult()
     problems = result.problems
     inventories: dict[Path, Inventory] = {}
+    db_plans: list[tuple[Path, models.DatabasePlan, Document, Inventory]] = []
 
     def inventory_for(directory: Path) -> Inventory | None:
         key = directory.resolve()
@@ -374,6 +375,8 @@ def validate_paths(paths: list[Path], cwd: Path | None = None) -> ValidationResu
                             f"the plan's inventory {display_path(inv_dir, cwd)} does not exist",
                         )
                     check_plan(plan, doc, inv, problems)
+                    if inv is not None:
+                        db_plans.append((file, plan, doc, inv))
             elif kind == "share-migration":
                 share_plan = parse_model(doc, models.SharePlan, problems)
                 if share_plan is not None:
@@ -397,4 +400,44 @@ def validate_paths(paths: list[Path], cwd: Path | None = None) -> ValidationResu
             key = path.resolve()
             if key not in inventories:
                 inventories[key] = load_checked_inventory(inventory_parts, problems, cwd)
+    check_coordination(db_plans, problems)
     return result
+
+
+def check_coordination(plans: list, problems: Problems) -> None:
+    """SPEC §3.2: `coordinate_with` names plans that exist; two plans over one inventory whose scopes share a
+    co-migration group and that do not coordinate would both schedule it."""
+    from oslomig.grouping import compute_groups
+
+    for file, plan, doc, _inv in plans:
+        for i, name in enumerate(plan.coordinate_with):
+            if not (file.parent / name).is_file():
+                problems.error(
+                    doc.path,
+                    *doc.position(("coordinate_with", i)),
+                    "dangling-ref",
+                    f"coordinate_with names {name}, which is not a file beside this plan",
+                )
+    if len(plans) < 2 or problems.errors:
+        return
+    members: dict[Path, set[frozenset[str]]] = {}
+    for file, plan, _doc, inv in plans:
+        members[file] = {frozenset(g.databases) for g in compute_groups(plan, inv).groups}
+    for i, (file_a, plan_a, doc_a, inv_a) in enumerate(plans):
+        for file_b, plan_b, _doc_b, inv_b in plans[i + 1 :]:
+            if inv_a is not inv_b:
+                continue
+            names_a = {(file_a.parent / n).resolve() for n in plan_a.coordinate_with}
+            names_b = {(file_b.parent / n).resolve() for n in plan_b.coordinate_with}
+            if file_b.resolve() in names_a or file_a.resolve() in names_b:
+                continue
+            dbs_b = set().union(*members[file_b]) if members[file_b] else set()
+            shared = [g for g in members[file_a] if g & dbs_b]
+            if shared:
+                problems.warning(
+                    doc_a.path,
+                    *doc_a.position(("name",)),
+                    "uncoordinated-plans",
+                    f"{len(shared)} co-migration group(s) are in the scope of this plan and of {file_b.name}, which "
+                    f"do not coordinate: both would schedule them; add `coordinate_with: [{file_b.name}]`",
+                )
