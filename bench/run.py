@@ -118,8 +118,8 @@ def synthetic_inventory(n_dbs: int, n_hosts: int, seed: int = 1):
 
 
 def bench_groups(args) -> None:
-    from oslomig.grouping import compute_groups
     from oslomig.models import DatabasePlan
+    from oslomig.planning.grouping import compute_groups
 
     n_dbs, n_hosts = (100_000, 20_000) if args.quick else (1_000_000, 200_000)
     print(f"groups: {n_dbs:,} databases on {n_hosts:,} hosts")
@@ -224,8 +224,8 @@ def synthetic_plan(n_groups: int, seed: int = 7):
 
 
 def bench_schedule(args) -> None:
-    from oslomig.grouping import compute_groups
-    from oslomig.scheduling import build_schedule
+    from oslomig.planning.grouping import compute_groups
+    from oslomig.planning.scheduling import build_schedule
 
     print(
         "schedule: groups over a year of windows (tue/thu nights, saturdays; holidays, fellesferie, test before prod)"

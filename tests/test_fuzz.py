@@ -224,10 +224,10 @@ def run_case(n: int, world) -> None:
 def _run_plan(plan, world, case_dir: Path, n: int) -> None:
     from oslomig.atomic import write_many
     from oslomig.errors import NothingInScope
-    from oslomig.grouping import compute_groups
-    from oslomig.notices import build_notices, notices_csv
-    from oslomig.scheduling import build_schedule
-    from oslomig.verify import verify_schedule
+    from oslomig.planning.grouping import compute_groups
+    from oslomig.planning.notices import build_notices, notices_csv
+    from oslomig.planning.scheduling import build_schedule
+    from oslomig.planning.verifier import verify_schedule
 
     inv = world["inventory"]
     grouping = compute_groups(plan, inv)

@@ -4,7 +4,7 @@ import json
 
 from estate import make_inventory, make_plan
 
-from oslomig.grouping import compute_groups
+from oslomig.planning.grouping import compute_groups
 
 
 def ids(result):

@@ -487,10 +487,10 @@ def test_the_march_clock_change_night_has_no_0230_occurrence_and_the_verifier_ag
 
     from estate import make_inventory, make_plan
 
-    from oslomig.grouping import compute_groups
-    from oslomig.scheduling import build_schedule
-    from oslomig.timewindows import occurrences
-    from oslomig.verify import verify_schedule
+    from oslomig.planning.grouping import compute_groups
+    from oslomig.planning.scheduling import build_schedule
+    from oslomig.planning.timewindows import occurrences
+    from oslomig.planning.verifier import verify_schedule
 
     plan = make_plan(
         period={"start": "2021-03-20", "end": "2021-04-11"},

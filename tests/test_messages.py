@@ -108,8 +108,8 @@ def test_a_syntax_error_without_tabs_is_not_called_a_tab():
 
 
 def test_explain_says_why_each_earlier_window_was_passed_over():
-    from oslomig.grouping import compute_groups
-    from oslomig.scheduling import build_schedule
+    from oslomig.planning.grouping import compute_groups
+    from oslomig.planning.scheduling import build_schedule
 
     inv = make_inventory(
         [

@@ -9,7 +9,7 @@ import shutil
 import pytest
 from conftest import ROOT, run_cli
 
-from oslomig.notices import environment_words, impact, together
+from oslomig.planning.notices import environment_words, impact, together
 
 VARIANTS = [
     # (function, arguments, bokmål, English)

@@ -7,10 +7,10 @@ from estate import make_inventory, make_plan
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oslomig.grouping import compute_groups
-from oslomig.scheduling import build_schedule
-from oslomig.timewindows import occurrences
-from oslomig.verify import verify_schedule
+from oslomig.planning.grouping import compute_groups
+from oslomig.planning.scheduling import build_schedule
+from oslomig.planning.timewindows import occurrences
+from oslomig.planning.verifier import verify_schedule
 
 TODAY = dt.date(2021, 4, 1)
 
@@ -269,7 +269,7 @@ def test_every_schedule_passes_the_verifier(case, use_solver):
     placed = {d for a in result["assignments"] for d in a["databases"]} | {
         d for u in result["unscheduled"] for d in u["databases"]
     }
-    from oslomig.grouping import in_scope
+    from oslomig.planning.grouping import in_scope
 
     assert in_scope(plan, inv) - set(plan.migrated) <= placed
     assert all(u["reasons"] for u in result["unscheduled"])
@@ -298,11 +298,11 @@ def test_vectorised_feasibility_matches_the_rule_one_by_one():
     """The numpy filter and `_ruled_out` must agree exactly: too strict hides windows, too lax breaks rules."""
     from pathlib import Path
 
-    from oslomig import scheduling
     from oslomig.loading import parse_model, read_document
     from oslomig.models import DatabasePlan
+    from oslomig.planning import scheduling
+    from oslomig.planning.timewindows import blackout_days
     from oslomig.problems import Problems
-    from oslomig.timewindows import blackout_days
     from oslomig.validation import load_checked_inventory
 
     root = Path(__file__).resolve().parent.parent

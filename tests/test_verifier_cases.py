@@ -9,9 +9,9 @@ import datetime as dt
 import pytest
 from estate import make_inventory, make_plan
 
-from oslomig.grouping import compute_groups
-from oslomig.scheduling import build_schedule
-from oslomig.verify import verify_schedule
+from oslomig.planning.grouping import compute_groups
+from oslomig.planning.scheduling import build_schedule
+from oslomig.planning.verifier import verify_schedule
 
 TODAY = dt.date(2021, 4, 1)
 INV = make_inventory(

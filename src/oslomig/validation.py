@@ -163,7 +163,7 @@ def check_dependency_cycles(inv: Inventory, problems: Problems) -> None:
 
 
 def check_plan(plan: models.DatabasePlan, doc: Document, inv: Inventory | None, problems: Problems) -> None:
-    from oslomig.timewindows import matching_window, supported_country
+    from oslomig.planning.timewindows import matching_window, supported_country
 
     def at(*loc, key=False) -> tuple[str, int, int]:
         line, col = doc.position(loc, key=key)
@@ -232,7 +232,7 @@ def check_plan(plan: models.DatabasePlan, doc: Document, inv: Inventory | None, 
             )
     from zoneinfo import ZoneInfo
 
-    from oslomig.timewindows import exists_locally
+    from oslomig.planning.timewindows import exists_locally
 
     for i, a in enumerate(plan.announced):
         if a.start.tzinfo is None and not exists_locally(a.start, ZoneInfo(plan.timezone)):
@@ -407,14 +407,16 @@ def validate_paths(paths: list[Path], cwd: Path | None = None) -> ValidationResu
 def check_coordination(plans: list, problems: Problems) -> None:
     """SPEC §3.2: `coordinate_with` names plans that exist; two plans over one inventory whose scopes share a
     co-migration group and that do not coordinate would both schedule it."""
-    from oslomig.grouping import compute_groups
+    from oslomig.planning.grouping import compute_groups
 
     for file, plan, doc, _inv in plans:
         for i, name in enumerate(plan.coordinate_with):
             if not (file.parent / name).is_file():
+                line, col = doc.position(("coordinate_with", i))
                 problems.error(
                     doc.path,
-                    *doc.position(("coordinate_with", i)),
+                    line,
+                    col,
                     "dangling-ref",
                     f"coordinate_with names {name}, which is not a file beside this plan",
                 )
@@ -434,9 +436,11 @@ def check_coordination(plans: list, problems: Problems) -> None:
             dbs_b = set().union(*members[file_b]) if members[file_b] else set()
             shared = [g for g in members[file_a] if g & dbs_b]
             if shared:
+                line, col = doc_a.position(("name",))
                 problems.warning(
                     doc_a.path,
-                    *doc_a.position(("name",)),
+                    line,
+                    col,
                     "uncoordinated-plans",
                     f"{len(shared)} co-migration group(s) are in the scope of this plan and of {file_b.name}, which "
                     f"do not coordinate: both would schedule them; add `coordinate_with: [{file_b.name}]`",

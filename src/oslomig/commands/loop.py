@@ -22,7 +22,7 @@ def run_announce(
     env: Env,
 ) -> int:
     """Write every assignment starting on or before `through` into `announced:`; a second run adds nothing."""
-    from oslomig.planfile import PlanFile, local_minutes
+    from oslomig.planning.planfile import PlanFile, local_minutes
 
     ctx = load_plan_context(plan_path, inventory, env)
     if ctx is None:
@@ -76,8 +76,8 @@ def run_record(
 ) -> int:
     """What happened in a window: `done` adds the group's databases to `migrated:`; `failed`/`postponed` take the
     group out of `announced:`. Each is appended to `outcomes:`."""
-    from oslomig.grouping import compute_groups
-    from oslomig.planfile import PlanFile, local_minutes
+    from oslomig.planning.grouping import compute_groups
+    from oslomig.planning.planfile import PlanFile, local_minutes
 
     if (group is None) == (not databases):
         raise OslomigError("give either --group G or --database ID (repeatable)")

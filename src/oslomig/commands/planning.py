@@ -72,7 +72,7 @@ def _warn_all(warnings: list[dict], env: Env) -> None:
 
 
 def run_groups(plan_path: Path, inventory: Path | None, fmt: str, env: Env) -> int:
-    from oslomig.grouping import compute_groups
+    from oslomig.planning.grouping import compute_groups
 
     ctx = load_plan_context(plan_path, inventory, env)
     if ctx is None:
@@ -163,7 +163,7 @@ def _groups_table(result, env: Env) -> None:
 
 def groups_dot(result, ctx: PlanContext) -> str:
     """Graphviz: one cluster per group, databases linked to the keys that tie them."""
-    from oslomig.grouping import member_ties
+    from oslomig.planning.grouping import member_ties
 
     def q(s: str) -> str:
         return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -195,9 +195,9 @@ def compute(
     explain: str | None = None,
     previous: list[dict] | None = None,
 ):
-    from oslomig import coordination
-    from oslomig.grouping import compute_groups
-    from oslomig.scheduling import build_schedule
+    from oslomig.planning import coordination
+    from oslomig.planning.grouping import compute_groups
+    from oslomig.planning.scheduling import build_schedule
 
     grouping = compute_groups(ctx.plan, ctx.inventory)
     if not grouping.groups:
@@ -492,7 +492,7 @@ def run_notices(
 def write_notices(ctx: PlanContext, sched, today: dt.date, out_dir: Path, lang: str, env: Env, only=None) -> int:
     """Notices for every scheduled group (or only the groups in `only`), all-or-nothing."""
     from oslomig.atomic import ensure_dir, write_many
-    from oslomig.notices import build_notices, notices_csv
+    from oslomig.planning.notices import build_notices, notices_csv
 
     notices = build_notices(ctx.plan, ctx.inventory, sched, lang)
     if only is not None:
@@ -613,7 +613,7 @@ def check_schedule_shape(data, path: Path) -> None:
 
 def run_verify(plan_path: Path, inventory: Path | None, schedule_path: Path, today: dt.date | None, env: Env) -> int:
     """Check a schedule JSON (ours or hand-edited) against every hard constraint."""
-    from oslomig.verify import verify_schedule
+    from oslomig.planning.verifier import verify_schedule
 
     ctx = load_plan_context(plan_path, inventory, env)
     if ctx is None:

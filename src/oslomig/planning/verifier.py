@@ -226,7 +226,7 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
                         f"{t} ends"
                     )
     # coverage and co-migration: every in-scope database once; databases on one instance or host together
-    from oslomig.grouping import in_scope  # scope selection is a rule of the plan, not of the solver
+    from oslomig.planning.grouping import in_scope  # scope selection is a rule of the plan, not of the solver
 
     for d in sorted(in_scope(plan, inv) - migrated):
         if d not in seen:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oslomig.errors import OslomigError
-from oslomig.grouping import Group, GroupingResult
 from oslomig.loading import Inventory
 from oslomig.models import DatabasePlan
+from oslomig.planning.grouping import Group, GroupingResult
 
 
 @dataclass
@@ -69,7 +69,7 @@ def split(
     plan: DatabasePlan, plan_path: Path, inv: Inventory, grouping: GroupingResult
 ) -> tuple[GroupingResult, list[dict]]:
     """The groups this plan schedules, and those it leaves to a coordinating plan (`handled_by`)."""
-    from oslomig.grouping import compute_groups
+    from oslomig.planning.grouping import compute_groups
 
     others = load_others(plan, plan_path)
     if not others:

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from oslomig.grouping import Group, GroupingResult
 from oslomig.loading import Inventory
 from oslomig.models import DatabasePlan
-from oslomig.timewindows import Occurrence, blackout_days, local_span, matching_window, occurrences
+from oslomig.planning.grouping import Group, GroupingResult
+from oslomig.planning.timewindows import Occurrence, blackout_days, local_span, matching_window, occurrences
 
 # Above this many (group, occurrence) choices CP-SAT rarely improves on the greedy start
 # within seconds; the greedy schedule and its lower bound are reported instead.
