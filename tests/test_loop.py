@@ -197,3 +197,20 @@ def test_record_refuses_what_it_cannot_know(plans):
     proc = run_cli("record", "--plan", str(plan), "--group", unannounced["group"], "--status", "done", "--at", "x")
     assert proc.returncode == 2 and "--at 'x' is not a local time" in proc.stderr
     assert plan.read_text(encoding="utf-8") == before
+
+
+def test_verify_speaks_json_and_github_with_one_code_per_broken_constraint(plans, tmp_path):
+    plan = plans / "sql-2021.yaml"
+    schedule(plan, "2021-04-20", tmp_path / "s.json")
+    args = ("verify", "--plan", str(plan), "--schedule", str(tmp_path / "s.json"), "--today", "2021-05-20")
+    text = run_cli(*args)
+    as_json = run_cli(*args, "--format", "json")
+    github = run_cli(*args, "--format", "github")
+    assert text.returncode == as_json.returncode == github.returncode == 1
+    found = json.loads(as_json.stdout)["violations"]  # the payload only: the summary line goes to stderr
+    assert found and {v["code"] for v in found} == {"notice"}  # a month later, the first weeks lack notice
+    assert all(v["message"].startswith(v["subject"] + ": starts 2021-0") for v in found)
+    assert text.stdout.splitlines() == [f"{v['message']} (notice)" for v in found]
+    assert github.stdout.splitlines() == [
+        f"::error file={tmp_path / 's.json'},title=notice::{v['message']}" for v in found
+    ]

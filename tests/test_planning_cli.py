@@ -52,8 +52,8 @@ def test_verifier_catches_a_tampered_schedule(schedule_json, cli, tmp_path):
     broken = proc.stdout.splitlines()
     # the moved group, and only it, breaks the blackout rule on the days it touches
     assert [line for line in broken if "blackout" in line] == [
-        f"{moved['group']}: 2021-07-06 is in blackout fellesferie",
-        f"{moved['group']}: 2021-07-07 is in blackout fellesferie",
+        f"{moved['group']}: 2021-07-06 is in blackout fellesferie (blackout)",
+        f"{moved['group']}: 2021-07-07 is in blackout fellesferie (blackout)",
     ]
 
 

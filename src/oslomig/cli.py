@@ -284,6 +284,9 @@ def verify(
     ],
     inventory: InventoryOpt = None,
     today: TodayOpt = None,
+    format: Annotated[
+        ValidateFormat, typer.Option("--format", "-f", help="text for people, json for tools, github for Actions.")
+    ] = ValidateFormat.text,
 ) -> None:
     """Check a schedule JSON against every hard constraint of the plan, independently of the scheduler.
 
@@ -291,7 +294,7 @@ def verify(
     """
     from oslomig.commands import planning
 
-    _run(lambda: planning.run_verify(plan, inventory, schedule_file, _parse_date(today), _env()))
+    _run(lambda: planning.run_verify(plan, inventory, schedule_file, _parse_date(today), _env(), format.value))
 
 
 class DiffFormat(str, enum.Enum):

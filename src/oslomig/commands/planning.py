@@ -611,7 +611,9 @@ def check_schedule_shape(data, path: Path) -> None:
             raise bad(f"unscheduled[{i}]", "not an object with a `databases` list")
 
 
-def run_verify(plan_path: Path, inventory: Path | None, schedule_path: Path, today: dt.date | None, env: Env) -> int:
+def run_verify(
+    plan_path: Path, inventory: Path | None, schedule_path: Path, today: dt.date | None, env: Env, fmt: str = "text"
+) -> int:
     """Check a schedule JSON (ours or hand-edited) against every hard constraint."""
     from oslomig.planning.verifier import verify_schedule
 
@@ -630,7 +632,16 @@ def run_verify(plan_path: Path, inventory: Path | None, schedule_path: Path, tod
     if today is None:
         today = dt.date.fromisoformat(data["today"]) if data.get("today") else default_today(ctx.plan, None)
     broken = verify_schedule(data, ctx.plan, ctx.inventory, today)
-    for line in broken:
-        env.out(line + "\n")
+    if fmt == "json":
+        payload = {"schedule": str(schedule_path), "violations": [b.as_json() for b in broken]}
+        env.out(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    elif fmt == "github":
+        from oslomig.problems import one_line
+
+        for b in broken:  # GitHub workflow commands: one annotation per broken constraint, on the schedule file
+            env.out(f"::error file={schedule_path},title={b.code}::{one_line(str(b))}\n")
+    else:
+        for b in broken:
+            env.out(f"{b} ({b.code})\n")
     env.info(f"{len(broken)} constraint violation(s) in {len(data.get('assignments', []))} assignments")
     return 1 if broken else 0

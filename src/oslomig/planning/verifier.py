@@ -58,10 +58,27 @@ def _blackout_hits(plan: DatabasePlan, day: dt.date, systems: set[str], agencies
     return hits
 
 
-def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: dt.date) -> list[str]:
+class Finding(str):
+    """One broken constraint: the sentence (a str, as before) with its code and subject for machine formats."""
+
+    code: str
+    subject: str
+
+    @classmethod
+    def of(cls, code: str, message: str) -> Finding:
+        finding = cls(message)
+        finding.code = code
+        finding.subject = message.split(": ", 1)[0] if ": " in message else ""
+        return finding
+
+    def as_json(self) -> dict:
+        return {"code": self.code, "subject": self.subject, "message": str(self)}
+
+
+def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: dt.date) -> list[Finding]:
     """Every hard constraint the schedule breaks, as sentences (empty: it holds)."""
     tz = ZoneInfo(plan.timezone)
-    problems: list[str] = []
+    problems: list[Finding] = []
     windows = {w.name: w for w in plan.windows}
     migrated = set(plan.migrated)
     announced = {a.database: (a.start if a.start.tzinfo else a.start.replace(tzinfo=tz)) for a in plan.announced}
@@ -79,77 +96,110 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
         local = start.astimezone(tz)
         w = windows.get(a["window"])
         if w is None:
-            problems.append(f"{gid}: window {a['window']!r} is not in the plan")
+            problems.append(Finding.of("unknown-window", f"{gid}: window {a['window']!r} is not in the plan"))
             continue
         # 0. the bounds are a real occurrence of the window (wall-clock start + hours)
         unknown = [d for d in a["databases"] if d not in inv.databases]
         if unknown:
             problems.append(
-                f"{gid}: {', '.join(unknown[:5])} {'is' if len(unknown) == 1 else 'are'} not in the inventory"
+                Finding.of(
+                    "unknown-database",
+                    f"{gid}: {', '.join(unknown[:5])} {'is' if len(unknown) == 1 else 'are'} not in the inventory",
+                )
             )
             continue
         if local.strftime("%H:%M") != w.start or not (
             local.date() in w.dates or WEEKDAYS[local.weekday()] in w.weekdays
         ):
-            problems.append(f"{gid}: {a['start']} is not an occurrence of window {w.name}")
+            problems.append(
+                Finding.of("not-an-occurrence", f"{gid}: {a['start']} is not an occurrence of window {w.name}")
+            )
         wall_end = (local.replace(tzinfo=None) + dt.timedelta(hours=w.hours)).replace(tzinfo=tz)
         if wall_end.astimezone(dt.UTC) != end.astimezone(dt.UTC):
-            problems.append(f"{gid}: end {a['end']} is not {w.hours:g} wall-clock hours after the start")
+            problems.append(
+                Finding.of("wrong-end", f"{gid}: end {a['end']} is not {w.hours:g} wall-clock hours after the start")
+            )
         real_hours = (end - start).total_seconds() / 3600
         # estimated hours recomputed from the inventory
         size = sum(inv.databases[d].size_gb for d in a["databases"])
         est = plan.timing.overhead_hours + size / plan.timing.throughput_gb_per_hour
         if abs(est - a["estimated_hours"]) > 0.01:
-            problems.append(f"{gid}: estimated_hours {a['estimated_hours']} but the databases add up to {est:.3f}")
+            problems.append(
+                Finding.of(
+                    "wrong-estimate",
+                    f"{gid}: estimated_hours {a['estimated_hours']} but the databases add up to {est:.3f}",
+                )
+            )
         is_announced = any(
             d in announced and announced[d].astimezone(dt.UTC) == start.astimezone(dt.UTC) for d in a["databases"]
         )
         if a.get("announced") and not is_announced:
-            problems.append(f"{gid}: marked announced, but no member was announced for {a['start']}")
+            problems.append(
+                Finding.of("not-announced", f"{gid}: marked announced, but no member was announced for {a['start']}")
+            )
         # 1. inside the period
         if not is_announced and (start < period_start or end > period_end):
-            problems.append(f"{gid}: {a['start']}–{a['end']} is outside the period")
+            problems.append(Finding.of("outside-period", f"{gid}: {a['start']}–{a['end']} is outside the period"))
         # 2. fits the window (an announced group is kept as announced, even where it does not fit)
         if est > real_hours + 1e-6 and not is_announced:
-            problems.append(f"{gid}: needs {est:.2f} h, window {w.name} gives {real_hours:g} h")
+            problems.append(
+                Finding.of("window-too-short", f"{gid}: needs {est:.2f} h, window {w.name} gives {real_hours:g} h")
+            )
         # 4. engines
         engines = {inv.instances[inv.databases[d].instance].engine for d in a["databases"]}
         if w.engines and not engines <= set(w.engines) and not is_announced:
-            problems.append(f"{gid}: engines {sorted(engines)} not allowed in window {w.name}")
+            problems.append(
+                Finding.of("engine-not-allowed", f"{gid}: engines {sorted(engines)} not allowed in window {w.name}")
+            )
         systems = {inv.owner[d] for d in a["databases"] if d in inv.owner}
         agencies = {ag for s in systems if (ag := inv.systems[s].agency)}
         if not is_announced:
             # 5. blackouts
             for day in sorted(_days_touched(local, end.astimezone(tz))):
                 for name in _blackout_hits(plan, day, systems, agencies):
-                    problems.append(f"{gid}: {day} is in blackout {name}")
+                    problems.append(Finding.of("blackout", f"{gid}: {day} is in blackout {name}"))
             # 6. notice
             if local.date() < today + dt.timedelta(days=plan.notice_days):
-                problems.append(f"{gid}: starts {local.date()}, less than {plan.notice_days} days after {today}")
+                problems.append(
+                    Finding.of(
+                        "notice", f"{gid}: starts {local.date()}, less than {plan.notice_days} days after {today}"
+                    )
+                )
             # 8. owners' answers: dates and windows
             for c in plan.constraints:
                 if not (set(c.systems) & systems or set(c.agencies) & agencies):
                     continue
                 who = ", ".join([*c.systems, *c.agencies])
                 if c.not_before is not None and local.date() < c.not_before:
-                    problems.append(f"{gid}: starts {local.date()}, before {c.not_before} (owner constraint {who})")
+                    problems.append(
+                        Finding.of(
+                            "owner-not-before",
+                            f"{gid}: starts {local.date()}, before {c.not_before} (owner constraint {who})",
+                        )
+                    )
                 if c.not_after is not None and end.astimezone(tz).date() > c.not_after:
                     problems.append(
-                        f"{gid}: ends {end.astimezone(tz).date()}, after {c.not_after} (owner constraint {who})"
+                        Finding.of(
+                            "owner-not-after",
+                            f"{gid}: ends {end.astimezone(tz).date()}, after {c.not_after} (owner constraint {who})",
+                        )
                     )
                 if c.windows and w.name not in c.windows:
                     problems.append(
-                        f"{gid}: window {w.name} is not one of {', '.join(c.windows)} (owner constraint {who})"
+                        Finding.of(
+                            "owner-windows",
+                            f"{gid}: window {w.name} is not one of {', '.join(c.windows)} (owner constraint {who})",
+                        )
                     )
         touched[(w.name, a["start"])].append((systems, agencies, is_announced))
         usage[(w.name, a["start"])].append((gid, est, is_announced))
         start_of[gid], end_of[gid] = start, end
         for d in a["databases"]:
             if d in seen:
-                problems.append(f"{d} is in both {seen[d]} and {gid}")
+                problems.append(Finding.of("scheduled-twice", f"{d} is in both {seen[d]} and {gid}"))
             seen[d] = gid
             if d in migrated:
-                problems.append(f"{gid}: {d} is already migrated")
+                problems.append(Finding.of("already-migrated", f"{gid}: {d} is already migrated"))
     # 3. capacity per occurrence
     for (wname, occ_start), items in usage.items():
         w = windows[wname]
@@ -159,10 +209,18 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
             continue  # only announced groups: what owners were told stands, full or not
         if sum(h for _, h, _ in items) > real * w.parallel + 1e-6:
             problems.append(
-                f"{wname} {occ_start}: {sum(h for _, h, _ in items):.2f} h of groups exceed {real:g} h x {w.parallel}"
+                Finding.of(
+                    "capacity-hours",
+                    f"{wname} {occ_start}: {sum(h for _, h, _ in items):.2f} h of groups exceed "
+                    f"{real:g} h x {w.parallel}",
+                )
             )
         if w.max_groups is not None and len(items) > w.max_groups:
-            problems.append(f"{wname} {occ_start}: {len(items)} groups exceed max_groups {w.max_groups}")
+            problems.append(
+                Finding.of(
+                    "capacity-groups", f"{wname} {occ_start}: {len(items)} groups exceed max_groups {w.max_groups}"
+                )
+            )
     # 8. owners' answers: testers per occurrence
     for c in plan.constraints:
         if c.max_per_occurrence is None:
@@ -171,28 +229,44 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
             mine = [x for x in touching if set(c.systems) & x[0] or set(c.agencies) & x[1]]
             if len(mine) > c.max_per_occurrence and not all(x[2] for x in mine):
                 problems.append(
-                    f"{wname} {occ_start}: {len(mine)} groups of {', '.join([*c.systems, *c.agencies])} exceed "
-                    f"max_per_occurrence {c.max_per_occurrence}"
+                    Finding.of(
+                        "owner-max-per-occurrence",
+                        f"{wname} {occ_start}: {len(mine)} groups of {', '.join([*c.systems, *c.agencies])} exceed "
+                        f"max_per_occurrence {c.max_per_occurrence}",
+                    )
                 )
     announced_groups = {a["group"] for a in schedule["assignments"] if a.get("announced")}
     for u in schedule.get("unscheduled", []):
         if not u.get("reasons"):
-            problems.append(f"{u['group']}: unscheduled without a reason")
+            problems.append(Finding.of("unscheduled-without-reason", f"{u['group']}: unscheduled without a reason"))
         for d in u.get("databases", []):
             if d not in inv.databases:
-                problems.append(f"{u.get('group')}: unscheduled database {d} is not in the inventory")
+                problems.append(
+                    Finding.of(
+                        "unknown-database", f"{u.get('group')}: unscheduled database {d} is not in the inventory"
+                    )
+                )
                 continue
             if d in seen:
-                problems.append(f"{d} is both scheduled ({seen[d]}) and unscheduled ({u['group']})")
+                problems.append(
+                    Finding.of("scheduled-twice", f"{d} is both scheduled ({seen[d]}) and unscheduled ({u['group']})")
+                )
             seen[d] = u["group"]
     # groups another plan takes (coordinate_with): covered there, never here too
     handled = {h.get("group", "") for h in schedule.get("handled_by", [])}
     for h in schedule.get("handled_by", []):
         if not plan.coordinate_with:
-            problems.append(f"{h.get('group')}: left to {h.get('plan')}, but this plan coordinates with no plan")
+            problems.append(
+                Finding.of(
+                    "handled-without-coordination",
+                    f"{h.get('group')}: left to {h.get('plan')}, but this plan coordinates with no plan",
+                )
+            )
         for d in h.get("databases", []):
             if d in seen:
-                problems.append(f"{d} is both scheduled here ({seen[d]}) and left to {h.get('plan')}")
+                problems.append(
+                    Finding.of("scheduled-twice", f"{d} is both scheduled here ({seen[d]}) and left to {h.get('plan')}")
+                )
             seen[d] = h.get("group", "")
     # 7. test before prod, per system
     by_system: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
@@ -219,18 +293,28 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
                     # an announced prod group never moves; its unplaceable test group is reported, not a breach
                     continue
                 if t not in end_of:
-                    problems.append(f"{p}: prod of {system} is scheduled but its non-prod group {t} is not")
+                    problems.append(
+                        Finding.of(
+                            "test-before-prod", f"{p}: prod of {system} is scheduled but its non-prod group {t} is not"
+                        )
+                    )
                 elif start_of[p] < end_of[t] + gap:
                     problems.append(
-                        f"{p}: prod of {system} starts {start_of[p]:%Y-%m-%d %H:%M}, less than {gap.days} days after "
-                        f"{t} ends"
+                        Finding.of(
+                            "test-before-prod",
+                            f"{p}: prod of {system} starts {start_of[p]:%Y-%m-%d %H:%M}, "
+                            f"less than {gap.days} days after "
+                            f"{t} ends",
+                        )
                     )
     # coverage and co-migration: every in-scope database once; databases on one instance or host together
     from oslomig.planning.grouping import in_scope  # scope selection is a rule of the plan, not of the solver
 
     for d in sorted(in_scope(plan, inv) - migrated):
         if d not in seen:
-            problems.append(f"{d} is in scope but neither scheduled nor listed as unscheduled")
+            problems.append(
+                Finding.of("not-covered", f"{d} is in scope but neither scheduled nor listed as unscheduled")
+            )
     bind = set(plan.grouping.bind)
     together: dict[tuple[str, str], set[str]] = defaultdict(set)
     for d, gid in seen.items():
@@ -244,5 +328,7 @@ def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: d
             together[("availability_group", db.availability_group)].add(gid)
     for (rule, key), gids in sorted(together.items()):
         if len(gids) > 1:
-            problems.append(f"databases of {rule} {key} are split over {', '.join(sorted(gids))}")
+            problems.append(
+                Finding.of("group-split", f"databases of {rule} {key} are split over {', '.join(sorted(gids))}")
+            )
     return problems
