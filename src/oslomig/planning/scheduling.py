@@ -244,22 +244,95 @@ def build_schedule(
     force_solver: bool = False,
     previous: list[dict] | None = None,
 ) -> Schedule:
+    """One occurrence per group that keeps every hard constraint (SPEC §3, §3.2), in named steps: announced starts,
+    single-group options, test-before-prod, capacity, solve, then reasons, moves and explanations."""
     tz = ZoneInfo(plan.timezone)
     occs = occurrences(plan)
-    lo, hi = plan.period.start, plan.period.end
-    ctx = _Ctx(
-        plan,
-        inv,
-        today,
-        occs,
-        tz,
-        [blackout_days(b, lo - dt.timedelta(days=1), hi + dt.timedelta(days=2)) for b in plan.blackouts],
-    )
+    lo, hi = plan.period.start - dt.timedelta(days=1), plan.period.end + dt.timedelta(days=2)
+    ctx = _Ctx(plan, inv, today, occs, tz, [blackout_days(b, lo, hi) for b in plan.blackouts])
     warnings = list(grouping.warnings)
     groups = grouping.groups
-    n = len(groups)
 
-    # announced groups keep their start
+    fixed, extra_occs = _fix_announced(ctx, groups, warnings)
+    all_occs = occs + extra_occs
+
+    # single-group feasibility as masks over the occurrences; the reasons are worded
+    # later, only for the groups that need them (unscheduled, or asked to explain)
+    feasible = _Feasibility(ctx)
+    options: list[list[int]] = [
+        [fixed[gi].index] if gi in fixed else feasible.options(g) for gi, g in enumerate(groups)
+    ]
+    prec = _precedence(groups, inv, warnings)
+    gap = dt.timedelta(days=plan.test_before_prod_days)
+    deadlines = _announced_prod_deadlines(groups, prec, fixed, gap, all_occs, options, warnings)
+
+    def ruled(gi: int) -> dict[int, str]:
+        """Why each occurrence is out for group `gi` on its own (worded on demand)."""
+        if gi in fixed:
+            return {}
+        why = {}
+        for o in occs:
+            r = _ruled_out(ctx, groups[gi], o)
+            if r is None:
+                late = [(d, gid, s) for d, gid, s in deadlines.get(gi, []) if o.end > d]
+                if late:
+                    d, gid, s = min(late)
+                    r = (
+                        f"test-before-prod: must end by {d:%Y-%m-%d %H:%M}, {gap.days} days before announced {gid} "
+                        f"({s})"
+                    )
+            if r is not None:
+                why[o.index] = r
+        return why
+
+    dur = [_minutes(g.estimated_hours) for g in groups]
+    cap = _capacity(plan, groups, all_occs, fixed, dur)
+    prev = _previous_occurrences(previous, groups, all_occs, tz) if previous is not None else {}
+    # a group keeps its previous occurrence only where that is still one of its options
+    keepable = {gi: oi for gi, oi in prev.items() if gi not in fixed and oi in set(options[gi])}
+
+    chosen, solver_name, proven = _solve(
+        groups, all_occs, options, fixed, prec, gap, cap, dur, keepable, use_solver, force_solver, time_limit
+    )
+
+    # after solving: reasons for groups left out
+    assignments, unscheduled = [], []
+    by_occ = defaultdict(list)
+    for gi, oi in chosen.items():
+        by_occ[oi].append(gi)
+    for gi, g in enumerate(groups):
+        if gi in chosen:
+            assignments.append(Assignment(g, all_occs[chosen[gi]], gi in fixed))
+            continue
+        unscheduled.append(
+            Unscheduled(
+                g, _reasons(ctx, g, gi, options[gi], ruled(gi), prec, chosen, groups, all_occs, gap, by_occ, cap, dur)
+            )
+        )
+    assignments.sort(key=lambda a: (a.occurrence.start, a.occurrence.window, a.group.id))
+    unscheduled.sort(key=lambda u: u.group.id)
+    finish = max((a.occurrence.end for a in assignments), default=None)
+    lower = _lower_bound(groups, all_occs, options, fixed, prec, gap, cap, dur, set(chosen)) if assignments else None
+    if proven and finish is not None:
+        lower = finish
+    explain = {
+        g.id: _explain(ctx, g, gi, chosen, ruled(gi), all_occs, prec, groups, gap)
+        for gi, g in enumerate(groups)
+        if g.id == explain_group
+    }
+    moved = _moved_and_explained(
+        ctx, groups, prev, chosen, options, all_occs, prec, gap, ruled, unscheduled, fixed, previous, explain
+    )
+    warnings.sort(key=lambda w: (w["code"], w["message"]))
+    return Schedule(
+        plan.name, today, assignments, unscheduled, warnings, finish, lower, solver_name, proven, explain, moved
+    )
+
+
+def _fix_announced(ctx: _Ctx, groups: list[Group], warnings: list[dict]) -> tuple[dict[int, Occurrence], list]:
+    """Announced groups keep their start (SPEC §3 rule 6): group index -> its occurrence, and the occurrences an
+    announced start needs that the windows do not give (outside the period). Each oddity is a warning, never a move."""
+    plan, occs, tz = ctx.plan, ctx.occs, ctx.tz
     fixed: dict[int, Occurrence] = {}
     group_of_db = {d: gi for gi, g in enumerate(groups) for d in g.databases}
     extra_occs: list[Occurrence] = []
@@ -313,7 +386,6 @@ def build_schedule(
             )
             continue
         fixed[gi] = occ
-    all_occs = occs + extra_occs
 
     for gi, occ in sorted(fixed.items()):
         g = groups[gi]
@@ -337,17 +409,68 @@ def build_schedule(
                     "because owners were told",
                 }
             )
+    return fixed, extra_occs
 
-    # single-group feasibility as masks over the occurrences; the reasons are worded
-    # later, only for the groups that need them (unscheduled, or asked to explain)
-    feasible = _Feasibility(ctx)
-    options: list[list[int]] = [
-        [fixed[gi].index] if gi in fixed else feasible.options(g) for gi, g in enumerate(groups)
+
+def _capacity(plan: DatabasePlan, groups: list[Group], occs: list[Occurrence], fixed: dict, dur: list[int]):
+    """Per occurrence: minutes (hours x parallel) and groups (max_groups), never below what announced groups already
+    hold; and the owners' limits (max_per_occurrence) as (member groups, most, label)."""
+    cap_min = {o.index: _minutes(o.real_hours) * o.parallel for o in occs}
+    cap_cnt = {o.index: o.max_groups for o in occs}
+    # announced groups are kept even where they overfill an occurrence: then it has no room left for others
+    for oi in {o.index for o in fixed.values()}:
+        held = [gi for gi, o in fixed.items() if o.index == oi]
+        cap_min[oi] = max(cap_min[oi], sum(dur[gi] for gi in held))
+        count = cap_cnt[oi]
+        if count is not None:
+            cap_cnt[oi] = max(count, len(held))
+    # owners' testers: at most N of these groups in one occurrence (SPEC §3.2)
+    limits = [
+        (frozenset(gi for gi, g in enumerate(groups) if constraint_applies(c, g)), c.max_per_occurrence, c.label())
+        for c in plan.constraints
+        if c.max_per_occurrence is not None
     ]
-    deadlines: dict[int, list[tuple[dt.datetime, str, str]]] = defaultdict(list)
+    return cap_min, cap_cnt, limits
 
-    prec = _precedence(groups, inv, warnings)
-    gap = dt.timedelta(days=plan.test_before_prod_days)
+
+def _solve(groups, occs, options, fixed, prec, gap, cap, dur, keepable, use_solver, force_solver, time_limit):
+    """Greedy (keeping previous placements first), then CP-SAT unless the greedy result is proven optimal or the
+    model too large: (group -> occurrence, solver name, proven optimal)."""
+    n = len(groups)
+    chosen = _greedy(groups, occs, options, fixed, prec, gap, cap, dur, keepable)
+    hold = set(fixed) | {gi for gi, oi in keepable.items() if chosen.get(gi) == oi}
+    _left_shift(chosen, occs, options, hold, prec, gap, cap, dur)
+    solver_name, proven = "greedy", False
+    schedulable = sum(1 for opts in options if opts)
+    bound = _lower_bound(groups, occs, options, fixed, prec, gap, cap, dur, set(chosen)) if chosen else None
+    greedy_finish = max((occs[oi].end for oi in chosen.values()), default=None)
+    all_kept = all(chosen.get(gi) == oi for gi, oi in keepable.items())
+    if len(chosen) == schedulable and greedy_finish == bound and all_kept and not force_solver:
+        solver_name, proven = "greedy", True  # every group that fits alone is placed, at the lower bound: optimal
+    elif use_solver and n and sum(len(o) for o in options) > MAX_SOLVER_CHOICES:
+        solver_name = f"greedy (model of {sum(len(o) for o in options):,} choices too large for the solver)"
+    elif use_solver and n and occs:
+        result = _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap, dur, chosen, time_limit, bound, keepable)
+        if result is not None:
+            found, proven = result
+
+            def score(ch: dict[int, int]) -> tuple[int, int, float]:
+                finish = max((occs[oi].end for oi in ch.values()), default=None)
+                kept = sum(1 for gi, oi in keepable.items() if ch.get(gi) == oi)
+                return len(ch), kept, -finish.timestamp() if finish else 0
+
+            if score(found) > score(chosen) or proven:
+                chosen, solver_name = found, "cp-sat"
+                hold = set(fixed) | {gi for gi, oi in keepable.items() if chosen.get(gi) == oi}
+                _left_shift(chosen, occs, options, hold, prec, gap, cap, dur)
+    return chosen, solver_name, proven
+
+
+def _announced_prod_deadlines(groups, prec, fixed, gap, occs, options, warnings) -> dict:
+    """An announced prod group never moves, so its test groups must end `gap` before it starts: their options are
+    cut to occurrences ending by then (group -> [(deadline, prod group, system)]). Two announced groups too close
+    are kept, with a warning."""
+    deadlines: dict[int, list[tuple[dt.datetime, str, str]]] = defaultdict(list)
     # an announced prod group never moves, so its test groups must end `gap` before it starts
     for t, p, system in prec:
         if p in fixed and t in fixed and fixed[p].start < fixed[t].end + gap:
@@ -363,115 +486,24 @@ def build_schedule(
         if p in fixed and t not in fixed:
             deadline = fixed[p].start - gap
             deadlines[t].append((deadline, groups[p].id, system))
-            options[t] = [oi for oi in options[t] if all_occs[oi].end <= deadline]
+            options[t] = [oi for oi in options[t] if occs[oi].end <= deadline]
+    return deadlines
 
-    def ruled(gi: int) -> dict[int, str]:
-        """Why each occurrence is out for group `gi` on its own (worded on demand)."""
-        if gi in fixed:
-            return {}
-        why = {}
-        for o in occs:
-            r = _ruled_out(ctx, groups[gi], o)
-            if r is None:
-                late = [(d, gid, s) for d, gid, s in deadlines.get(gi, []) if o.end > d]
-                if late:
-                    d, gid, s = min(late)
-                    r = (
-                        f"test-before-prod: must end by {d:%Y-%m-%d %H:%M}, {gap.days} days before announced {gid} "
-                        f"({s})"
-                    )
-            if r is not None:
-                why[o.index] = r
-        return why
 
-    dur = [_minutes(g.estimated_hours) for g in groups]
-    cap_min = {o.index: _minutes(o.real_hours) * o.parallel for o in all_occs}
-    cap_cnt = {o.index: o.max_groups for o in all_occs}
-    # announced groups are kept even where they overfill an occurrence: then it has no room left for others
-    for oi in {o.index for o in fixed.values()}:
-        held = [gi for gi, o in fixed.items() if o.index == oi]
-        cap_min[oi] = max(cap_min[oi], sum(dur[gi] for gi in held))
-        count = cap_cnt[oi]
-        if count is not None:
-            cap_cnt[oi] = max(count, len(held))
-    # owners' testers: at most N of these groups in one occurrence (SPEC §3.2)
-    limits = [
-        (frozenset(gi for gi, g in enumerate(groups) if constraint_applies(c, g)), c.max_per_occurrence, c.label())
-        for c in plan.constraints
-        if c.max_per_occurrence is not None
-    ]
-    cap = (cap_min, cap_cnt, limits)
-    prev = _previous_occurrences(previous, groups, all_occs, tz) if previous is not None else {}
-    # a group keeps its previous occurrence only where that is still one of its options
-    keepable = {gi: oi for gi, oi in prev.items() if gi not in fixed and oi in set(options[gi])}
-
-    chosen = _greedy(groups, all_occs, options, fixed, prec, gap, cap, dur, keepable)
-    hold = set(fixed) | {gi for gi, oi in keepable.items() if chosen.get(gi) == oi}
-    _left_shift(chosen, all_occs, options, hold, prec, gap, cap, dur)
-    solver_name, proven = "greedy", False
-    schedulable = sum(1 for opts in options if opts)
-    bound = _lower_bound(groups, all_occs, options, fixed, prec, gap, cap, dur, set(chosen)) if chosen else None
-    greedy_finish = max((all_occs[oi].end for oi in chosen.values()), default=None)
-    all_kept = all(chosen.get(gi) == oi for gi, oi in keepable.items())
-    if len(chosen) == schedulable and greedy_finish == bound and all_kept and not force_solver:
-        solver_name, proven = "greedy", True  # every group that fits alone is placed, at the lower bound: optimal
-    elif use_solver and n and sum(len(o) for o in options) > MAX_SOLVER_CHOICES:
-        solver_name = f"greedy (model of {sum(len(o) for o in options):,} choices too large for the solver)"
-    elif use_solver and n and all_occs:
-        result = _solve_cp_sat(
-            groups, all_occs, options, fixed, prec, gap, cap, dur, chosen, time_limit, bound, keepable
-        )
-        if result is not None:
-            found, proven = result
-
-            def score(ch: dict[int, int]) -> tuple[int, int, float]:
-                finish = max((all_occs[oi].end for oi in ch.values()), default=None)
-                kept = sum(1 for gi, oi in keepable.items() if ch.get(gi) == oi)
-                return len(ch), kept, -finish.timestamp() if finish else 0
-
-            if score(found) > score(chosen) or proven:
-                chosen, solver_name = found, "cp-sat"
-                hold = set(fixed) | {gi for gi, oi in keepable.items() if chosen.get(gi) == oi}
-                _left_shift(chosen, all_occs, options, hold, prec, gap, cap, dur)
-
-    # after solving: reasons for groups left out
-    assignments, unscheduled = [], []
-    by_occ = defaultdict(list)
-    for gi, oi in chosen.items():
-        by_occ[oi].append(gi)
-    for gi, g in enumerate(groups):
-        if gi in chosen:
-            assignments.append(Assignment(g, all_occs[chosen[gi]], gi in fixed))
-            continue
-        unscheduled.append(
-            Unscheduled(
-                g, _reasons(ctx, g, gi, options[gi], ruled(gi), prec, chosen, groups, all_occs, gap, by_occ, cap, dur)
-            )
-        )
-    assignments.sort(key=lambda a: (a.occurrence.start, a.occurrence.window, a.group.id))
-    unscheduled.sort(key=lambda u: u.group.id)
-    finish = max((a.occurrence.end for a in assignments), default=None)
-    lower = _lower_bound(groups, all_occs, options, fixed, prec, gap, cap, dur, set(chosen)) if assignments else None
-    if proven and finish is not None:
-        lower = finish
-    explain = {
-        g.id: _explain(ctx, g, gi, chosen, ruled(gi), all_occs, prec, groups, gap)
-        for gi, g in enumerate(groups)
-        if g.id == explain_group
-    }
+def _moved_and_explained(
+    ctx, groups, prev, chosen, options, occs, prec, gap, ruled, unscheduled, fixed, previous, explain
+):
+    """With --previous: the moved groups and their causes; --explain says a group moved, or that it is announced."""
     moved = None
     if previous is not None:
-        moved = _moves(ctx, groups, prev, chosen, options, all_occs, prec, gap, ruled, unscheduled)
+        moved = _moves(ctx, groups, prev, chosen, options, occs, prec, gap, ruled, unscheduled)
         for g in groups:
             if g.id in explain:
                 explain[g.id] += [f"moved from {m['from']}: {m['cause']}" for m in moved if m["group"] == g.id]
     for gi, g in enumerate(groups):
         if g.id in explain and gi in fixed:
             explain[g.id].insert(0, "announced: owners were told this start, so it is kept as it is")
-    warnings.sort(key=lambda w: (w["code"], w["message"]))
-    return Schedule(
-        plan.name, today, assignments, unscheduled, warnings, finish, lower, solver_name, proven, explain, moved
-    )
+    return moved
 
 
 def _previous_occurrences(previous: list[dict], groups: list[Group], occs: list[Occurrence], tz) -> dict[int, int]:
