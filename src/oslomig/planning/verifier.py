@@ -75,260 +75,367 @@ class Finding(str):
         return {"code": self.code, "subject": self.subject, "message": str(self)}
 
 
+class _Check:
+    """The verifier's state while it reads one schedule; each method checks one kind of constraint."""
+
+    def __init__(self, schedule: dict, plan: DatabasePlan, inv: Inventory, today: dt.date):
+        self.schedule, self.plan, self.inv, self.today = schedule, plan, inv, today
+        tz = ZoneInfo(plan.timezone)
+        problems: list[Finding] = []
+        windows = {w.name: w for w in plan.windows}
+        migrated = set(plan.migrated)
+        announced = {a.database: (a.start if a.start.tzinfo else a.start.replace(tzinfo=tz)) for a in plan.announced}
+        usage: dict[tuple[str, str], list[tuple[str, float, bool]]] = defaultdict(list)
+        touched: dict[tuple[str, str], list[tuple[set, set, bool]]] = defaultdict(list)
+        start_of: dict[str, dt.datetime] = {}
+        end_of: dict[str, dt.datetime] = {}
+        seen: dict[str, str] = {}
+        period_start = dt.datetime.combine(plan.period.start, dt.time()).replace(tzinfo=tz)
+        period_end = dt.datetime.combine(plan.period.end + dt.timedelta(days=1), dt.time()).replace(tzinfo=tz)
+        self.tz = tz
+        self.problems = problems
+        self.windows = windows
+        self.migrated = migrated
+        self.announced = announced
+        self.usage = usage
+        self.touched = touched
+        self.start_of = start_of
+        self.end_of = end_of
+        self.seen = seen
+        self.period_start = period_start
+        self.period_end = period_end
+        self.announced_groups: set[str] = set()
+        self.handled: set[str] = set()
+
+    def check_assignments(self) -> None:
+        """One window occurrence per assignment: rules 0-2, 4-6 and the owners' dates and windows."""
+        schedule = self.schedule
+        plan = self.plan
+        inv = self.inv
+        today = self.today
+        tz = self.tz
+        problems = self.problems
+        windows = self.windows
+        migrated = self.migrated
+        announced = self.announced
+        usage = self.usage
+        touched = self.touched
+        start_of = self.start_of
+        end_of = self.end_of
+        seen = self.seen
+        period_start = self.period_start
+        period_end = self.period_end
+        for a in schedule["assignments"]:
+            gid = a["group"]
+            start, end = dt.datetime.fromisoformat(a["start"]), dt.datetime.fromisoformat(a["end"])
+            local = start.astimezone(tz)
+            w = windows.get(a["window"])
+            if w is None:
+                problems.append(Finding.of("unknown-window", f"{gid}: window {a['window']!r} is not in the plan"))
+                continue
+            # 0. the bounds are a real occurrence of the window (wall-clock start + hours)
+            unknown = [d for d in a["databases"] if d not in inv.databases]
+            if unknown:
+                problems.append(
+                    Finding.of(
+                        "unknown-database",
+                        f"{gid}: {', '.join(unknown[:5])} {'is' if len(unknown) == 1 else 'are'} not in the inventory",
+                    )
+                )
+                continue
+            if local.strftime("%H:%M") != w.start or not (
+                local.date() in w.dates or WEEKDAYS[local.weekday()] in w.weekdays
+            ):
+                problems.append(
+                    Finding.of("not-an-occurrence", f"{gid}: {a['start']} is not an occurrence of window {w.name}")
+                )
+            wall_end = (local.replace(tzinfo=None) + dt.timedelta(hours=w.hours)).replace(tzinfo=tz)
+            if wall_end.astimezone(dt.UTC) != end.astimezone(dt.UTC):
+                problems.append(
+                    Finding.of(
+                        "wrong-end", f"{gid}: end {a['end']} is not {w.hours:g} wall-clock hours after the start"
+                    )
+                )
+            real_hours = (end - start).total_seconds() / 3600
+            # estimated hours recomputed from the inventory
+            size = sum(inv.databases[d].size_gb for d in a["databases"])
+            est = plan.timing.overhead_hours + size / plan.timing.throughput_gb_per_hour
+            if abs(est - a["estimated_hours"]) > 0.01:
+                problems.append(
+                    Finding.of(
+                        "wrong-estimate",
+                        f"{gid}: estimated_hours {a['estimated_hours']} but the databases add up to {est:.3f}",
+                    )
+                )
+            is_announced = any(
+                d in announced and announced[d].astimezone(dt.UTC) == start.astimezone(dt.UTC) for d in a["databases"]
+            )
+            if a.get("announced") and not is_announced:
+                problems.append(
+                    Finding.of(
+                        "not-announced", f"{gid}: marked announced, but no member was announced for {a['start']}"
+                    )
+                )
+            # 1. inside the period
+            if not is_announced and (start < period_start or end > period_end):
+                problems.append(Finding.of("outside-period", f"{gid}: {a['start']}–{a['end']} is outside the period"))
+            # 2. fits the window (an announced group is kept as announced, even where it does not fit)
+            if est > real_hours + 1e-6 and not is_announced:
+                problems.append(
+                    Finding.of("window-too-short", f"{gid}: needs {est:.2f} h, window {w.name} gives {real_hours:g} h")
+                )
+            # 4. engines
+            engines = {inv.instances[inv.databases[d].instance].engine for d in a["databases"]}
+            if w.engines and not engines <= set(w.engines) and not is_announced:
+                problems.append(
+                    Finding.of("engine-not-allowed", f"{gid}: engines {sorted(engines)} not allowed in window {w.name}")
+                )
+            systems = {inv.owner[d] for d in a["databases"] if d in inv.owner}
+            agencies = {ag for s in systems if (ag := inv.systems[s].agency)}
+            if not is_announced:
+                # 5. blackouts
+                for day in sorted(_days_touched(local, end.astimezone(tz))):
+                    for name in _blackout_hits(plan, day, systems, agencies):
+                        problems.append(Finding.of("blackout", f"{gid}: {day} is in blackout {name}"))
+                # 6. notice
+                if local.date() < today + dt.timedelta(days=plan.notice_days):
+                    problems.append(
+                        Finding.of(
+                            "notice", f"{gid}: starts {local.date()}, less than {plan.notice_days} days after {today}"
+                        )
+                    )
+                # 8. owners' answers: dates and windows
+                for c in plan.constraints:
+                    if not (set(c.systems) & systems or set(c.agencies) & agencies):
+                        continue
+                    who = ", ".join([*c.systems, *c.agencies])
+                    if c.not_before is not None and local.date() < c.not_before:
+                        problems.append(
+                            Finding.of(
+                                "owner-not-before",
+                                f"{gid}: starts {local.date()}, before {c.not_before} (owner constraint {who})",
+                            )
+                        )
+                    if c.not_after is not None and end.astimezone(tz).date() > c.not_after:
+                        problems.append(
+                            Finding.of(
+                                "owner-not-after",
+                                f"{gid}: ends {end.astimezone(tz).date()}, after {c.not_after} "
+                                f"(owner constraint {who})",
+                            )
+                        )
+                    if c.windows and w.name not in c.windows:
+                        problems.append(
+                            Finding.of(
+                                "owner-windows",
+                                f"{gid}: window {w.name} is not one of {', '.join(c.windows)} (owner constraint {who})",
+                            )
+                        )
+            touched[(w.name, a["start"])].append((systems, agencies, is_announced))
+            usage[(w.name, a["start"])].append((gid, est, is_announced))
+            start_of[gid], end_of[gid] = start, end
+            for d in a["databases"]:
+                if d in seen:
+                    problems.append(Finding.of("scheduled-twice", f"{d} is in both {seen[d]} and {gid}"))
+                seen[d] = gid
+                if d in migrated:
+                    problems.append(Finding.of("already-migrated", f"{gid}: {d} is already migrated"))
+
+    def check_capacity(self) -> None:
+        """Rule 3: hours and groups per occurrence."""
+        schedule = self.schedule
+        problems = self.problems
+        windows = self.windows
+        usage = self.usage
+        # 3. capacity per occurrence
+        for (wname, occ_start), items in usage.items():
+            w = windows[wname]
+            first = next(a for a in schedule["assignments"] if a["window"] == wname and a["start"] == occ_start)
+            real = (
+                dt.datetime.fromisoformat(first["end"]) - dt.datetime.fromisoformat(occ_start)
+            ).total_seconds() / 3600
+            if all(announced_ for _, _, announced_ in items):
+                continue  # only announced groups: what owners were told stands, full or not
+            if sum(h for _, h, _ in items) > real * w.parallel + 1e-6:
+                problems.append(
+                    Finding.of(
+                        "capacity-hours",
+                        f"{wname} {occ_start}: {sum(h for _, h, _ in items):.2f} h of groups exceed "
+                        f"{real:g} h x {w.parallel}",
+                    )
+                )
+            if w.max_groups is not None and len(items) > w.max_groups:
+                problems.append(
+                    Finding.of(
+                        "capacity-groups", f"{wname} {occ_start}: {len(items)} groups exceed max_groups {w.max_groups}"
+                    )
+                )
+
+    def check_owner_limits(self) -> None:
+        """Owners' max_per_occurrence."""
+        plan = self.plan
+        problems = self.problems
+        touched = self.touched
+        # 8. owners' answers: testers per occurrence
+        for c in plan.constraints:
+            if c.max_per_occurrence is None:
+                continue
+            for (wname, occ_start), touching in sorted(touched.items()):
+                mine = [x for x in touching if set(c.systems) & x[0] or set(c.agencies) & x[1]]
+                if len(mine) > c.max_per_occurrence and not all(x[2] for x in mine):
+                    problems.append(
+                        Finding.of(
+                            "owner-max-per-occurrence",
+                            f"{wname} {occ_start}: {len(mine)} groups of {', '.join([*c.systems, *c.agencies])} exceed "
+                            f"max_per_occurrence {c.max_per_occurrence}",
+                        )
+                    )
+
+    def check_unscheduled(self) -> None:
+        """Unscheduled groups have reasons and known databases, listed once."""
+        schedule = self.schedule
+        inv = self.inv
+        problems = self.problems
+        seen = self.seen
+        announced_groups = {a["group"] for a in schedule["assignments"] if a.get("announced")}
+        for u in schedule.get("unscheduled", []):
+            if not u.get("reasons"):
+                problems.append(Finding.of("unscheduled-without-reason", f"{u['group']}: unscheduled without a reason"))
+            for d in u.get("databases", []):
+                if d not in inv.databases:
+                    problems.append(
+                        Finding.of(
+                            "unknown-database", f"{u.get('group')}: unscheduled database {d} is not in the inventory"
+                        )
+                    )
+                    continue
+                if d in seen:
+                    problems.append(
+                        Finding.of(
+                            "scheduled-twice", f"{d} is both scheduled ({seen[d]}) and unscheduled ({u['group']})"
+                        )
+                    )
+                seen[d] = u["group"]
+        self.announced_groups = announced_groups
+
+    def check_handled(self) -> None:
+        """Groups left to a coordinating plan."""
+        schedule = self.schedule
+        plan = self.plan
+        problems = self.problems
+        seen = self.seen
+        # groups another plan takes (coordinate_with): covered there, never here too
+        handled = {h.get("group", "") for h in schedule.get("handled_by", [])}
+        for h in schedule.get("handled_by", []):
+            if not plan.coordinate_with:
+                problems.append(
+                    Finding.of(
+                        "handled-without-coordination",
+                        f"{h.get('group')}: left to {h.get('plan')}, but this plan coordinates with no plan",
+                    )
+                )
+            for d in h.get("databases", []):
+                if d in seen:
+                    problems.append(
+                        Finding.of(
+                            "scheduled-twice", f"{d} is both scheduled here ({seen[d]}) and left to {h.get('plan')}"
+                        )
+                    )
+                seen[d] = h.get("group", "")
+        self.handled = handled
+
+    def check_test_before_prod(self) -> None:
+        """Rule 7: test before prod, per system."""
+        plan = self.plan
+        inv = self.inv
+        problems = self.problems
+        start_of = self.start_of
+        end_of = self.end_of
+        seen = self.seen
+        announced_groups = self.announced_groups
+        handled = self.handled
+        # 7. test before prod, per system
+        by_system: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+        for d, gid in seen.items():
+            owner = inv.owner.get(d)
+            if owner is not None:
+                env = inv.databases[d].environment or "other"
+                by_system[owner][0 if env == "prod" else 1].append(gid)
+        gap = dt.timedelta(days=plan.test_before_prod_days)
+        for system, (prod_groups, test_groups) in by_system.items():
+            for p in set(prod_groups):
+                if p not in start_of:
+                    continue
+                for t in set(test_groups):
+                    if t == p:
+                        continue
+                    if p in announced_groups and t in announced_groups:
+                        # both were announced: owners were told, the scheduler keeps both and warns
+                        # (announced-test-before-prod); not a fault of the schedule
+                        continue
+                    if t in handled:
+                        continue  # the other plan schedules it; the scheduler warns (test-before-prod-across-plans)
+                    if t not in end_of and p in announced_groups:
+                        # an announced prod group never moves; its unplaceable test group is reported, not a breach
+                        continue
+                    if t not in end_of:
+                        problems.append(
+                            Finding.of(
+                                "test-before-prod",
+                                f"{p}: prod of {system} is scheduled but its non-prod group {t} is not",
+                            )
+                        )
+                    elif start_of[p] < end_of[t] + gap:
+                        problems.append(
+                            Finding.of(
+                                "test-before-prod",
+                                f"{p}: prod of {system} starts {start_of[p]:%Y-%m-%d %H:%M}, "
+                                f"less than {gap.days} days after "
+                                f"{t} ends",
+                            )
+                        )
+
+    def check_coverage(self) -> None:
+        """Every in-scope database once; bound databases together."""
+        plan = self.plan
+        inv = self.inv
+        problems = self.problems
+        migrated = self.migrated
+        seen = self.seen
+        # coverage and co-migration: every in-scope database once; databases on one instance or host together
+        from oslomig.planning.grouping import in_scope  # scope selection is a rule of the plan, not of the solver
+
+        for d in sorted(in_scope(plan, inv) - migrated):
+            if d not in seen:
+                problems.append(
+                    Finding.of("not-covered", f"{d} is in scope but neither scheduled nor listed as unscheduled")
+                )
+        bind = set(plan.grouping.bind)
+        together: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for d, gid in seen.items():
+            db = inv.databases[d]
+            if "instance" in bind:
+                together[("instance", db.instance)].add(gid)
+            if "host" in bind:
+                for h in inv.instances[db.instance].all_hosts:
+                    together[("host", h)].add(gid)
+            if "availability_group" in bind and db.availability_group:
+                together[("availability_group", db.availability_group)].add(gid)
+        for (rule, key), gids in sorted(together.items()):
+            if len(gids) > 1:
+                problems.append(
+                    Finding.of("group-split", f"databases of {rule} {key} are split over {', '.join(sorted(gids))}")
+                )
+
+
 def verify_schedule(schedule: dict, plan: DatabasePlan, inv: Inventory, today: dt.date) -> list[Finding]:
-    """Every hard constraint the schedule breaks, as sentences (empty: it holds)."""
-    tz = ZoneInfo(plan.timezone)
-    problems: list[Finding] = []
-    windows = {w.name: w for w in plan.windows}
-    migrated = set(plan.migrated)
-    announced = {a.database: (a.start if a.start.tzinfo else a.start.replace(tzinfo=tz)) for a in plan.announced}
-    usage: dict[tuple[str, str], list[tuple[str, float, bool]]] = defaultdict(list)
-    touched: dict[tuple[str, str], list[tuple[set, set, bool]]] = defaultdict(list)
-    start_of: dict[str, dt.datetime] = {}
-    end_of: dict[str, dt.datetime] = {}
-    seen: dict[str, str] = {}
-    period_start = dt.datetime.combine(plan.period.start, dt.time()).replace(tzinfo=tz)
-    period_end = dt.datetime.combine(plan.period.end + dt.timedelta(days=1), dt.time()).replace(tzinfo=tz)
-
-    for a in schedule["assignments"]:
-        gid = a["group"]
-        start, end = dt.datetime.fromisoformat(a["start"]), dt.datetime.fromisoformat(a["end"])
-        local = start.astimezone(tz)
-        w = windows.get(a["window"])
-        if w is None:
-            problems.append(Finding.of("unknown-window", f"{gid}: window {a['window']!r} is not in the plan"))
-            continue
-        # 0. the bounds are a real occurrence of the window (wall-clock start + hours)
-        unknown = [d for d in a["databases"] if d not in inv.databases]
-        if unknown:
-            problems.append(
-                Finding.of(
-                    "unknown-database",
-                    f"{gid}: {', '.join(unknown[:5])} {'is' if len(unknown) == 1 else 'are'} not in the inventory",
-                )
-            )
-            continue
-        if local.strftime("%H:%M") != w.start or not (
-            local.date() in w.dates or WEEKDAYS[local.weekday()] in w.weekdays
-        ):
-            problems.append(
-                Finding.of("not-an-occurrence", f"{gid}: {a['start']} is not an occurrence of window {w.name}")
-            )
-        wall_end = (local.replace(tzinfo=None) + dt.timedelta(hours=w.hours)).replace(tzinfo=tz)
-        if wall_end.astimezone(dt.UTC) != end.astimezone(dt.UTC):
-            problems.append(
-                Finding.of("wrong-end", f"{gid}: end {a['end']} is not {w.hours:g} wall-clock hours after the start")
-            )
-        real_hours = (end - start).total_seconds() / 3600
-        # estimated hours recomputed from the inventory
-        size = sum(inv.databases[d].size_gb for d in a["databases"])
-        est = plan.timing.overhead_hours + size / plan.timing.throughput_gb_per_hour
-        if abs(est - a["estimated_hours"]) > 0.01:
-            problems.append(
-                Finding.of(
-                    "wrong-estimate",
-                    f"{gid}: estimated_hours {a['estimated_hours']} but the databases add up to {est:.3f}",
-                )
-            )
-        is_announced = any(
-            d in announced and announced[d].astimezone(dt.UTC) == start.astimezone(dt.UTC) for d in a["databases"]
-        )
-        if a.get("announced") and not is_announced:
-            problems.append(
-                Finding.of("not-announced", f"{gid}: marked announced, but no member was announced for {a['start']}")
-            )
-        # 1. inside the period
-        if not is_announced and (start < period_start or end > period_end):
-            problems.append(Finding.of("outside-period", f"{gid}: {a['start']}–{a['end']} is outside the period"))
-        # 2. fits the window (an announced group is kept as announced, even where it does not fit)
-        if est > real_hours + 1e-6 and not is_announced:
-            problems.append(
-                Finding.of("window-too-short", f"{gid}: needs {est:.2f} h, window {w.name} gives {real_hours:g} h")
-            )
-        # 4. engines
-        engines = {inv.instances[inv.databases[d].instance].engine for d in a["databases"]}
-        if w.engines and not engines <= set(w.engines) and not is_announced:
-            problems.append(
-                Finding.of("engine-not-allowed", f"{gid}: engines {sorted(engines)} not allowed in window {w.name}")
-            )
-        systems = {inv.owner[d] for d in a["databases"] if d in inv.owner}
-        agencies = {ag for s in systems if (ag := inv.systems[s].agency)}
-        if not is_announced:
-            # 5. blackouts
-            for day in sorted(_days_touched(local, end.astimezone(tz))):
-                for name in _blackout_hits(plan, day, systems, agencies):
-                    problems.append(Finding.of("blackout", f"{gid}: {day} is in blackout {name}"))
-            # 6. notice
-            if local.date() < today + dt.timedelta(days=plan.notice_days):
-                problems.append(
-                    Finding.of(
-                        "notice", f"{gid}: starts {local.date()}, less than {plan.notice_days} days after {today}"
-                    )
-                )
-            # 8. owners' answers: dates and windows
-            for c in plan.constraints:
-                if not (set(c.systems) & systems or set(c.agencies) & agencies):
-                    continue
-                who = ", ".join([*c.systems, *c.agencies])
-                if c.not_before is not None and local.date() < c.not_before:
-                    problems.append(
-                        Finding.of(
-                            "owner-not-before",
-                            f"{gid}: starts {local.date()}, before {c.not_before} (owner constraint {who})",
-                        )
-                    )
-                if c.not_after is not None and end.astimezone(tz).date() > c.not_after:
-                    problems.append(
-                        Finding.of(
-                            "owner-not-after",
-                            f"{gid}: ends {end.astimezone(tz).date()}, after {c.not_after} (owner constraint {who})",
-                        )
-                    )
-                if c.windows and w.name not in c.windows:
-                    problems.append(
-                        Finding.of(
-                            "owner-windows",
-                            f"{gid}: window {w.name} is not one of {', '.join(c.windows)} (owner constraint {who})",
-                        )
-                    )
-        touched[(w.name, a["start"])].append((systems, agencies, is_announced))
-        usage[(w.name, a["start"])].append((gid, est, is_announced))
-        start_of[gid], end_of[gid] = start, end
-        for d in a["databases"]:
-            if d in seen:
-                problems.append(Finding.of("scheduled-twice", f"{d} is in both {seen[d]} and {gid}"))
-            seen[d] = gid
-            if d in migrated:
-                problems.append(Finding.of("already-migrated", f"{gid}: {d} is already migrated"))
-    # 3. capacity per occurrence
-    for (wname, occ_start), items in usage.items():
-        w = windows[wname]
-        first = next(a for a in schedule["assignments"] if a["window"] == wname and a["start"] == occ_start)
-        real = (dt.datetime.fromisoformat(first["end"]) - dt.datetime.fromisoformat(occ_start)).total_seconds() / 3600
-        if all(announced_ for _, _, announced_ in items):
-            continue  # only announced groups: what owners were told stands, full or not
-        if sum(h for _, h, _ in items) > real * w.parallel + 1e-6:
-            problems.append(
-                Finding.of(
-                    "capacity-hours",
-                    f"{wname} {occ_start}: {sum(h for _, h, _ in items):.2f} h of groups exceed "
-                    f"{real:g} h x {w.parallel}",
-                )
-            )
-        if w.max_groups is not None and len(items) > w.max_groups:
-            problems.append(
-                Finding.of(
-                    "capacity-groups", f"{wname} {occ_start}: {len(items)} groups exceed max_groups {w.max_groups}"
-                )
-            )
-    # 8. owners' answers: testers per occurrence
-    for c in plan.constraints:
-        if c.max_per_occurrence is None:
-            continue
-        for (wname, occ_start), touching in sorted(touched.items()):
-            mine = [x for x in touching if set(c.systems) & x[0] or set(c.agencies) & x[1]]
-            if len(mine) > c.max_per_occurrence and not all(x[2] for x in mine):
-                problems.append(
-                    Finding.of(
-                        "owner-max-per-occurrence",
-                        f"{wname} {occ_start}: {len(mine)} groups of {', '.join([*c.systems, *c.agencies])} exceed "
-                        f"max_per_occurrence {c.max_per_occurrence}",
-                    )
-                )
-    announced_groups = {a["group"] for a in schedule["assignments"] if a.get("announced")}
-    for u in schedule.get("unscheduled", []):
-        if not u.get("reasons"):
-            problems.append(Finding.of("unscheduled-without-reason", f"{u['group']}: unscheduled without a reason"))
-        for d in u.get("databases", []):
-            if d not in inv.databases:
-                problems.append(
-                    Finding.of(
-                        "unknown-database", f"{u.get('group')}: unscheduled database {d} is not in the inventory"
-                    )
-                )
-                continue
-            if d in seen:
-                problems.append(
-                    Finding.of("scheduled-twice", f"{d} is both scheduled ({seen[d]}) and unscheduled ({u['group']})")
-                )
-            seen[d] = u["group"]
-    # groups another plan takes (coordinate_with): covered there, never here too
-    handled = {h.get("group", "") for h in schedule.get("handled_by", [])}
-    for h in schedule.get("handled_by", []):
-        if not plan.coordinate_with:
-            problems.append(
-                Finding.of(
-                    "handled-without-coordination",
-                    f"{h.get('group')}: left to {h.get('plan')}, but this plan coordinates with no plan",
-                )
-            )
-        for d in h.get("databases", []):
-            if d in seen:
-                problems.append(
-                    Finding.of("scheduled-twice", f"{d} is both scheduled here ({seen[d]}) and left to {h.get('plan')}")
-                )
-            seen[d] = h.get("group", "")
-    # 7. test before prod, per system
-    by_system: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
-    for d, gid in seen.items():
-        owner = inv.owner.get(d)
-        if owner is not None:
-            env = inv.databases[d].environment or "other"
-            by_system[owner][0 if env == "prod" else 1].append(gid)
-    gap = dt.timedelta(days=plan.test_before_prod_days)
-    for system, (prod_groups, test_groups) in by_system.items():
-        for p in set(prod_groups):
-            if p not in start_of:
-                continue
-            for t in set(test_groups):
-                if t == p:
-                    continue
-                if p in announced_groups and t in announced_groups:
-                    # both were announced: owners were told, the scheduler keeps both and warns
-                    # (announced-test-before-prod); not a fault of the schedule
-                    continue
-                if t in handled:
-                    continue  # the other plan schedules it; the scheduler warns (test-before-prod-across-plans)
-                if t not in end_of and p in announced_groups:
-                    # an announced prod group never moves; its unplaceable test group is reported, not a breach
-                    continue
-                if t not in end_of:
-                    problems.append(
-                        Finding.of(
-                            "test-before-prod", f"{p}: prod of {system} is scheduled but its non-prod group {t} is not"
-                        )
-                    )
-                elif start_of[p] < end_of[t] + gap:
-                    problems.append(
-                        Finding.of(
-                            "test-before-prod",
-                            f"{p}: prod of {system} starts {start_of[p]:%Y-%m-%d %H:%M}, "
-                            f"less than {gap.days} days after "
-                            f"{t} ends",
-                        )
-                    )
-    # coverage and co-migration: every in-scope database once; databases on one instance or host together
-    from oslomig.planning.grouping import in_scope  # scope selection is a rule of the plan, not of the solver
-
-    for d in sorted(in_scope(plan, inv) - migrated):
-        if d not in seen:
-            problems.append(
-                Finding.of("not-covered", f"{d} is in scope but neither scheduled nor listed as unscheduled")
-            )
-    bind = set(plan.grouping.bind)
-    together: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for d, gid in seen.items():
-        db = inv.databases[d]
-        if "instance" in bind:
-            together[("instance", db.instance)].add(gid)
-        if "host" in bind:
-            for h in inv.instances[db.instance].all_hosts:
-                together[("host", h)].add(gid)
-        if "availability_group" in bind and db.availability_group:
-            together[("availability_group", db.availability_group)].add(gid)
-    for (rule, key), gids in sorted(together.items()):
-        if len(gids) > 1:
-            problems.append(
-                Finding.of("group-split", f"databases of {rule} {key} are split over {', '.join(sorted(gids))}")
-            )
-    return problems
+    """Every hard constraint the schedule breaks, as sentences with codes (empty: it holds)."""
+    check = _Check(schedule, plan, inv, today)
+    check.check_assignments()
+    check.check_capacity()
+    check.check_owner_limits()
+    check.check_unscheduled()
+    check.check_handled()
+    check.check_test_before_prod()
+    check.check_coverage()
+    return check.problems
