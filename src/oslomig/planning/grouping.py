@@ -317,52 +317,67 @@ def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
                 out_of_scope=outside,
             )
         )
-        g = groups[-1]
-        for d in outside:
-            how = [f"{r} {k}" for r, k in member_ties(plan, inv, g, d)]
-            warnings.append(
-                {
-                    "code": "out-of-scope-member",
-                    "group": gid,
-                    "message": f"{gid}: {d} is outside the plan's scope but moves with the group (tied by "
-                    f"{', '.join(how) or 'the group'})",
-                }
-            )
-        if "prod" in envs and NON_PROD.intersection(envs):
-            warnings.append(
-                {
-                    "code": "mixed-environments",
-                    "group": gid,
-                    "message": f"{gid}: mixes prod and non-prod databases ({', '.join(envs)}); test-before-prod "
-                    "cannot be kept inside one group",
-                }
-            )
-        if done:
-            warnings.append(
-                {
-                    "code": "partly-migrated",
-                    "group": gid,
-                    "message": f"{gid}: {len(done)} member(s) already migrated ({', '.join(done)}); the rest still "
-                    "move together",
-                }
-            )
+        warnings.extend(_group_warnings(plan, inv, groups[-1], envs, done))
     if "links" not in bind and link_pairs:
-        group_of = {d: g.id for g in groups for d in g.databases}
-        for a, b in link_pairs:
-            ga, gb = group_of.get(a), group_of.get(b)
-            if (ga or gb) and ga != gb:
-                warnings.append(
-                    {
-                        "code": "unbound-link",
-                        "group": ga or gb,
-                        "message": f"{a} links to {b} in "
-                        f"{'another group' if ga and gb else 'a database outside this plan'}; "
-                        "they may move in different windows (bind `links` to keep them together)",
-                    }
-                )
+        warnings.extend(_unbound_links(groups, link_pairs))
     groups.sort(key=lambda g: g.databases[0])
     warnings.sort(key=lambda w: (w["code"], w["message"]))
     return GroupingResult(plan.name, groups, warnings)
+
+
+def _group_warnings(plan: DatabasePlan, inv: Inventory, g: Group, envs: list[str], done: list[str]) -> list[dict]:
+    """What a person should know about one group: members pulled in from outside the scope, prod and non-prod
+    together, members already migrated."""
+    out: list[dict] = []
+    outside = g.out_of_scope
+    for d in outside:
+        how = [f"{r} {k}" for r, k in member_ties(plan, inv, g, d)]
+        out.append(
+            {
+                "code": "out-of-scope-member",
+                "group": g.id,
+                "message": f"{g.id}: {d} is outside the plan's scope but moves with the group (tied by "
+                f"{', '.join(how) or 'the group'})",
+            }
+        )
+    if "prod" in envs and NON_PROD.intersection(envs):
+        out.append(
+            {
+                "code": "mixed-environments",
+                "group": g.id,
+                "message": f"{g.id}: mixes prod and non-prod databases ({', '.join(envs)}); test-before-prod "
+                "cannot be kept inside one group",
+            }
+        )
+    if done:
+        out.append(
+            {
+                "code": "partly-migrated",
+                "group": g.id,
+                "message": f"{g.id}: {len(done)} member(s) already migrated ({', '.join(done)}); the rest still "
+                "move together",
+            }
+        )
+    return out
+
+
+def _unbound_links(groups: list[Group], link_pairs: list[tuple[str, str]]) -> list[dict]:
+    """Links that cross groups when `links` is not bound: they may move in different windows."""
+    out: list[dict] = []
+    group_of = {d: g.id for g in groups for d in g.databases}
+    for a, b in link_pairs:
+        ga, gb = group_of.get(a), group_of.get(b)
+        if (ga or gb) and ga != gb:
+            out.append(
+                {
+                    "code": "unbound-link",
+                    "group": ga or gb,
+                    "message": f"{a} links to {b} in "
+                    f"{'another group' if ga and gb else 'a database outside this plan'}; "
+                    "they may move in different windows (bind `links` to keep them together)",
+                }
+            )
+    return out
 
 
 class _Default(dict):
