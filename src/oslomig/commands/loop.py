@@ -119,8 +119,9 @@ def run_record(
         migrated.extend(d for d in members if d not in have)
     else:
         seq = pf.seq("announced")
+        leaving = set(members)
         for i in reversed(range(len(seq))):
-            if hasattr(seq[i], "get") and str(seq[i].get("database")) in set(members):
+            if hasattr(seq[i], "get") and str(seq[i].get("database")) in leaving:
                 del seq[i]
     outcome = {"databases": members, "start": local_minutes(starts[0]) if starts else local_minutes(when)}
     outcome |= {"status": status, "at": local_minutes(when)}

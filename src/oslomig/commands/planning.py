@@ -286,38 +286,16 @@ def run_schedule(
         _emit(json.dumps(sched.as_json(), indent=2, ensure_ascii=False) + "\n", out, env)
     elif fmt == "csv":
         rows = [
-            [
-                a.group.id,
-                a.occurrence.window,
+            _schedule_row(
+                a.group,
                 a.occurrence.start.isoformat(),
                 a.occurrence.end.isoformat(),
-                f"{a.group.estimated_hours:.3f}",
-                f"{a.group.size_gb:.3f}",
-                ";".join(a.group.databases),
-                ";".join(a.group.hosts),
-                ";".join(a.group.systems),
-                ";".join(a.group.agencies),
-                str(a.announced).lower(),
-                "",
-            ]
+                a.announced,
+                [],
+                a.occurrence.window,
+            )
             for a in sched.assignments
-        ] + [
-            [
-                u.group.id,
-                "",
-                "",
-                "",
-                f"{u.group.estimated_hours:.3f}",
-                f"{u.group.size_gb:.3f}",
-                ";".join(u.group.databases),
-                ";".join(u.group.hosts),
-                ";".join(u.group.systems),
-                ";".join(u.group.agencies),
-                "false",
-                "; ".join(u.reasons),
-            ]
-            for u in sched.unscheduled
-        ]
+        ] + [_schedule_row(u.group, "", "", False, u.reasons, "") for u in sched.unscheduled]
         _emit(
             csvout.to_text(
                 rows,
@@ -376,6 +354,24 @@ def run_schedule(
         f"finish {finish} ({gap}, {sched.solver})"
     )
     return 1 if sched.unscheduled else 0
+
+
+def _schedule_row(group, start: str, end: str, announced: bool, reasons: list[str], window: str | None = None):
+    """One `schedule -f csv` row: a placed group (its window and bounds) or an unscheduled one (its reasons)."""
+    return [
+        group.id,
+        window or "",
+        start,
+        end,
+        f"{group.estimated_hours:.3f}",
+        f"{group.size_gb:.3f}",
+        ";".join(group.databases),
+        ";".join(group.hosts),
+        ";".join(group.systems),
+        ";".join(group.agencies),
+        str(announced).lower(),
+        "; ".join(reasons),
+    ]
 
 
 def _schedule_table(ctx: PlanContext, sched, env: Env) -> None:
@@ -498,8 +494,9 @@ def write_notices(ctx: PlanContext, sched, today: dt.date, out_dir: Path, lang: 
     if only is not None:
         notices = [n for n in notices if n.group in only]
     ensure_dir(out_dir)
-    previous = _previous_notice_files(out_dir / "notices.csv")
-    sequence = _sequences(out_dir / "notices.csv", notices)
+    index = _previous_index(out_dir / "notices.csv")
+    previous = _previous_notice_files(index)
+    sequence = _sequences(index, notices)
     for n in notices:
         n.sequence = sequence.get(n.group, 0)
     files: dict[Path, str | bytes] = {}
@@ -529,17 +526,23 @@ def write_notices(ctx: PlanContext, sched, today: dt.date, out_dir: Path, lang: 
     return 1 if sched.unscheduled and only is None else 0
 
 
-def _sequences(index: Path, notices) -> dict[str, int]:
+def _previous_index(index: Path) -> list[dict]:
+    """The rows of the notices.csv an earlier run left (none when there is none, or it is not ours)."""
+    if not index.exists():
+        return []
+    with index.open(encoding="utf-8", newline="") as handle:
+        try:
+            return list(csv.DictReader(handle))
+        except (csv.Error, UnicodeDecodeError):
+            return []  # not our index: leave every file alone
+
+
+def _sequences(rows: list[dict], notices) -> dict[str, int]:
     """Per group, the calendar SEQUENCE: the previous notices.csv's, plus one when the group's window moved."""
     before: dict[str, tuple[str, int]] = {}
-    if index.exists():
-        with index.open(encoding="utf-8", newline="") as handle:
-            try:
-                for row in csv.DictReader(handle):
-                    seq = row.get("sequence") or "0"
-                    before[row.get("group") or ""] = (row.get("start") or "", int(seq) if seq.isdigit() else 0)
-            except (csv.Error, UnicodeDecodeError):
-                before = {}
+    for row in rows:
+        seq = row.get("sequence") or "0"
+        before[row.get("group") or ""] = (row.get("start") or "", int(seq) if seq.isdigit() else 0)
     out = {}
     for n in notices:
         start, seq = before.get(n.group, (n.start.isoformat(), 0))
@@ -547,20 +550,11 @@ def _sequences(index: Path, notices) -> dict[str, int]:
     return out
 
 
-def _previous_notice_files(index: Path) -> set[str]:
-    if not index.exists():
-        return set()
-    with index.open(encoding="utf-8", newline="") as handle:
-        from oslomig.safenames import is_safe_component
+def _previous_notice_files(rows: list[dict]) -> set[str]:
+    """The notice texts an earlier run wrote: only names that are ours (safe, .txt) are ever removed."""
+    from oslomig.safenames import is_safe_component
 
-        try:
-            return {
-                row["file"]
-                for row in csv.DictReader(handle)
-                if (row.get("file") or "").endswith(".txt") and is_safe_component(row["file"])
-            }
-        except (csv.Error, UnicodeDecodeError):
-            return set()  # not our index: leave every file alone
+    return {r["file"] for r in rows if (r.get("file") or "").endswith(".txt") and is_safe_component(r["file"])}
 
 
 # ------------------------------------------------------------------- verify

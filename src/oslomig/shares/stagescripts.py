@@ -29,16 +29,16 @@ begin() {
   [ "$(dev_of "$S")" = "$(dev_of "$P")" ] || fail "$1: the staging root $T is on another volume than $S"
   if [ -e "$T" ] || [ -L "$T" ]; then
     { [ -d "$T" ] && [ ! -L "$T" ]; } || fail "$1: $T exists and is not a directory"
-    if [ -f "$T/.oslomig-staging" ]; then
-      [ "$(cat -- "$T/.oslomig-staging")" = "$1" ] || fail "$1: $T is the staging root of another share"
+    if [ -f "$T/@MARKER@" ]; then
+      [ "$(cat -- "$T/@MARKER@")" = "$1" ] || fail "$1: $T is the staging root of another share"
     else
       [ -z "$(ls -A -- "$T")" ] || fail "$1: $T holds files and is not an oslomig staging root"
     fi
-    find "$T" -mindepth 1 -maxdepth 1 ! -name .oslomig-staging -exec rm -rf -- {} +
+    find "$T" -mindepth 1 -maxdepth 1 ! -name @MARKER@ -exec rm -rf -- {} +
   else
     mkdir -- "$T"
   fi
-  printf '%s\n' "$1" > "$T/.oslomig-staging"
+  printf '%s\n' "$1" > "$T/@MARKER@"
   N=0
 }
 d() { mkdir -p -- "$T/$1"; }
@@ -63,8 +63,7 @@ def _parents(dsts: list[bytes]) -> list[bytes]:
 def stage_sh(shares: list[ShareLinks]) -> bytes:
     import os
 
-    assert MARKER == ".oslomig-staging"  # the script spells it out
-    parts = [SH_HEAD]
+    parts = [SH_HEAD.replace(b"@MARKER@", MARKER.encode())]
     for links in shares:
         sid = links.share.id.encode()
         parts.append(b"\n# " + sid.replace(b"\n", b" ") + b"\n")
@@ -102,7 +101,7 @@ PS_HEAD = r"""# Staging tree for the SharePoint Migration Tool, written by `oslo
 #Requires -Version 5.1
 Set-StrictMode -Version 3.0
 $ErrorActionPreference = 'Stop'
-$Marker = '.oslomig-staging'
+$Marker = '@MARKER@'
 
 # New-Item reads -Target as a wildcard pattern up to PowerShell 7.5 (PowerShell issue #6232), so a name with
 # [ or ] is linked with CreateHardLinkW itself, which takes every path literally.
@@ -182,7 +181,7 @@ def _windows_source(links: ShareLinks) -> str | None:
 
 def stage_ps1(shares: list[ShareLinks], unc_of: dict[str, str | None]) -> str:
     """`unc_of`: the share id -> the UNC staging directory (None when it cannot be told)."""
-    out = [PS_HEAD]
+    out = [PS_HEAD.replace("@MARKER@", MARKER)]
     for links in shares:
         sid = links.share.id
         out.append(f"\n# {sid.replace(chr(10), ' ')}\n")
