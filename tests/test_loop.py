@@ -214,3 +214,65 @@ def test_verify_speaks_json_and_github_with_one_code_per_broken_constraint(plans
     assert github.stdout.splitlines() == [
         f"::error file={tmp_path / 's.json'},title=notice::{v['message']}" for v in found
     ]
+
+
+def test_owner_dates_are_inclusive_in_the_scheduler_and_the_verifier(plans, tmp_path):
+    """not_before is the first allowed start day, not_after the last allowed end day: a group already on those
+    days stays there, and the verifier accepts it."""
+    plan = plans / "sql-2021.yaml"
+    first = schedule(plan, "2021-04-20", tmp_path / "s1.json")
+    groups_of: dict[str, int] = {}
+    for a in first["assignments"] + first["unscheduled"]:
+        for sid in a.get("systems", []):
+            groups_of[sid] = groups_of.get(sid, 0) + 1
+    # a later group with a system of its own, so the constraint concerns this group only
+    late, system = next(
+        (a, sid)
+        for a in first["assignments"]
+        if a["start"] > "2021-06-01" and not a["announced"]
+        for sid in a["systems"]
+        if groups_of[sid] == 1
+    )
+    start_day, end_day = late["start"][:10], late["end"][:10]
+    plan.write_text(
+        plan.read_text(encoding="utf-8")
+        + f"constraints:\n- {{systems: [{system}], not_before: {start_day}, not_after: {end_day}}}\n",
+        encoding="utf-8",
+    )
+    second = schedule(plan, "2021-04-20", tmp_path / "s2.json", "--previous", str(tmp_path / "s1.json"))
+    placed = {a["group"]: a for a in second["assignments"]}
+    assert placed[late["group"]]["start"] == late["start"]
+    assert late["group"] not in {m["group"] for m in second["moved"]}
+    check = run_cli("verify", "--plan", str(plan), "--schedule", str(tmp_path / "s2.json"), "--today", "2021-04-20")
+    assert check.returncode == 0, check.stdout
+
+
+def test_the_greedy_alone_keeps_previous_placements_where_the_solver_is_not_run():
+    """Models too large for CP-SAT get the greedy schedule only: it must keep previous placements first, or one
+    new blackout reshuffles dozens of groups."""
+    import datetime as dt
+
+    from oslomig.commands.planning import load_plan_context
+    from oslomig.console import Env
+    from oslomig.models import Blackout
+    from oslomig.planning.grouping import compute_groups
+    from oslomig.planning.scheduling import build_schedule
+
+    ctx = load_plan_context(ROOT / "plans" / "sql-2021.yaml", None, Env())
+    grouping = compute_groups(ctx.plan, ctx.inventory)
+    today = dt.date(2021, 4, 20)
+    first = build_schedule(ctx.plan, ctx.inventory, grouping, today, use_solver=False).as_json()["assignments"]
+    system = "SYS-0020"
+    blackout = Blackout.model_validate(
+        {"name": "revisjon", "from": "2021-05-01", "to": "2021-06-30", "systems": [system]}
+    )
+    changed = ctx.plan.model_copy(update={"blackouts": [*ctx.plan.blackouts, blackout]})
+    again = build_schedule(changed, ctx.inventory, grouping, today, use_solver=False, previous=first)
+    touched = {a["group"] for a in first if system in a["systems"]}
+    causes = {m["group"]: m["cause"] for m in again.moved}
+    assert touched <= set(causes)
+    for group, cause in causes.items():
+        if group in touched:
+            assert cause == "blackout revisjon"
+        else:  # the prod groups that must follow a moved test group
+            assert cause.startswith("test-before-prod: follows ") and any(t in cause for t in touched)
