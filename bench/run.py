@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import random
 import shutil
 import statistics
@@ -266,6 +267,74 @@ def bench_schedule(args) -> None:
             f"{t:.2f} s",
             f"--previous + a blackout for {system}: {a['moved']} moved, {a['scheduled']:,} placed ({a['solver']})",
             f"budget 10 s: {'OK' if t <= 10 else 'OVER'}" if n == 400 else "",
+        )
+
+
+def _write_estate(n_groups: int, base: Path) -> Path:
+    """The synthetic plan of `n_groups` as YAML files (plan + inventory), a tenth of its groups migrated, announced
+    or failed, as `status` meets a season in progress."""
+    import yaml
+
+    plan, inv = synthetic_plan(n_groups)
+    (base / "inventories").mkdir(parents=True, exist_ok=True)
+    (base / "plans").mkdir(exist_ok=True)
+    estate = {
+        "agencies": [{"id": f"A{i}", "name": f"Etat {i}"} for i in range(20)],
+        "systems": [
+            {"id": s.id, "agency": f"A{i % 20}", "databases": s.databases} for i, s in enumerate(inv.systems.values())
+        ],
+        "hosts": [{"name": h} for h in inv.hosts],
+        "instances": [{"id": i.id, "engine": "sqlserver", "host": i.host} for i in inv.instances.values()],
+        "databases": [
+            {"id": d.id, "instance": d.instance, "size_gb": d.size_gb, "environment": d.environment}
+            for d in inv.databases.values()
+        ],
+    }
+    (base / "inventories" / "estate.yaml").write_text(yaml.safe_dump(estate, sort_keys=False), encoding="utf-8")
+    doc = plan.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    ids = sorted(inv.databases)
+    doc["migrated"] = ids[: len(ids) // 10]
+    doc["outcomes"] = [{"databases": [d], "start": "2021-01-05T18:00", "status": "failed"} for d in ids[-5:]]
+    (base / "plans" / "plan.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return base / "plans" / "plan.yaml"
+
+
+def bench_status(args) -> None:
+    """`status` (SPEC §7) on the shipped estate (both plans, the demo share when `make demo` has run) and on a
+    3,000-group estate written as YAML; the reference is `schedule` of the same plans in the same run."""
+    import tempfile
+
+    runs = max(3, args.runs // 2)
+    print(f"status: the weekly dashboard (median of {runs} processes)")
+    oslomig = str(BIN / "oslomig")
+    plans = ["--plan", "plans/sql-2021.yaml", "--plan", "plans/oracle-2021.yaml", "--today", "2021-06-08"]
+    share = ["--share-plan", "plans/demo-shares.yaml", "--manifest", "demo-out/manifest"]
+    if not (ROOT / "demo-out" / "manifest" / "manifest.csv").exists():
+        share = []
+    with tempfile.TemporaryDirectory() as tmp:
+        t = median_time([oslomig, "status", *plans, *share, "--out", tmp], runs)
+        ref = sum(
+            median_time([oslomig, "schedule", "--plan", p, "--today", "2021-06-08", "-f", "json"], runs)
+            for p in ("plans/sql-2021.yaml", "plans/oracle-2021.yaml")
+        )
+        row(
+            "status, shipped estate" + (" + share" if share else ""),
+            f"{t:.2f} s",
+            f"schedule of both plans: {ref:.2f} s",
+            f"budget 3 s: {'OK' if t <= 3 else 'OVER'}",
+        )
+        n = 1000 if args.quick else 3000
+        plan = _write_estate(n, Path(tmp) / "estate")
+        out = Path(tmp) / "out"
+        t = median_time([oslomig, "status", "--plan", str(plan), "--today", "2021-03-01", "--out", str(out)], 3)
+        ref = median_time([oslomig, "schedule", "--plan", str(plan), "--today", "2021-03-01", "-f", "json"], 3)
+        data = json.loads((out / "status.json").read_text(encoding="utf-8")) if (out / "status.json").exists() else {}
+        groups = data.get("plans", [{}])[0].get("groups", 0)
+        row(
+            f"status, {groups:,} groups from YAML",
+            f"{t:.2f} s",
+            f"schedule of the same plan: {ref:.2f} s",
+            "written" if data else "FAILED",
         )
 
 
@@ -542,6 +611,7 @@ BENCHES = {
     "validate": bench_validate,
     "groups": bench_groups,
     "schedule": bench_schedule,
+    "status": bench_status,
     "share-local": bench_share_local,
     "share-ssh": bench_share_ssh,
     "manifest": bench_manifest,

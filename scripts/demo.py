@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -61,6 +62,7 @@ def main() -> int:
     from collections import Counter
 
     gate = carry_out_and_prove(failures)
+    status = mid_season_status(failures)
 
     with (OUT / "manifest" / "manifest.csv").open(encoding="utf-8", newline="") as handle:
         actions = Counter(row["action"] for row in csv.DictReader(handle))
@@ -110,6 +112,19 @@ def main() -> int:
                 f"  {when + ':':<17} {row['share']} verified_at={row['verified_at'] or '-'} "
                 f"safe_to_delete={row['safe_to_delete']}{why}"
             )
+    if status:
+        db = status["total"]["databases"]
+        print()
+        print(f"oslomig demo: the weekly dashboard at {status['today']} ({status['week']}), both plans and the share")
+        print(
+            f"  databases:  {db['migrated']} migrated, {db['announced']} announced, {db['scheduled']} scheduled, "
+            f"{db['unscheduled']} unscheduled of {db['total']}; {len(status['failed'])} failed window(s)"
+        )
+        print(
+            f"  this week:  {len(status['next_windows'])} window(s) in the next two weeks, "
+            f"{len(status['to_publish'])} notice(s) to publish"
+        )
+        print("  outputs:    demo-out/status/status.html, status.png (also docs/status.png), status.json")
     if failures:
         print(f"demo FAILED: {', '.join(failures)}", file=sys.stderr)
         return 1
@@ -165,6 +180,40 @@ def one_week_of_the_loop(failures: list[str]) -> dict:
         "moved": again["moved"],
         "groups": again["summary"]["groups"],
     }
+
+
+def mid_season_status(failures: list[str]) -> dict:
+    """The loop's plans carried on to June: announce through mid-June, record May's windows as done (the failed
+    one stays failed), then the weekly dashboard of both plans and the demo share at 2021-06-08."""
+    import shutil
+    from collections import defaultdict
+
+    work = OUT / "loop"
+    plan = str(work / "plans" / "sql-2021.yaml")
+    today, status_day = "2021-05-12", "2021-06-08"
+    oslomig("announce", "--plan", plan, "--through", "2021-06-13", "--today", today)
+    now = work / "schedule-june.json"
+    oslomig("schedule", "--plan", plan, "--today", today, "-f", "json", "-o", str(now))
+    by_week = defaultdict(list)
+    for a in json.loads(now.read_text(encoding="utf-8"))["assignments"]:
+        if a["announced"] and a["start"][:10] < status_day:
+            by_week[dt.date.fromisoformat(a["start"][:10]).isocalendar()[:2]].append(a)
+    for week in sorted(by_week):
+        batch = by_week[week]
+        last = max(a["end"] for a in batch)
+        groups = [arg for a in batch for arg in ("--group", a["group"])]
+        if oslomig("record", "--plan", plan, *groups, "--status", "done", "--at", last[:16]):
+            failures.append("record (mid-season)")
+    out = OUT / "status"
+    args = ["status", "--plan", plan, "--plan", str(work / "plans" / "oracle-2021.yaml"), "--today", status_day]
+    args += ["--share-plan", "plans/demo-shares.yaml", "--manifest", str(OUT / "manifest"), "--out", str(out)]
+    if oslomig(*args) != 0:
+        failures.append("status")
+        return {}
+    (ROOT / "docs").mkdir(exist_ok=True)
+    shutil.copy(out / "status.png", ROOT / "docs" / "status.png")  # the picture the README shows
+    data = json.loads((out / "status.json").read_text(encoding="utf-8"))
+    return data
 
 
 def carry_out_and_prove(failures: list[str]) -> dict:

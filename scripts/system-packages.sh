@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test servers need, only when one is missing.
-# The real PostgreSQL and OpenSSH servers in tests/ come from here.
+# The real PostgreSQL, OpenSSH and Samba servers and the headless Chromium in tests/ come from here.
 set -euo pipefail
 need=()
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
@@ -9,6 +9,9 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -e /usr/lib/x86_64-linux-gnu/odbc/psqlodbcw.so ] || need+=(odbc-postgresql)
 command -v odbcinst >/dev/null 2>&1 || need+=(unixodbc)
 [ -e /usr/lib/x86_64-linux-gnu/odbc/libtdsodbc.so ] || need+=(tdsodbc)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)  # the dashboard test opens status.html in it
+[ -x /usr/sbin/smbd ] || need+=(samba)  # SMB share scans against a real Samba server
+ls /usr/lib/x86_64-linux-gnu/samba/vfs/offline.so >/dev/null 2>&1 || need+=(samba-vfs-modules)  # offline stubs
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then
     echo "system-packages: missing ${need[*]}; run as root or install them (tests needing them will skip)" >&2

@@ -88,7 +88,7 @@ def fake_env():
     return make
 
 
-from servers import ssh_server  # noqa: E402,F401  (a session fixture shared by the share and host scan tests)
+from servers import smb_server, ssh_server  # noqa: E402,F401  (session fixtures shared by the share and scan tests)
 
 
 @pytest.hookimpl(hookwrapper=True)

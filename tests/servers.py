@@ -114,6 +114,120 @@ def ssh_server():
         pytest.skip(str(exc))
 
 
+# ------------------------------------------------------------------ Samba
+
+SMBD = "/usr/sbin/smbd"
+SMB_PASSWORD = "Smb-test-pw-7d1e"  # a test secret: never to appear in output (the tests check)
+
+
+@dataclass
+class SmbServer:
+    port: int
+    user: str
+    root: Path  # served as the share `dept`
+    archive: Path  # served as `archive`, where every file is an offline (HSM) stub (vfs_offline)
+    base: Path
+
+    def url(self, share: str, path: str = "") -> str:
+        return f"smb://{self.user}@127.0.0.1:{self.port}/{share}" + (f"/{path}" if path else "")
+
+
+SMB_CONF = """[global]
+  server role = standalone server
+  smb ports = {port}
+  interfaces = 127.0.0.1
+  bind interfaces only = yes
+  disable netbios = yes
+  server min protocol = SMB2_10
+  passdb backend = tdbsam:{base}/private/passdb.tdb
+  private dir = {base}/private
+  lock directory = {base}/lock
+  state directory = {base}/state
+  cache directory = {base}/cache
+  pid directory = {base}/pid
+  ncalrpc dir = {base}/ncalrpc
+  log file = {base}/log/%m.log
+  log level = 1
+  load printers = no
+  printing = bsd
+  printcap name = /dev/null
+  disable spoolss = yes
+  map to guest = never
+  unix charset = UTF-8
+  # Windows attributes from the mode bits, as a test can set them: group-execute = system; dot files hidden
+  store dos attributes = no
+  map system = yes
+  map hidden = no
+  map archive = no
+  hide dot files = yes
+  follow symlinks = no
+  wide links = no
+[dept]
+  path = {root}
+  read only = yes
+[archive]
+  path = {archive}
+  read only = yes
+  vfs objects = offline
+"""
+
+
+@contextlib.contextmanager
+def running_smbd():
+    """Samba's smbd on a free loopback port, with a private passdb holding one user (the unprivileged test user
+    when run as root, so unreadable folders stay unreadable)."""
+    if not os.path.exists(SMBD) or shutil.which("smbpasswd") is None:
+        raise FileNotFoundError("Samba not installed (make test installs samba and samba-vfs-modules)")
+    if os.geteuid() != 0:
+        raise FileNotFoundError("smbd serves other users' files only when started as root (CI runs as root)")
+    base = Path(tempfile.mkdtemp(prefix="oslomig-smbd-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    user = _login_user(base)
+    for sub in ("private", "lock", "state", "cache", "pid", "ncalrpc", "log", "root", "archive"):
+        (base / sub).mkdir()
+    os.chmod(base / "root", 0o755)
+    os.chmod(base / "archive", 0o755)
+    port = free_port()
+    conf = base / "smb.conf"
+    conf.write_text(SMB_CONF.format(port=port, base=base, root=base / "root", archive=base / "archive"))
+    subprocess.run(
+        ["smbpasswd", "-c", str(conf), "-s", "-a", user],
+        input=f"{SMB_PASSWORD}\n{SMB_PASSWORD}\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    # a session of its own: when smbd stops, it signals its whole process group, which must not be pytest's;
+    # stdin a pipe held open: smbd in the foreground exits at end of input (CI runs with no standard input)
+    proc = subprocess.Popen(
+        [SMBD, "--foreground", "--no-process-group", "--debug-stdout", "-s", str(conf)],
+        stdin=subprocess.PIPE,
+        stdout=open(base / "smbd.log", "wb"),  # noqa: SIM115 (lives as long as smbd)
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_port(port)
+        yield SmbServer(port, user, base / "root", base / "archive", base)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdin.close()
+        for dirpath, dirnames, _ in os.walk(base):
+            for d in dirnames:
+                os.chmod(os.path.join(dirpath, d), 0o755)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def smb_server():
+    try:
+        with running_smbd() as server:
+            yield server
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+
+
 # ------------------------------------------------------------------ PostgreSQL
 
 

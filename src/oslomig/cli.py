@@ -351,6 +351,46 @@ class RecordStatus(str, enum.Enum):
 
 
 @app.command()
+def status(
+    plan: Annotated[
+        List[Path],
+        typer.Option("--plan", "-p", metavar="PLAN", help="A database migration plan (repeatable: SQL and Oracle)."),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Where status.html, .png and .json go.")],
+    inventory: InventoryOpt = None,
+    share_plan: Annotated[
+        Optional[Path], typer.Option("--share-plan", metavar="FILE", help="A share plan (kind: share-migration).")
+    ] = None,
+    db: Annotated[Optional[Path], typer.Option("--db", metavar="FILE", help="The share scan database.")] = None,
+    manifest: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--manifest",
+            metavar="DIR",
+            help="The directory `share manifest` wrote and `share verify` updated (without it: a manifest from --db).",
+        ),
+    ] = None,
+    today: TodayOpt = None,
+    lang: Annotated[Lang, typer.Option("--lang", help="nb (bokmål, default) or en.")] = Lang.nb,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", metavar="SECONDS", help="Solver time limit per plan.")
+    ] = 20.0,
+) -> None:
+    """Write the weekly status dashboard: status.html (one self-contained page), status.png (1200 x 630, the
+    group's cover picture) and status.json (every number on the page).
+
+    Example: oslomig status --plan plans/sql-2021.yaml --plan plans/oracle-2021.yaml --today 2021-06-15 --out status/
+    """
+    from oslomig.commands import status as status_core
+
+    _run(
+        lambda: status_core.run_status(
+            list(plan), inventory, share_plan, db, manifest, _parse_date(today), out, lang.value, time_limit, _env()
+        )
+    )
+
+
+@app.command()
 def announce(
     plan: PlanOpt,
     through: Annotated[
@@ -388,7 +428,10 @@ def record(
     plan: PlanOpt,
     status: Annotated[RecordStatus, typer.Option("--status", help="done, failed (rolled back) or postponed.")],
     group: Annotated[
-        Optional[str], typer.Option("--group", "-g", metavar="GROUP", help="The group (as `groups` names it).")
+        Optional[List[str]],
+        typer.Option(
+            "--group", "-g", metavar="GROUP", help="A group (as `groups` names it); repeatable, one record each."
+        ),
     ] = None,
     database: Annotated[
         Optional[List[str]],
@@ -420,7 +463,9 @@ def record(
                 when = dt.datetime.strptime(at, "%Y-%m-%dT%H:%M")
             except ValueError:
                 raise OslomigError(f"--at {at!r} is not a local time like 2021-05-19T02:10") from None
-        return loop.run_record(plan, inventory, group, list(database or []), status.value, when, note, _env())
+        return loop.run_record(
+            plan, inventory, list(group or []), list(database or []), status.value, when, note, _env()
+        )
 
     _run(call)
 

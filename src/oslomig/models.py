@@ -163,6 +163,16 @@ class Disk(Model):
     fstype: Optional[Text] = None
 
 
+class InstalledSqlInstance(Model):
+    """A SQL Server instance installed on a Windows host, as its service and registry say (inventory scan)."""
+
+    name: Text
+    version: Optional[Text] = None
+    edition: Optional[Text] = None
+    port: Optional[int] = Field(default=None, ge=1, le=65535)
+    state: Optional[Text] = None
+
+
 class Host(Model):
     name: Id
     fqdn: Optional[Text] = None
@@ -175,6 +185,9 @@ class Host(Model):
     memory_gb: Optional[float] = Field(default=None, ge=0)
     disks: list[Disk] = []
     listening_ports: list[int] = []
+    sql_instances: list[InstalledSqlInstance] = Field(
+        default=[], description="Windows hosts: SQL Server instances installed (services), scanned"
+    )
 
 
 class Replica(Model):
@@ -465,6 +478,10 @@ class HostTarget(Model):
     known_hosts: Text = "~/.ssh/known_hosts"
     accept_new_host_key: bool = False
     timeout_s: float = Field(default=30, gt=0, le=86400)
+    os: Optional[Literal["windows", "posix"]] = Field(
+        default=None,
+        description="windows: inventoried with PowerShell over SSH; posix: with sh; default: asked of the host",
+    )
 
     @model_validator(mode="after")
     def _auth(self):
@@ -546,6 +563,25 @@ class ShareSpec(Model):
         description="what the SharePoint Migration Tool reads for the staging root (UNC); default: derived from "
         "staging, source and spmt_source when the staging root lies in the same Windows share",
     )
+    password_env: Optional[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = Field(
+        default=None, description="smb:// sources: the environment variable holding the password"
+    )
+    password_file: Optional[Text] = Field(
+        default=None, description="smb:// sources: a file holding the password (one line)"
+    )
+    smb_timeout_s: float = Field(default=30, gt=0, le=86400, description="smb:// sources: connection timeout")
+
+    @model_validator(mode="after")
+    def _smb_defaults(self):
+        """An smb:// source: SPMT reads the same folder by its UNC path, unless `spmt_source` says otherwise."""
+        if self.source.startswith("smb://") and self.spmt_source is None:
+            from oslomig.smburl import parse_smb_url
+
+            try:
+                self.spmt_source = parse_smb_url(self.source).unc()
+            except ValueError:
+                pass  # validate reports the malformed URL with its position
+        return self
 
 
 class SharePlan(Model):

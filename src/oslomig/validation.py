@@ -82,6 +82,15 @@ def check_references(inv: Inventory, problems: Problems) -> None:
             _dangling(problems, origin.at("agency"), "agency", share.agency, "agencies")
 
 
+def _candidates(ids: list[str], pattern: str) -> list[str]:
+    """The ids that can match a glob: those holding its longest literal run (a substring test in C, where a regex
+    match per id cost the shipped estate 0.6 s). Patterns with a [class] are not narrowed."""
+    if "[" in pattern:
+        return ids
+    literal = max(re.split(r"[*?]", pattern), key=len)
+    return [d for d in ids if literal in d] if literal else ids
+
+
 def resolve_ownership(inv: Inventory, problems: Problems | None = None) -> dict[str, str]:
     """Which system owns each database: exact ids by lookup, globs by one compiled pattern each."""
     problems = problems if problems is not None else Problems()
@@ -94,7 +103,7 @@ def resolve_ownership(inv: Inventory, problems: Problems | None = None) -> dict[
         for i, pattern in enumerate(system.databases):
             if _GLOB.search(pattern):
                 rx = re.compile(fnmatch.translate(pattern))
-                matched = [d for d in db_ids if rx.match(d)]
+                matched = [d for d in _candidates(db_ids, pattern) if rx.match(d)]
             else:
                 matched = [pattern] if pattern in inv.databases else []
             where = origin.at("databases", i)
@@ -296,6 +305,35 @@ def check_share_plan(plan: models.SharePlan, doc: Document, problems: Problems) 
                 "bad-value",
                 f"share '{share.id}': an SSH source reads ssh://user@host[:port]/path",
             )
+        _check_smb_source(share, i, doc, problems)
+
+
+def _check_smb_source(share: models.ShareSpec, i: int, doc: Document, problems: Problems) -> None:
+    """An smb:// source parses and has exactly one secret; other sources have none (they would be ignored)."""
+    secrets = [k for k in ("password_env", "password_file") if getattr(share, k) is not None]
+    if not share.source.startswith("smb://"):
+        for key in secrets:
+            problems.error(
+                doc.path,
+                *doc.position(("shares", i, key), key=True),
+                "bad-value",
+                f"share '{share.id}': `{key}` is for smb:// sources; this source needs no password",
+            )
+        return
+    from oslomig.smburl import parse_smb_url
+
+    try:
+        parse_smb_url(share.source)
+    except ValueError as exc:
+        problems.error(doc.path, *doc.position(("shares", i, "source")), "bad-value", f"share '{share.id}': {exc}")
+    if len(secrets) != 1:
+        problems.error(
+            doc.path,
+            *doc.position(("shares", i, "source")),
+            "bad-value",
+            f"share '{share.id}': an smb:// source needs exactly one of `password_env` or `password_file` "
+            "(passwords never go in the plan or the URL)",
+        )
 
 
 def check_scan_targets(targets: models.ScanTargets, doc: Document, problems: Problems) -> None:

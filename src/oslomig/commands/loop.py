@@ -67,7 +67,7 @@ def run_announce(
 def run_record(
     plan_path: Path,
     inventory: Path | None,
-    group: str | None,
+    groups: list[str],
     databases: list[str],
     status: str,
     at: dt.datetime | None,
@@ -75,44 +75,72 @@ def run_record(
     env: Env,
 ) -> int:
     """What happened in a window: `done` adds the group's databases to `migrated:`; `failed`/`postponed` take the
-    group out of `announced:`. Each is appended to `outcomes:`."""
+    group out of `announced:`. Each group (or the group of the databases given) is one entry of `outcomes:`.
+    Everything is checked before the plan is written: one bad group records nothing."""
     from oslomig.planning.grouping import compute_groups
-    from oslomig.planning.planfile import PlanFile, local_minutes
+    from oslomig.planning.planfile import PlanFile
 
-    if (group is None) == (not databases):
-        raise OslomigError("give either --group G or --database ID (repeatable)")
+    if bool(groups) == bool(databases):
+        raise OslomigError("give either --group G (repeatable) or --database ID (repeatable)")
     ctx = load_plan_context(plan_path, inventory, env)
     if ctx is None:
         return 1
     plan, inv = ctx.plan, ctx.inventory
     tz = ZoneInfo(plan.timezone)
-    groups = compute_groups(plan, inv).groups
-    if group is not None:
-        found = next((g for g in groups if g.id == group), None)
-        if found is None:
-            raise OslomigError(f"no group {group!r} still to move in {plan_path} (see `oslomig groups`)")
-        members = list(found.databases)
-    else:
-        unknown = [d for d in databases if d not in inv.databases]
+    found = compute_groups(plan, inv).groups
+    if groups:
+        by_id = {g.id: g for g in found}
+        unknown = [g for g in groups if g not in by_id]
         if unknown:
-            raise OslomigError(f"not in the inventory: {', '.join(unknown)}")
-        done_already = [d for d in databases if d in set(plan.migrated)]
-        if done_already:
-            raise OslomigError(f"already migrated: {', '.join(done_already)}")
-        of = {d: g for g in groups for d in g.databases}
-        missing = [d for d in databases if d not in of]
-        if missing:
-            raise OslomigError(f"not in this plan's scope: {', '.join(missing)}")
-        members = sorted({m for d in databases for m in of[d].databases})
+            raise OslomigError(
+                f"no group {', '.join(map(repr, unknown))} still to move in {plan_path} (see `oslomig groups`)"
+            )
+        batches = [list(by_id[g].databases) for g in dict.fromkeys(groups)]
+    else:
+        batches = [_members_of(databases, plan, inv, found)]
     announced = {a.database: a.start for a in plan.announced}
-    starts = sorted({announced[d] for d in members if d in announced})
-    if not starts and status != "done":
-        raise OslomigError(
-            f"{', '.join(members[:3])}{' …' if len(members) > 3 else ''}: not announced, so there is no window to "
-            f"record as {status}"
-        )
     when = at or dt.datetime.now(tz).replace(tzinfo=None, second=0, microsecond=0)
+    outcomes = []
+    for members in batches:
+        starts = sorted({announced[d] for d in members if d in announced})
+        if not starts and status != "done":
+            raise OslomigError(
+                f"{', '.join(members[:3])}{' …' if len(members) > 3 else ''}: not announced, so there is no window to "
+                f"record as {status}"
+            )
+        outcomes.append((members, starts[0] if starts else when))
     pf = PlanFile(plan_path)
+    for members, start in outcomes:
+        _record_one(pf, members, start, status, when, note)
+    pf.save()
+    verb = {
+        "done": "migrated",
+        "failed": "failed; it gets a new window",
+        "postponed": "postponed; it gets a new window",
+    }
+    n = sum(len(m) for m, _ in outcomes)
+    env.info(f"recorded {n} database(s) in {len(outcomes)} window(s) as {verb[status]} in {plan_path}")
+    return 0
+
+
+def _members_of(databases: list[str], plan, inv, groups) -> list[str]:
+    """The whole group of the databases given (a window moves its group together)."""
+    unknown = [d for d in databases if d not in inv.databases]
+    if unknown:
+        raise OslomigError(f"not in the inventory: {', '.join(unknown)}")
+    done_already = [d for d in databases if d in set(plan.migrated)]
+    if done_already:
+        raise OslomigError(f"already migrated: {', '.join(done_already)}")
+    of = {d: g for g in groups for d in g.databases}
+    missing = [d for d in databases if d not in of]
+    if missing:
+        raise OslomigError(f"not in this plan's scope: {', '.join(missing)}")
+    return sorted({m for d in databases for m in of[d].databases})
+
+
+def _record_one(pf, members: list[str], start: dt.datetime, status: str, when: dt.datetime, note: str | None) -> None:
+    from oslomig.planning.planfile import local_minutes
+
     if status == "done":
         migrated = pf.seq("migrated", after=("announced", "blackouts"))
         have = {str(x) for x in migrated}
@@ -123,17 +151,8 @@ def run_record(
         for i in reversed(range(len(seq))):
             if hasattr(seq[i], "get") and str(seq[i].get("database")) in leaving:
                 del seq[i]
-    outcome = {"databases": members, "start": local_minutes(starts[0]) if starts else local_minutes(when)}
-    outcome |= {"status": status, "at": local_minutes(when)}
+    outcome = {"databases": members, "start": local_minutes(start), "status": status, "at": local_minutes(when)}
     if note:
         outcome["note"] = note
     outcomes = pf.seq("outcomes", after=("migrated", "announced", "blackouts"))
     outcomes.append(pf.entry(outcome, outcomes, flow=False))
-    pf.save()
-    verb = {
-        "done": "migrated",
-        "failed": "failed; it gets a new window",
-        "postponed": "postponed; it gets a new window",
-    }
-    env.info(f"recorded {len(members)} database(s) as {verb[status]} in {plan_path}")
-    return 0

@@ -26,8 +26,12 @@ class PlanContext:
     path: Path
 
 
-def load_plan_context(plan_path: Path, inventory: Path | None, env: Env) -> PlanContext | None:
-    """The plan and its inventory, checked; problems go to stderr and None means "stop with exit 1"."""
+def load_plan_context(
+    plan_path: Path, inventory: Path | None, env: Env, inventories: dict[Path, Inventory] | None = None
+) -> PlanContext | None:
+    """The plan and its inventory, checked; problems go to stderr and None means "stop with exit 1". Plans that
+    share an inventory directory read it once when the caller keeps `inventories` (a checked inventory per
+    directory)."""
     from oslomig.commands.common import load_model
 
     if plan_path.is_file() and inventory is not None and not inventory.exists():
@@ -40,7 +44,11 @@ def load_plan_context(plan_path: Path, inventory: Path | None, env: Env) -> Plan
     inv_dir = plan_inventory_dir(plan_path, plan.inventory, inventory)
     if not inv_dir.exists():
         raise OslomigError(f"the plan's inventory {inv_dir} does not exist (give --inventory DIR)")
-    inv = load_checked_inventory([inv_dir], problems)
+    inv = inventories.get(inv_dir) if inventories is not None else None
+    if inv is None:
+        inv = load_checked_inventory([inv_dir], problems)
+        if inventories is not None and not problems.errors:
+            inventories[inv_dir] = inv
     check_plan(plan, doc, inv, problems)
     if problems.errors:
         env.stderr.write(render_text(problems.errors, colour=env.colour_err))
@@ -194,15 +202,22 @@ def compute(
     time_limit: float = 20.0,
     explain: str | None = None,
     previous: list[dict] | None = None,
+    groupings: dict | None = None,
 ):
+    """Today's schedule of a checked plan. `groupings` (resolved plan path -> groups) lets several plans on one
+    inventory share the groups they compute of each other."""
     from oslomig.planning import coordination
     from oslomig.planning.grouping import compute_groups
     from oslomig.planning.scheduling import build_schedule
 
-    grouping = compute_groups(ctx.plan, ctx.inventory)
+    grouping = groupings.get(ctx.path.resolve()) if groupings is not None else None
+    if grouping is None:
+        grouping = compute_groups(ctx.plan, ctx.inventory)
+        if groupings is not None:
+            groupings[ctx.path.resolve()] = grouping
     if not grouping.groups:
         raise NothingInScope("nothing is in scope: the plan's scope selects no database that still has to move")
-    grouping, handled = coordination.split(ctx.plan, ctx.path, ctx.inventory, grouping)
+    grouping, handled = coordination.split(ctx.plan, ctx.path, ctx.inventory, grouping, groupings)
     sched = build_schedule(
         ctx.plan, ctx.inventory, grouping, today, time_limit=time_limit, explain_group=explain, previous=previous
     )

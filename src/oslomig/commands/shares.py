@@ -11,6 +11,8 @@ from oslomig.console import Env
 from oslomig.errors import ConnectError, OslomigError
 from oslomig.problems import Problems
 
+REMOTE = ("ssh://", "smb://")
+
 
 def load_share_plan(path: Path, env: Env) -> models.SharePlan | None:
     from oslomig.commands.common import load_model
@@ -50,8 +52,9 @@ def run_scan(
         targets = [
             (
                 s.id,
-                s.source if s.source.startswith("ssh://") else str((plan_path.parent / s.source).resolve()),
+                s.source if s.source.startswith(REMOTE) else str((plan_path.parent / s.source).resolve()),
                 s.ssh or ssh,
+                s,
             )
             for s in _select(plan, share_ids)
         ]
@@ -59,15 +62,15 @@ def run_scan(
         if not source.startswith(("ssh://", "smb://")) and not Path(source).is_dir():
             what = "is not a directory" if Path(source).exists() else "does not exist"
             raise OslomigError(f"cannot scan {source}: it {what}")
-        targets = [(_adhoc_id(source), source, ssh)]
+        targets = [(_adhoc_id(source), source, ssh, None)]
     store = ScanStore(db)
     failed = 0
     total_files = total_problems = 0
     try:
-        for share_id, src, ssh_options in targets:
+        for share_id, src, ssh_options, spec in targets:
             try:
                 with env.progress(f"scanning {share_id}") as bar:
-                    result = _scan_one(store, share_id, src, ssh_options, bar)
+                    result = _scan_one(store, share_id, src, ssh_options, bar, spec)
             except (OSError, ConnectionError, ConnectError, ValueError) as exc:
                 failed += 1
                 env.error(f"{share_id}: {src}: {getattr(exc, 'strerror', None) or exc}")
@@ -109,7 +112,38 @@ def ssh_target(source: str, ssh_options: models.SshOptions | None):
     )
 
 
-def _scan_one(store, share_id: str, source: str, ssh_options: models.SshOptions | None, bar):
+def smb_password(share_id: str, spec: models.ShareSpec | None) -> str:
+    """The password of an smb:// share: its `password_env` or `password_file`; a share given on the command line
+    reads OSLOMIG_SMB_PASSWORD. Never from the URL, never echoed."""
+    import os
+
+    if spec is None:
+        value = os.environ.get("OSLOMIG_SMB_PASSWORD")
+        if value is None:
+            raise ConnectError(f"{share_id}: set OSLOMIG_SMB_PASSWORD (or scan it from a share plan with password_env)")
+        return value
+    if spec.password_env:
+        value = os.environ.get(spec.password_env)
+        if value is None:
+            raise ConnectError(f"{share_id}: environment variable {spec.password_env} is not set")
+        return value
+    if spec.password_file:
+        path = Path(os.path.expanduser(spec.password_file))
+        try:
+            return path.read_text(encoding="utf-8").strip("\r\n")
+        except OSError as exc:
+            raise ConnectError(f"{share_id}: cannot read password file {path}: {exc.strerror or exc}") from None
+    raise ConnectError(f"{share_id}: an smb:// share needs `password_env` or `password_file` in the share plan")
+
+
+def _scan_one(
+    store, share_id: str, source: str, ssh_options: models.SshOptions | None, bar, spec: models.ShareSpec | None
+):
+    if source.startswith("smb://"):
+        from oslomig.shares.smb import scan_smb
+
+        timeout = spec.smb_timeout_s if spec is not None else 30
+        return scan_smb(store, share_id, source, smb_password(share_id, spec), timeout, progress=bar)
     if source.startswith("ssh://"):
         from oslomig.shares.ssh import scan_ssh
 

@@ -66,9 +66,14 @@ def _decide(group: Group, me: tuple[DatabasePlan, Path], other: OtherPlan, their
 
 
 def split(
-    plan: DatabasePlan, plan_path: Path, inv: Inventory, grouping: GroupingResult
+    plan: DatabasePlan,
+    plan_path: Path,
+    inv: Inventory,
+    grouping: GroupingResult,
+    groupings: dict[Path, GroupingResult] | None = None,
 ) -> tuple[GroupingResult, list[dict]]:
-    """The groups this plan schedules, and those it leaves to a coordinating plan (`handled_by`)."""
+    """The groups this plan schedules, and those it leaves to a coordinating plan (`handled_by`). `groupings`
+    holds groups already computed on this inventory, by resolved plan path (`status` reads two plans at once)."""
     from oslomig.planning.grouping import compute_groups
 
     others = load_others(plan, plan_path)
@@ -77,7 +82,12 @@ def split(
     group_of: list[dict[str, set[str]]] = []
     for o in others:
         mapping: dict[str, set[str]] = {}
-        for g in compute_groups(o.plan, inv).groups:
+        theirs = groupings.get(o.path.resolve()) if groupings is not None else None
+        if theirs is None:
+            theirs = compute_groups(o.plan, inv)
+            if groupings is not None:
+                groupings[o.path.resolve()] = theirs
+        for g in theirs.groups:
             members = set(g.databases)
             for d in members:
                 mapping[d] = members

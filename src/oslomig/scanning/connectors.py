@@ -191,16 +191,48 @@ def scan_host(t: models.HostTarget) -> dict:
     except ConnectError as exc:
         raise ConnectError(f"{t.name}: {exc}") from None
     try:
+        system = t.os or _which_os(client, t.timeout_s)
+        if system == "windows":
+            return {"hosts": [_windows_host(client, t)]}
         # keep stdin: paramiko shuts the channel's write side when that file object is collected
         stdin, stdout, _ = client.exec_command("sh -s", timeout=t.timeout_s)
         stdin.write(HOST_SCRIPT)
         stdin.channel.shutdown_write()
         text = stdout.read().decode("utf-8", "replace")
+    except ConnectError:
+        raise
     except Exception as exc:  # paramiko raises socket.timeout and SSHException here
         raise ConnectError(f"{t.name} ({t.host}:{t.port}): host commands failed: {exc}") from None
     finally:
         client.close()
     return {"hosts": [host_facts(t.name, t.host, text)]}
+
+
+def _which_os(client, timeout: float) -> str:
+    """posix when `uname -s` answers; windows when it is not a command there (cmd.exe and PowerShell both say so)."""
+    _stdin, stdout, _stderr = client.exec_command("uname -s", timeout=timeout)
+    answer = stdout.read().decode("utf-8", "replace").strip()
+    status = stdout.channel.recv_exit_status()
+    return "posix" if status == 0 and answer else "windows"
+
+
+def _windows_host(client, t: models.HostTarget) -> dict:
+    from oslomig.scanning.windows import command, windows_facts
+
+    _stdin, stdout, stderr = client.exec_command(command(), timeout=t.timeout_s)
+    text = stdout.read().decode("utf-8", "replace")
+    errors = stderr.read().decode("utf-8", "replace").strip()
+    status = stdout.channel.recv_exit_status()
+    where = f"{t.name} ({t.host}:{t.port})"
+    if status != 0 and not text.strip():
+        first = errors.splitlines()[0] if errors else f"exit status {status}"
+        if status == 127 or "not found" in errors or "not recognized" in errors:
+            raise ConnectError(f"{where}: powershell.exe is not there; is it a Windows server? (give os: posix if not)")
+        raise ConnectError(f"{where}: the PowerShell inventory command failed: {first[:300]}")
+    try:
+        return windows_facts(t.name, t.host, text, DB_PORTS)
+    except ValueError as exc:
+        raise ConnectError(f"{where}: {exc}") from None
 
 
 def host_facts(name: str, address: str, text: str) -> dict:

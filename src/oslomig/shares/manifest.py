@@ -64,14 +64,14 @@ def _keepers(
     decision) let move. A content whose every copy is skipped by its own rule has no keeper."""
     keeper: dict[str, bytes] = {}
     rows = store.db.execute(
-        "SELECT path, kind, size, mtime, full_hash FROM files "
+        f"SELECT path, kind, size, mtime, full_hash, {store.attributes} FROM files "
         "WHERE scan_id = ? AND full_hash IS NOT NULL ORDER BY path",
         (scan_id,),
     )
-    for path, kind, size, mtime, full_hash in rows:
+    for path, kind, size, mtime, full_hash, attributes in rows:
         if full_hash in keeper:
             continue
-        c = rules.classify(path, kind, size, mtime, False, path in unreadable)
+        c = rules.classify(path, kind, size, mtime, False, path in unreadable, attributes)
         decision = decisions.get((share_id, show_path(path)))
         if decision is not None and _refusal(c, decision, size, iso_time(mtime, tz)) is None:
             c.action = decision.action
@@ -121,17 +121,17 @@ def write_manifest(
             review_rows = []
             dept = share.department or ""
             fingerprint = hashlib.sha256()
-            for path, kind, size, mtime, _owner, full_hash in store.iter_files(scan_id):
+            for path, kind, size, mtime, _owner, full_hash, attributes in store.iter_files(scan_id):
                 # a copy is a duplicate only of an earlier copy that moves (the keeper)
                 duplicate = full_hash is not None and keeper.get(full_hash, path) < path
-                c = rules.classify(path, kind, size, mtime, duplicate, path in unreadable)
+                c = rules.classify(path, kind, size, mtime, duplicate, path in unreadable, attributes)
                 shown, modified = show_path(path), iso_time(mtime, tz)
                 key = (share.id, shown)
                 decision = by_row.get(key)
                 if decision is not None:
                     used.add(key)
                 decided = _apply_decision(c, decision, size, modified, shown, share.id, totals)
-                if c.action != "skip" and kind == "file":
+                if c.action != "skip" and kind in ("file", "offline"):
                     library = (c.target.site, library_url_name(c.target))
                     c.target_path, collided = placers[library].place(c.target_path)
                     if collided and not decided:  # a contact's decision settles the row; it still gets the free name

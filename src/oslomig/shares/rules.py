@@ -73,6 +73,9 @@ def site_path(target: Target) -> str:
     return unquote(urlparse(target.site).path).lstrip("/")
 
 
+SYSTEM_ATTRIBUTE = 0x4  # FILE_ATTRIBUTE_SYSTEM (MS-FSCC 2.6): not a document a person saved; review
+
+
 @dataclass
 class Classified:
     action: str
@@ -107,9 +110,24 @@ class ShareRules:
         return None, ""
 
     def classify(
-        self, raw_path: bytes, kind: str, size: int, mtime: float, duplicate: bool, unreadable: bool
+        self,
+        raw_path: bytes,
+        kind: str,
+        size: int,
+        mtime: float,
+        duplicate: bool,
+        unreadable: bool,
+        attributes: int | None = None,
     ) -> Classified:
+        """`kind` is file, symlink, unreadable or offline (an HSM stub on a Windows share); `attributes` the
+        Windows file attributes of an SMB scan (None elsewhere)."""
         reasons: list[tuple[str, str]] = []  # (code, action)
+        stub = kind == "offline"
+        if stub:
+            kind = "file"  # a file all the same: the rules below apply, and a person decides
+            reasons.append(("OFFLINE", "review"))
+        if attributes is not None and attributes & SYSTEM_ATTRIBUTE:
+            reasons.append(("SYSTEM_FILE", "review"))
         try:
             rel = raw_path.decode("utf-8")
             inner = rel

@@ -13,6 +13,8 @@ import pwd
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
+from typing import IO
 
 import xxhash
 
@@ -39,10 +41,12 @@ class FileBatch:
         self.store, self.result, self.progress = store, result, progress
         self.rows: list[tuple] = []
 
-    def add(self, rel: bytes, kind: str, size: int, mtime: float, owner: str | None) -> None:
-        self.rows.append((rel, kind, size, mtime, owner))
+    def add(
+        self, rel: bytes, kind: str, size: int, mtime: float, owner: str | None, attributes: int | None = None
+    ) -> None:
+        self.rows.append((rel, kind, size, mtime, owner, attributes))
         self.result.files += 1
-        self.result.bytes += size if kind == "file" else 0
+        self.result.bytes += size if kind in ("file", "offline") else 0
         if len(self.rows) >= BATCH:
             self.flush()
 
@@ -138,9 +142,9 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
     return result
 
 
-def _hash_file(path: bytes, limit: int | None) -> str:
+def _hash_file(open_file: Callable[[], IO[bytes]], limit: int | None) -> str:
     h = xxhash.xxh3_128()
-    with open(path, "rb") as handle:
+    with open_file() as handle:
         if limit is not None:
             h.update(handle.read(limit))
         else:
@@ -150,7 +154,17 @@ def _hash_file(path: bytes, limit: int | None) -> str:
 
 
 def hash_local(store: ScanStore, scan_id: int, root: bytes, result: ScanResult) -> None:
-    """Hashes only where sizes collide: size, then a 4 KiB prefix hash, then the full hash."""
+    def open_local(rel: bytes) -> IO[bytes]:
+        return open(root + b"/" + rel, "rb")
+
+    hash_collisions(store, scan_id, result, open_local)
+
+
+def hash_collisions(
+    store: ScanStore, scan_id: int, result: ScanResult, open_file: Callable[[bytes], IO[bytes]]
+) -> None:
+    """Hashes only where sizes collide: size, then a 4 KiB prefix hash, then the full hash. `open_file` opens a
+    scanned path for reading (a local file, a file on an SMB share)."""
     failures = []
     for column, rows, limit in (
         ("prefix_hash", store.size_collisions, PREFIX_BYTES),
@@ -159,7 +173,7 @@ def hash_local(store: ScanStore, scan_id: int, root: bytes, result: ScanResult) 
         batch = []
         for rel, size in rows(scan_id):
             try:
-                batch.append((rel, _hash_file(root + b"/" + rel, limit if size > PREFIX_BYTES else None)))
+                batch.append((rel, _hash_file(partial(open_file, rel), limit if size > PREFIX_BYTES else None)))
                 result.hashed += 1
             except OSError as exc:
                 failures.append((rel, "hash_failed", f"cannot read content: {exc.strerror or exc}"))

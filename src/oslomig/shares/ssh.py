@@ -69,7 +69,7 @@ def scan_ssh(store: ScanStore, share: str, url: str, target: SshTarget | None = 
                 problems.append((rel, "vanished", "vanished during the scan"))
             else:
                 problems.append((rel, "unreadable", f"cannot read: {why}"))
-                store.add_files(scan_id, [(rel, "unreadable", 0, 0.0, None)])
+                store.add_files(scan_id, [(rel, "unreadable", 0, 0.0, None, None)])
         if status not in (0, 1) or (status == 1 and not problems and result.files == 0):
             raise ConnectionError(f"{host}: listing {path} failed: {errors.decode('utf-8', 'replace').strip()[:300]}")
         store.add_problems(scan_id, problems)

@@ -216,7 +216,7 @@ def collect_links(plan: SharePlan, store, manifest_csv: Path, shares: list[Share
         roots = staging_roots(share)
         links = ShareLinks(share, source_root, staging, roots)
         pending = migrate[share.id]
-        for path, kind, size, mtime, _owner, _hash in store.iter_files(scan_id):
+        for path, kind, size, mtime, _owner, _hash, _attributes in store.iter_files(scan_id):
             shown = show_path(path)
             row = pending.pop(shown, None)
             if row is None:

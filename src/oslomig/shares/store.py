@@ -29,12 +29,13 @@ CREATE TABLE IF NOT EXISTS scans (
 CREATE TABLE IF NOT EXISTS files (
     scan_id INTEGER NOT NULL,
     path BLOB NOT NULL,            -- relative to the share root, '/' separated, raw bytes
-    kind TEXT NOT NULL,            -- file | symlink | unreadable
+    kind TEXT NOT NULL,            -- file | symlink | unreadable | offline (an HSM stub, never read)
     size INTEGER NOT NULL,
     mtime REAL NOT NULL,
     owner TEXT,
     prefix_hash TEXT,
     full_hash TEXT,
+    attributes INTEGER,            -- SMB sources: Windows file attributes (hidden 0x2, system 0x4, offline 0x1000 ...)
     PRIMARY KEY (scan_id, path)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS problems (
@@ -90,6 +91,11 @@ class ScanStore:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.executescript(SCHEMA)
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(files)")}
+            if columns and "attributes" not in columns and create:  # a scan file from before SMB sources
+                self.db.execute("ALTER TABLE files ADD COLUMN attributes INTEGER")
+                columns.add("attributes")
+            self.attributes = "attributes" if "attributes" in columns else "NULL"
         except sqlite3.DatabaseError as exc:
             with contextlib.suppress(Exception):
                 self.db.close()
@@ -134,10 +140,11 @@ class ScanStore:
         return int(cur.lastrowid)
 
     def add_files(self, scan_id: int, rows: list[tuple]) -> None:
-        """rows: (path, kind, size, mtime, owner)"""
+        """rows: (path, kind, size, mtime, owner, attributes)"""
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO files (scan_id, path, kind, size, mtime, owner) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO files (scan_id, path, kind, size, mtime, owner, attributes) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(scan_id, *r) for r in rows],
             )
 
@@ -207,6 +214,9 @@ class ScanStore:
         ).fetchone()
 
     def iter_files(self, scan_id: int):
+        """(path, kind, size, mtime, owner, full_hash, attributes) in path order; attributes is None but for SMB."""
         return self.db.execute(
-            "SELECT path, kind, size, mtime, owner, full_hash FROM files WHERE scan_id = ? ORDER BY path", (scan_id,)
+            f"SELECT path, kind, size, mtime, owner, full_hash, {self.attributes} FROM files WHERE scan_id = ? "
+            "ORDER BY path",
+            (scan_id,),
         )

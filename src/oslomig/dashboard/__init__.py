@@ -1,0 +1,1 @@
+"""The weekly status dashboard (SPEC §7): gather, draw, render."""

@@ -1,0 +1,225 @@
+"""SMB share sources (SPEC §5.3) against a real Samba server on loopback: the scan of a tree over SMB gives the same
+manifest as a local scan of it; Windows attributes (hidden, system, offline stubs) are recorded and acted on;
+every failure to reach a share is one sentence, without the password."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+import nasty_tree
+from conftest import run_cli
+from servers import SMB_PASSWORD, free_port
+
+TODAY = "2021-04-20"
+RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\..*)?$", re.IGNORECASE)
+
+
+def representable(rel: bytes) -> bool:
+    """A path a Windows file server can hold, so Samba shows it as it is (others it mangles to 8.3 aliases)."""
+    try:
+        text = rel.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    for seg in text.split("/"):
+        if re.search(r'["*:<>?\\|\x00-\x1f]', seg) or seg.endswith((" ", ".")) or RESERVED.match(seg):
+            return False
+    return True
+
+
+def windows_tree(root: Path) -> None:
+    """The nasty tree without what cannot exist on a Windows share (and without the symlink, which Samba hides)."""
+    expect = nasty_tree.build(root)
+    os.unlink(root / "ok" / "loop")
+    for rel in sorted(expect, key=len, reverse=True):
+        if not representable(rel):
+            os.unlink(os.path.join(os.fsencode(root), rel))
+    for dirpath, _dirs, _files in os.walk(root, topdown=False):
+        if not os.listdir(dirpath):
+            os.rmdir(dirpath)
+
+
+def share_plan(path: Path, source: str, extra: str = "") -> Path:
+    secret = "    password_env: OSLOMIG_TEST_SMB_PW\n" if source.startswith("smb://") else ""
+    path.write_text(nasty_tree.plan_yaml(source, secret + extra), encoding="utf-8")
+    return path
+
+
+def scan_and_manifest(plan: Path, work: Path, name: str) -> Path:
+    db, out = work / f"{name}.sqlite", work / name
+    env = {"OSLOMIG_TEST_SMB_PW": SMB_PASSWORD}
+    proc = run_cli("share", "scan", "--plan", str(plan), "--db", str(db), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert SMB_PASSWORD not in proc.stderr + proc.stdout
+    proc = run_cli("share", "manifest", "--plan", str(plan), "--db", str(db), "--out", str(out), "--today", TODAY)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_an_smb_scan_gives_the_manifest_of_a_local_scan_of_the_same_tree(smb_server, tmp_path):
+    tree = smb_server.root / "nasty"
+    windows_tree(tree)
+    os.chmod(tree, 0o755)
+    local = scan_and_manifest(share_plan(tmp_path / "local.yaml", str(tree)), tmp_path, "local")
+    over_smb = scan_and_manifest(share_plan(tmp_path / "smb.yaml", smb_server.url("dept", "nasty")), tmp_path, "smb")
+    for name in ("manifest.csv", "summary.csv", "review-nasty.csv"):
+        assert (over_smb / name).read_text(encoding="utf-8") == (local / name).read_text(encoding="utf-8"), name
+    rows = (over_smb / "manifest.csv").read_text(encoding="utf-8")
+    # the rules did run over SMB: duplicates by content (read over SMB), stale by time, SharePoint's names
+    assert "dups/b-second.txt" in rows and ",review,DUPLICATE," in rows
+    assert "old/ancient.doc,9,2010-01-01T01:00:00+01:00,review,STALE," in rows
+    assert "reserved/COM0" not in rows or ",review,RESERVED_NAME," in rows
+    # the share's UNC path is where SPMT reads it (spmt_source defaults from the URL)
+    proc = run_cli("validate", str(tmp_path / "smb.yaml"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_only_size_collisions_are_read_and_hidden_and_system_files_are_recorded(smb_server, tmp_path):
+    tree = smb_server.root / "attrs"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.txt").write_bytes(b"same size 1")
+    (tree / "b.txt").write_bytes(b"same size 2")
+    (tree / "unique.txt").write_bytes(b"a size nobody else has")
+    (tree / ".hidden-notes.txt").write_bytes(b"hidden, of a size of its own")
+    (tree / "sub" / "boot.sys").write_bytes(b"system")
+    os.chmod(tree / "sub" / "boot.sys", 0o654)  # group-execute: Samba shows it with the system attribute
+    for d in (tree, tree / "sub"):
+        os.chmod(d, 0o755)
+    out = scan_and_manifest(share_plan(tmp_path / "p.yaml", smb_server.url("dept", "attrs")), tmp_path, "out")
+    con = sqlite3.connect(tmp_path / "out.sqlite")
+    rows = {r[0].decode(): r[1:] for r in con.execute("SELECT path, kind, attributes, prefix_hash FROM files")}
+    assert rows[".hidden-notes.txt"][1] & 0x2 and not rows["a.txt"][1] & 0x2
+    assert rows["sub/boot.sys"][1] & 0x4
+    assert rows["a.txt"][2] is not None and rows["b.txt"][2] is not None  # sizes collide: read
+    assert rows["unique.txt"][2] is None and rows[".hidden-notes.txt"][2] is None  # never opened
+    manifest = (out / "manifest.csv").read_text(encoding="utf-8")
+    assert "sub/boot.sys,6," in manifest and ",review,SYSTEM_FILE," in manifest
+    assert ".hidden-notes.txt,28," in manifest and "HIDDEN" not in manifest  # SPMT moves hidden files
+
+
+def test_offline_stubs_go_to_review_and_are_never_opened(smb_server, tmp_path):
+    tree = smb_server.archive / "Arkiv2009"
+    tree.mkdir()
+    for name in ("rapport-a.pdf", "rapport-b.pdf"):
+        (tree / name).write_bytes(b"twins, same size")  # a size collision: a file scan would read both
+    os.chmod(tree, 0o755)
+    plan = share_plan(tmp_path / "p.yaml", smb_server.url("archive", "Arkiv2009"))
+    out = scan_and_manifest(plan, tmp_path, "out")
+    con = sqlite3.connect(tmp_path / "out.sqlite")
+    kinds = {
+        r[0].decode(): (r[1], r[2], r[3]) for r in con.execute("SELECT path, kind, attributes, prefix_hash FROM files")
+    }
+    assert kinds == {
+        "rapport-a.pdf": ("offline", kinds["rapport-a.pdf"][1], None),
+        "rapport-b.pdf": ("offline", kinds["rapport-b.pdf"][1], None),
+    }
+    assert all(v[1] & 0x1000 for v in kinds.values())
+    rows = (out / "manifest.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert len(rows) == 2 and all(",review,OFFLINE," in r for r in rows)
+    assert "OFFLINE" in (out / "review-nasty.csv").read_text(encoding="utf-8-sig")
+
+
+def test_an_unreadable_folder_over_smb_is_recorded_for_review(smb_server, tmp_path):
+    tree = smb_server.root / "locked-case"
+    tree.mkdir()
+    (tree / "open.txt").write_bytes(b"open")
+    nasty_tree.add_unreadable(tree)
+    os.chmod(tree, 0o755)
+    try:
+        out = scan_and_manifest(share_plan(tmp_path / "p.yaml", smb_server.url("dept", "locked-case")), tmp_path, "o")
+    finally:
+        os.chmod(tree / "locked", 0o755)
+    manifest = (out / "manifest.csv").read_text(encoding="utf-8")
+    assert "locked,0," in manifest and ",review,UNREADABLE," in manifest
+
+
+def test_failures_to_reach_a_share_are_one_sentence_without_the_password(smb_server, tmp_path):
+    env = {"OSLOMIG_SMB_PASSWORD": SMB_PASSWORD}
+    cases = {
+        smb_server.url("dept").replace(smb_server.user, "nobody-here"): "refused the log-on of nobody-here",
+        smb_server.url("no-such-share", "x"): "there is no share named 'no-such-share'",
+        smb_server.url("dept", "no/such/folder"): "there is no folder",
+        f"smb://someone@127.0.0.1:{free_port()}/dept": "cannot connect to 127.0.0.1:",
+    }
+    for url, sentence in cases.items():
+        proc = run_cli("share", "scan", url, "--db", str(tmp_path / "s.sqlite"), env=env)
+        assert proc.returncode == 1, (url, proc.stderr)
+        assert sentence in proc.stderr, (url, proc.stderr)
+        assert "Traceback" not in proc.stderr and SMB_PASSWORD not in proc.stderr + proc.stdout
+    wrong = run_cli("share", "scan", smb_server.url("dept"), "--db", str(tmp_path / "s.sqlite"),
+                    env={"OSLOMIG_SMB_PASSWORD": "not-it"})  # fmt: skip
+    assert wrong.returncode == 1 and "wrong user name or password" in wrong.stderr
+    unset = run_cli("share", "scan", smb_server.url("dept"), "--db", str(tmp_path / "s.sqlite"))
+    assert unset.returncode == 1 and "OSLOMIG_SMB_PASSWORD" in unset.stderr
+    assert not (tmp_path / "s.sqlite").exists()  # nothing scanned, no empty database left behind
+
+
+def test_smb_urls_and_plans_are_checked_before_anything_connects(tmp_path):
+    from oslomig.smburl import parse_smb_url
+
+    u = parse_smb_url("smb://OSLO;kari@filsrv01:4455/INE/Felles/Økonomi%20og%20lønn")
+    assert (u.username, u.server, u.port, u.share, u.path) == ("OSLO\\kari", "filsrv01", 4455, "INE",
+                                                               "Felles\\Økonomi og lønn")  # fmt: skip
+    assert u.unc("a/b.txt") == "\\\\filsrv01\\INE\\Felles\\Økonomi og lønn\\a\\b.txt"
+    for bad, why in (
+        ("smb://kari:hemmelig@filsrv01/INE", "a password never goes in an smb:// URL"),
+        ("smb://filsrv01/INE", "is not an SMB source"),
+        ("smb://kari@filsrv01/", "is not an SMB source"),
+        ("smb://kari@filsrv01/INE/../x", "'.' and '..' are not allowed"),
+    ):
+        try:
+            parse_smb_url(bad)
+        except ValueError as exc:
+            assert why in str(exc) and "hemmelig" not in str(exc), (bad, exc)
+        else:
+            raise AssertionError(bad)
+    plan = tmp_path / "p.yaml"
+    plan.write_text(nasty_tree.plan_yaml("smb://kari@filsrv01/INE/Felles"), encoding="utf-8")
+    proc = run_cli("validate", str(plan))
+    assert proc.returncode == 1 and "needs exactly one of `password_env` or `password_file`" in proc.stdout
+    plan.write_text(nasty_tree.plan_yaml("/srv/x", "    password_env: X\n"), encoding="utf-8")
+    proc = run_cli("validate", str(plan))
+    assert proc.returncode == 1 and "`password_env` is for smb:// sources" in proc.stdout
+
+
+def test_the_spmt_source_of_an_smb_share_is_its_unc_path():
+    from oslomig.models import ShareSpec
+
+    spec = ShareSpec.model_validate(
+        {
+            "id": "x",
+            "source": "smb://kari@filsrv01/INE/Felles",
+            "password_env": "PW",
+            "target": {"site": "https://t.sharepoint.com/sites/x", "library": "Documents"},
+        }
+    )
+    assert spec.spmt_source == "\\\\filsrv01\\INE\\Felles"
+    given = spec.model_copy(update={"spmt_source": "\\\\dfs\\x"})
+    assert given.spmt_source == "\\\\dfs\\x"
+
+
+def test_local_scans_still_read_scan_files_from_before_the_attributes_column(tmp_path):
+    from oslomig.shares.store import ScanStore
+
+    db = tmp_path / "old.sqlite"
+    con = sqlite3.connect(db)
+    con.executescript(
+        "CREATE TABLE scans (id INTEGER PRIMARY KEY, share TEXT NOT NULL, source TEXT NOT NULL, started_at REAL NOT "
+        "NULL, finished_at REAL, files INTEGER DEFAULT 0, problems INTEGER DEFAULT 0);"
+        "CREATE TABLE files (scan_id INTEGER NOT NULL, path BLOB NOT NULL, kind TEXT NOT NULL, size INTEGER NOT NULL, "
+        "mtime REAL NOT NULL, owner TEXT, prefix_hash TEXT, full_hash TEXT, PRIMARY KEY (scan_id, path)) WITHOUT ROWID;"
+        "CREATE TABLE problems (scan_id INTEGER NOT NULL, path BLOB NOT NULL, kind TEXT NOT NULL, message TEXT);"
+        "INSERT INTO scans VALUES (1, 's', '/x', 1, 2, 1, 0);"
+        "INSERT INTO files VALUES (1, X'612e747874', 'file', 3, 5.0, 'kari', NULL, NULL);"
+    )
+    con.close()
+    reading = ScanStore(db, create=False)
+    assert list(reading.iter_files(1)) == [(b"a.txt", "file", 3, 5.0, "kari", None, None)]
+    reading.close()
+    writing = ScanStore(db)  # a new scan into it: the column is added
+    assert writing.attributes == "attributes"
+    writing.close()
+    shutil.rmtree(tmp_path, ignore_errors=True)
