@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import shutil
 import statistics
@@ -536,6 +537,54 @@ def bench_share_ssh(args) -> None:
         server_cm.__exit__(None, None, None)
 
 
+def bench_share_smb(args) -> None:
+    """SMB scan (smbprotocol) of a tree served by Samba on loopback, beside a local scan of the same tree and
+    Samba's own client listing it recursively, in the same run."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from servers import SMB_PASSWORD, running_smbd
+
+    n = 20_000 if args.quick else 100_000
+    root = make_tree(n)
+    print(f"share scan over SMB on loopback (Samba), {n:,} files in {n // 1000} folders (median of 3)")
+    try:
+        server_cm = running_smbd(root=root)
+        server = server_cm.__enter__()
+    except (FileNotFoundError, subprocess.CalledProcessError) as exc:
+        print(f"  skipped: {exc}")
+        return
+    try:
+        db = BENCH_DIR / "smb.sqlite"
+
+        def fresh(db=db):
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+        scan = [str(BIN / "oslomig"), "share", "scan"]
+        os.environ["OSLOMIG_SMB_PASSWORD"] = SMB_PASSWORD
+        ours, rss = timed_rss([*scan, server.url("dept"), "--db", str(db)], 3, fresh)
+        local, _ = timed_rss([*scan, str(root), "--db", str(db)], 3, fresh)
+        row(
+            "oslomig share scan smb://",
+            f"{ours:.2f} s",
+            f"local scan of the same tree: {local:.2f} s",
+            f"ratio {ours / local:.1f}x, peak {rss / 1024:.0f} MB",
+        )
+        smbclient = shutil.which("smbclient")
+        if smbclient:
+            auth = server.base / "auth"
+            auth.write_text(f"username = {server.user}\npassword = {SMB_PASSWORD}\n")
+            ref, _ = timed_rss(
+                [smbclient, "//127.0.0.1/dept", "-p", str(server.port), "-A", str(auth), "-c", "recurse ON; ls"], 3
+            )
+            row("", "", f"smbclient recurse; ls (Samba's client): {ref:.2f} s", f"ratio {ours / ref:.1f}x")
+        with open("/proc/filesystems", encoding="ascii") as handle:
+            cifs = "cifs" in handle.read()
+        row("", "", f"mount -t cifs: {'possible' if cifs else 'not here (no cifs in this kernel)'}", "")
+    finally:
+        os.environ.pop("OSLOMIG_SMB_PASSWORD", None)
+        server_cm.__exit__(None, None, None)
+
+
 def bench_inventory_scan(args) -> None:
     """Targets scanned concurrently: wall time beside the sum of per-target times (real PostgreSQL and sshd)."""
     import getpass
@@ -614,6 +663,7 @@ BENCHES = {
     "status": bench_status,
     "share-local": bench_share_local,
     "share-ssh": bench_share_ssh,
+    "share-smb": bench_share_smb,
     "manifest": bench_manifest,
     "inventory-scan": bench_inventory_scan,
 }

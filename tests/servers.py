@@ -173,9 +173,9 @@ SMB_CONF = """[global]
 
 
 @contextlib.contextmanager
-def running_smbd():
+def running_smbd(root: Path | None = None):
     """Samba's smbd on a free loopback port, with a private passdb holding one user (the unprivileged test user
-    when run as root, so unreadable folders stay unreadable)."""
+    when run as root, so unreadable folders stay unreadable). `root`: serve this folder as `dept` (benchmarks)."""
     if not os.path.exists(SMBD) or shutil.which("smbpasswd") is None:
         raise FileNotFoundError("Samba not installed (make test installs samba and samba-vfs-modules)")
     if os.geteuid() != 0:
@@ -189,7 +189,8 @@ def running_smbd():
     os.chmod(base / "archive", 0o755)
     port = free_port()
     conf = base / "smb.conf"
-    conf.write_text(SMB_CONF.format(port=port, base=base, root=base / "root", archive=base / "archive"))
+    served = root or base / "root"
+    conf.write_text(SMB_CONF.format(port=port, base=base, root=served, archive=base / "archive"))
     subprocess.run(
         ["smbpasswd", "-c", str(conf), "-s", "-a", user],
         input=f"{SMB_PASSWORD}\n{SMB_PASSWORD}\n",
@@ -208,7 +209,7 @@ def running_smbd():
     )
     try:
         wait_port(port)
-        yield SmbServer(port, user, base / "root", base / "archive", base)
+        yield SmbServer(port, user, served, base / "archive", base)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -223,3 +223,58 @@ def test_local_scans_still_read_scan_files_from_before_the_attributes_column(tmp
     assert writing.attributes == "attributes"
     writing.close()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_the_fast_directory_parser_agrees_with_smbprotocols_own(smb_server):
+    """listdir parses QUERY_DIRECTORY responses itself (struct, 1 MiB at a time); smbprotocol's scandir parses the
+    same responses its own way. Over a folder of 3,000 entries (several responses) and a folder of odd names."""
+    from oslomig.shares.smb import SmbShare
+
+    big = smb_server.root / "many"
+    big.mkdir()
+    for i in range(3000):
+        (big / f"dokument med et ganske langt navn nummer {i:05d} æøå.docx").write_bytes(b"x" * (i % 17))
+    odd = smb_server.root / "odd"
+    odd.mkdir()
+    for name in (" lead.txt", "#hash%.txt", "€uro—dash.txt", "日本語.txt", "emoji 📁.txt", ".dot"):
+        (odd / name).write_bytes(b"odd")
+    for d in (big, odd):
+        os.chmod(d, 0o755)
+    share = SmbShare(smb_server.url("dept"), SMB_PASSWORD)
+    share.connect()
+    try:
+        for rel in ("many", "odd"):
+            fast = sorted(share.listdir(rel))
+            slow = sorted(share._listdir_scandir(rel))
+            assert len(fast) == len(slow) == len(os.listdir(smb_server.root / rel))
+            for (name, attrs, size, mtime, tag), theirs in zip(fast, slow):
+                assert (name, attrs, size, tag) == (theirs[0], theirs[1], theirs[2], theirs[4])
+                assert abs(mtime - theirs[3]) < 2e-6  # theirs a datetime (microseconds), ours 100 ns ticks
+            assert {name for name, *_ in fast} == set(os.listdir(smb_server.root / rel))
+    finally:
+        share.close()
+
+
+def test_an_smb_share_is_staged_by_stage_ps1_on_its_server(smb_server, tmp_path):
+    tree = smb_server.root / "stage-me"
+    (tree / "Prosjekt").mkdir(parents=True)
+    (tree / "Prosjekt" / "plan.docx").write_bytes(b"plan")
+    (tree / "notat.txt").write_bytes(b"notat")
+    for d in (tree, tree / "Prosjekt"):
+        os.chmod(d, 0o755)
+    unc = "\\\\127.0.0.1\\dept\\.staging\\nasty"
+    extra = f"    staging: '{unc}'\n"
+    plan = share_plan(tmp_path / "p.yaml", smb_server.url("dept", "stage-me"), extra)
+    out = scan_and_manifest(plan, tmp_path, "out")
+    db = tmp_path / "out.sqlite"
+    args = ["share", "stage", "--plan", str(plan), "--db", str(db), "--manifest", str(out)]
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr
+    ps1 = (out / "stage.ps1").read_text(encoding="utf-8-sig")
+    # sources by their UNC path on the server (spmt_source from the URL), into the UNC staging root
+    assert "'\\\\127.0.0.1\\dept\\stage-me'" in ps1 and unc in ps1
+    assert "'Prosjekt\\plan.docx'" in ps1 or "'Prosjekt/plan.docx'" in ps1
+    tasks = (out / "spmt.csv").read_text(encoding="utf-8")
+    assert tasks.startswith(unc + "\\")  # SPMT reads the staging root by UNC
+    applied = run_cli(*args, "--apply")
+    assert applied.returncode == 2 and "staged on its Windows file server: run" in applied.stderr

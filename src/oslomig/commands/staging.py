@@ -56,6 +56,12 @@ def run_stage(
     if not apply:
         env.info("run `sh stage.sh` where the shares live (stage.ps1 on a Windows file server), or add --apply")
         return 0
+    on_windows = [x.share.id for x in all_links if x.share.source.startswith("smb://")]
+    if on_windows:
+        raise OslomigError(
+            f"{', '.join(on_windows)}: an smb:// share is staged on its Windows file server: run {out / 'stage.ps1'} "
+            "there (it is written); --apply works for local and ssh:// shares"
+        )
     for links in all_links:
         with env.progress(f"staging {links.share.id}", total=len(links.links)) as bar:
             if links.share.source.startswith("ssh://"):

@@ -161,25 +161,55 @@ def hash_local(store: ScanStore, scan_id: int, root: bytes, result: ScanResult) 
 
 
 def hash_collisions(
-    store: ScanStore, scan_id: int, result: ScanResult, open_file: Callable[[bytes], IO[bytes]]
+    store: ScanStore,
+    scan_id: int,
+    result: ScanResult,
+    open_file: Callable[[bytes], IO[bytes]],
+    workers: int = 1,
 ) -> None:
-    """Hashes only where sizes collide: size, then a 4 KiB prefix hash, then the full hash. `open_file` opens a
-    scanned path for reading (a local file, a file on an SMB share)."""
+    """Hashes only where sizes collide: size, then a 4 KiB prefix hash, then the full hash. A file of at most
+    4 KiB is read once: its prefix hash is its full hash. `open_file` opens a scanned path for reading (a local
+    file, a file on an SMB share); `workers` > 1 reads that many files at a time (for a share across a network,
+    where each file costs round trips), results kept in path order."""
+    from concurrent.futures import ThreadPoolExecutor
+
     failures = []
-    for column, rows, limit in (
-        ("prefix_hash", store.size_collisions, PREFIX_BYTES),
-        ("full_hash", store.prefix_collisions, None),
-    ):
-        batch = []
-        for rel, size in rows(scan_id):
-            try:
-                batch.append((rel, _hash_file(partial(open_file, rel), limit if size > PREFIX_BYTES else None)))
-                result.hashed += 1
-            except OSError as exc:
-                failures.append((rel, "hash_failed", f"cannot read content: {exc.strerror or exc}"))
-            if len(batch) >= BATCH:
-                store.set_hashes(scan_id, column, batch)
-                batch.clear()
-        store.set_hashes(scan_id, column, batch)
+    whole: dict[bytes, str] = {}  # small files: the prefix round read all of them
+    pool = ThreadPoolExecutor(workers) if workers > 1 else None
+
+    def one(item: tuple[bytes, int], limit: int | None) -> tuple[bytes, str | OSError]:
+        rel, size = item
+        if limit is None and rel in whole:
+            return rel, whole[rel]
+        try:
+            return rel, _hash_file(partial(open_file, rel), limit if size > PREFIX_BYTES else None)
+        except OSError as exc:
+            return rel, exc
+
+    try:
+        for column, rows, limit in (
+            ("prefix_hash", store.size_collisions, PREFIX_BYTES),
+            ("full_hash", store.prefix_collisions, None),
+        ):
+            items = rows(scan_id)
+            small = {rel for rel, size in items if size <= PREFIX_BYTES} if limit is not None else set()
+            done = pool.map(one, items, [limit] * len(items)) if pool else (one(i, limit) for i in items)
+            batch = []
+            for rel, outcome in done:
+                if isinstance(outcome, OSError):
+                    failures.append((rel, "hash_failed", f"cannot read content: {outcome.strerror or outcome}"))
+                    continue
+                batch.append((rel, outcome))
+                if rel in small:
+                    whole[rel] = outcome
+                if not (limit is None and rel in whole):
+                    result.hashed += 1
+                if len(batch) >= BATCH:
+                    store.set_hashes(scan_id, column, batch)
+                    batch.clear()
+            store.set_hashes(scan_id, column, batch)
+    finally:
+        if pool:
+            pool.shutdown(wait=True, cancel_futures=True)
     store.add_problems(scan_id, failures)
     result.problems += len(failures)

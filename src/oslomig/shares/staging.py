@@ -205,6 +205,10 @@ def collect_links(plan: SharePlan, store, manifest_csv: Path, shares: list[Share
             from oslomig.sshconn import parse_ssh_url
 
             source_root = parse_ssh_url(source_root)[3]
+        elif source_root.startswith("smb://"):
+            from oslomig.smburl import parse_smb_url
+
+            source_root = parse_smb_url(source_root).unc()
         stale = (
             f"{share.id}: {manifest_csv} does not match the latest scan of the share; "
             f"run `oslomig share manifest` again before staging"
