@@ -58,7 +58,7 @@ def test_links_bound_or_warned():
     inv = make_inventory(dbs)
     unbound = compute_groups(make_plan(), inv)
     assert len(unbound.groups) == 2
-    assert [w["code"] for w in unbound.warnings] == ["unbound-link"]
+    assert [w.code for w in unbound.warnings] == ["unbound-link"]
     bound = compute_groups(make_plan(grouping={"bind": ["instance", "host", "links"]}), inv)
     assert len(bound.groups) == 1 and bound.groups[0].bound_by == [{"rule": "links", "key": "h1/A/x -> h2/A/y"}]
 
@@ -88,9 +88,10 @@ def test_scope_pulls_in_tied_members_with_a_warning():
     assert ids(result) == [("h1/A/sql", "h1/O/ora")]
     (warning,) = result.warnings
     assert (
-        warning["code"] == "out-of-scope-member"
-        and "h1/O/ora" in warning["message"]
-        and "host h1" in warning["message"]
+        warning.code == "out-of-scope-member"
+        and warning.subject == result.groups[0].id
+        and "h1/O/ora" in warning.message
+        and "host h1" in warning.message
     )
 
 
@@ -105,9 +106,9 @@ def test_exclude_migrated_and_mixed_warnings():
     (group,) = result.groups
     assert group.databases == ["h1/A/p"] and group.migrated == ["h1/A/t"]
     assert group.size_gb == 100 and group.estimated_hours == 1.0 + 100 / 200
-    assert [w["code"] for w in result.warnings] == ["partly-migrated"]
+    assert [w.code for w in result.warnings] == ["partly-migrated"]
     mixed = compute_groups(make_plan(), inv)
-    assert "mixed-environments" in {w["code"] for w in mixed.warnings}
+    assert "mixed-environments" in {w.code for w in mixed.warnings}
 
 
 def test_group_ids_are_stable_and_membership_based():

@@ -252,7 +252,7 @@ def test_the_greedy_alone_keeps_previous_placements_where_the_solver_is_not_run(
     new blackout reshuffles dozens of groups."""
     import datetime as dt
 
-    from oslomig.commands.planning import load_plan_context
+    from oslomig.commands.plancontext import load_plan_context
     from oslomig.console import Env
     from oslomig.models import Blackout
     from oslomig.planning.grouping import compute_groups

@@ -120,7 +120,7 @@ def test_announced_kept_in_blackout_and_counts_against_capacity():
     s = starts(result)
     assert s["h1/A/x"] == dt.datetime(2021, 5, 4, 18, 0, tzinfo=s["h1/A/x"].tzinfo)
     assert s["h2/A/y"].date() == dt.date(2021, 5, 18)  # 11 May is before the notice date; 4 May is full
-    assert {w["code"] for w in result.warnings} >= {"announced-in-blackout"}
+    assert {w.code for w in result.warnings} >= {"announced-in-blackout"}
     assert [a.announced for a in result.assignments] == [True, False]
 
 
@@ -132,12 +132,14 @@ def test_bad_plans_explain_every_unscheduled_group():
     (u,) = too_big.unscheduled
     assert "too short (10 h) for 26.00 h" in u.reasons[0]
     blacked = schedule(make_plan(blackouts=[{"name": "all", "from": "2021-05-01", "to": "2021-07-01"}]), inv)
-    reasons = {u.group.databases[0]: " ".join(u.reasons) for u in blacked.unscheduled}
+    reasons = {u.group.databases[0]: " ".join(map(str, u.reasons)) for u in blacked.unscheduled}
     assert "17x blackout all" in reasons["h2/A/ok"] and "too short" in reasons["h1/A/huge"]
     late = schedule(make_plan(), inv, today=dt.date(2021, 6, 25))
     assert len(late.unscheduled) == 2 and "before the notice date 2021-07-09" in late.unscheduled[1].reasons[0]
     no_windows = schedule(make_plan(windows=[]), inv)
-    assert [u.reasons for u in no_windows.unscheduled] == [["no window occurs inside the period"]] * 2
+    assert [[(r.code, str(r)) for r in u.reasons] for u in no_windows.unscheduled] == [
+        [("no-window", "no window occurs inside the period")]
+    ] * 2
 
 
 def test_deterministic_output():
@@ -334,7 +336,13 @@ def test_the_verifier_holds_the_notice_rule_to_notice_days():
     assert result["assignments"][0]["start"].startswith("2021-05-11")  # the first Tuesday 10 days on
     assert verify_schedule(result, plan, inv, dt.date(2021, 5, 1)) == []
     late = verify_schedule(result, plan, inv, dt.date(2021, 5, 2))  # now it starts 9 days after today
-    assert late == [f"{result['assignments'][0]['group']}: starts 2021-05-11, less than 10 days after 2021-05-02"]
+    assert [(f.code, f.subject, str(f)) for f in late] == [
+        (
+            "notice",
+            result["assignments"][0]["group"],
+            f"{result['assignments'][0]['group']}: starts 2021-05-11, less than 10 days after 2021-05-02",
+        )
+    ]
     stricter = plan.model_copy(update={"notice_days": 11})
     assert verify_schedule(result, stricter, inv, dt.date(2021, 5, 1))
 

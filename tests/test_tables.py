@@ -28,7 +28,7 @@ def test_schedule_table_keeps_ids_and_dates_whole(width):
     import datetime as dt
     import json
 
-    from oslomig.commands.planning import run_schedule
+    from oslomig.commands.schedule import run_schedule
 
     env = tty(width)
     run_schedule(PLAN, None, dt.date(2021, 4, 20), "table", None, None, 5.0, env)
@@ -53,7 +53,7 @@ def test_schedule_table_keeps_ids_and_dates_whole(width):
 def test_groups_table_keeps_ids_whole(width):
     import json
 
-    from oslomig.commands.planning import run_groups
+    from oslomig.commands.groups import run_groups
 
     env = tty(width)
     run_groups(PLAN, None, "table", env)
@@ -69,7 +69,7 @@ def test_groups_table_keeps_ids_whole(width):
 def test_the_table_off_a_terminal_is_never_narrowed(tmp_path: Path):
     import datetime as dt
 
-    from oslomig.commands.planning import run_schedule
+    from oslomig.commands.schedule import run_schedule
 
     env = Env(stdout=io.StringIO(), stderr=io.StringIO(), stdout_isatty=False)
     run_schedule(PLAN, None, dt.date(2021, 4, 20), "table", None, None, 5.0, env)

@@ -204,9 +204,9 @@ def groups(
 
     Example: oslomig groups --plan plans/sql-2021.yaml --format json
     """
-    from oslomig.commands import planning
+    from oslomig.commands import groups as command
 
-    _run(lambda: planning.run_groups(plan, inventory, format.value, _env()))
+    _run(lambda: command.run_groups(plan, inventory, format.value, _env()))
 
 
 @app.command()
@@ -247,10 +247,10 @@ def schedule(
     Exit 0 when every group is scheduled, 1 when some are not.
     Example: oslomig schedule --plan plans/sql-2021.yaml --today 2021-04-20 --format json --out schedule.json
     """
-    from oslomig.commands import planning
+    from oslomig.commands import schedule as command
 
     _run(
-        lambda: planning.run_schedule(
+        lambda: command.run_schedule(
             plan, inventory, _parse_date(today), format.value, out, explain, time_limit, _env(), previous
         )
     )
@@ -271,9 +271,9 @@ def notices(
 
     Example: oslomig notices --plan plans/sql-2021.yaml --today 2021-04-20 --out notices/
     """
-    from oslomig.commands import planning
+    from oslomig.commands import notices as command
 
-    _run(lambda: planning.run_notices(plan, inventory, _parse_date(today), out, lang.value, _env()))
+    _run(lambda: command.run_notices(plan, inventory, _parse_date(today), out, lang.value, _env()))
 
 
 @app.command()
@@ -292,9 +292,9 @@ def verify(
 
     Example: oslomig verify --plan plans/sql-2021.yaml --schedule schedule.json
     """
-    from oslomig.commands import planning
+    from oslomig.commands import verify as command
 
-    _run(lambda: planning.run_verify(plan, inventory, schedule_file, _parse_date(today), _env(), format.value))
+    _run(lambda: command.run_verify(plan, inventory, schedule_file, _parse_date(today), _env(), format.value))
 
 
 class DiffFormat(str, enum.Enum):

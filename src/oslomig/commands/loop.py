@@ -6,7 +6,8 @@ import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from oslomig.commands.planning import compute, default_today, load_plan_context, write_notices
+from oslomig.commands.notices import write_notices
+from oslomig.commands.plancontext import compute, default_today, load_plan_context
 from oslomig.console import Env
 from oslomig.errors import OslomigError
 

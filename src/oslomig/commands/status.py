@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from oslomig.commands.planning import compute, default_today, load_plan_context
+from oslomig.commands.plancontext import compute, default_today, load_plan_context
 from oslomig.console import Env
 from oslomig.errors import NothingInScope, OslomigError
 

@@ -22,7 +22,7 @@ NEXT_DAYS = 14
 class PlanState:
     """One plan as `status` sees it: the checked plan with its inventory and today's schedule."""
 
-    ctx: object  # commands.planning.PlanContext
+    ctx: object  # commands.plancontext.PlanContext
     sched: object  # planning.scheduling.Schedule
     notices: list  # planning.notices.Notice
 
@@ -271,7 +271,7 @@ def unscheduled(plans: list[PlanState]) -> list[dict]:
                     "gb": round(g.size_gb, 1),
                     "hours": round(g.estimated_hours, 1),
                     "systems": list(g.systems),
-                    "reasons": list(u.reasons),
+                    "reasons": [str(r) for r in u.reasons],
                 }
             )
     return sorted(rows, key=lambda r: (r["plan"], r["group"]))

@@ -15,6 +15,7 @@ from pathlib import Path
 from oslomig.errors import OslomigError
 from oslomig.loading import Inventory
 from oslomig.models import DatabasePlan
+from oslomig.planning.findings import Finding
 from oslomig.planning.grouping import Group, GroupingResult
 
 
@@ -105,12 +106,12 @@ def split(
                 break
             if verdict == "split":
                 warnings.append(
-                    {
-                        "code": "coordination-split",
-                        "group": g.id,
-                        "message": f"{g.id}: {o.path.name} groups these databases differently (its bind rules "
+                    Finding(
+                        code="coordination-split",
+                        subject=g.id,
+                        message=f"{g.id}: {o.path.name} groups these databases differently (its bind rules "
                         "differ) and neither plan's group holds the other's; both may schedule some of them",
-                    }
+                    )
                 )
         if taker is None:
             keep.append(g)

@@ -15,6 +15,7 @@ import xxhash
 
 from oslomig.loading import Inventory
 from oslomig.models import DatabasePlan
+from oslomig.planning.findings import Finding
 
 NON_PROD = frozenset({"test", "dev", "staging", "other"})
 
@@ -60,10 +61,14 @@ class Group:
 class GroupingResult:
     plan: str
     groups: list[Group]
-    warnings: list[dict]
+    warnings: list[Finding]
 
     def as_json(self) -> dict:
-        return {"plan": self.plan, "groups": [g.as_json() for g in self.groups], "warnings": self.warnings}
+        return {
+            "plan": self.plan,
+            "groups": [g.as_json() for g in self.groups],
+            "warnings": [w.as_json() for w in self.warnings],
+        }
 
 
 def group_id(members: list[str]) -> str:
@@ -272,7 +277,7 @@ def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
     key = db_ids.__getitem__
     has_migrated = bool(migrated_mask.any())
     groups: list[Group] = []
-    warnings: list[dict] = []
+    warnings: list[Finding] = []
     db_label_l = db_label.tolist()
     order_l = order.tolist()
     bounds = [0, *cut.tolist(), len(order_l)] if order_l else [0]
@@ -321,61 +326,61 @@ def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
     if "links" not in bind and link_pairs:
         warnings.extend(_unbound_links(groups, link_pairs))
     groups.sort(key=lambda g: g.databases[0])
-    warnings.sort(key=lambda w: (w["code"], w["message"]))
+    warnings.sort(key=lambda w: w.sort_key)
     return GroupingResult(plan.name, groups, warnings)
 
 
-def _group_warnings(plan: DatabasePlan, inv: Inventory, g: Group, envs: list[str], done: list[str]) -> list[dict]:
+def _group_warnings(plan: DatabasePlan, inv: Inventory, g: Group, envs: list[str], done: list[str]) -> list[Finding]:
     """What a person should know about one group: members pulled in from outside the scope, prod and non-prod
     together, members already migrated."""
-    out: list[dict] = []
+    out: list[Finding] = []
     outside = g.out_of_scope
     for d in outside:
         how = [f"{r} {k}" for r, k in member_ties(plan, inv, g, d)]
         out.append(
-            {
-                "code": "out-of-scope-member",
-                "group": g.id,
-                "message": f"{g.id}: {d} is outside the plan's scope but moves with the group (tied by "
+            Finding(
+                code="out-of-scope-member",
+                subject=g.id,
+                message=f"{g.id}: {d} is outside the plan's scope but moves with the group (tied by "
                 f"{', '.join(how) or 'the group'})",
-            }
+            )
         )
     if "prod" in envs and NON_PROD.intersection(envs):
         out.append(
-            {
-                "code": "mixed-environments",
-                "group": g.id,
-                "message": f"{g.id}: mixes prod and non-prod databases ({', '.join(envs)}); test-before-prod "
+            Finding(
+                code="mixed-environments",
+                subject=g.id,
+                message=f"{g.id}: mixes prod and non-prod databases ({', '.join(envs)}); test-before-prod "
                 "cannot be kept inside one group",
-            }
+            )
         )
     if done:
         out.append(
-            {
-                "code": "partly-migrated",
-                "group": g.id,
-                "message": f"{g.id}: {len(done)} member(s) already migrated ({', '.join(done)}); the rest still "
+            Finding(
+                code="partly-migrated",
+                subject=g.id,
+                message=f"{g.id}: {len(done)} member(s) already migrated ({', '.join(done)}); the rest still "
                 "move together",
-            }
+            )
         )
     return out
 
 
-def _unbound_links(groups: list[Group], link_pairs: list[tuple[str, str]]) -> list[dict]:
+def _unbound_links(groups: list[Group], link_pairs: list[tuple[str, str]]) -> list[Finding]:
     """Links that cross groups when `links` is not bound: they may move in different windows."""
-    out: list[dict] = []
+    out: list[Finding] = []
     group_of = {d: g.id for g in groups for d in g.databases}
     for a, b in link_pairs:
         ga, gb = group_of.get(a), group_of.get(b)
         if (ga or gb) and ga != gb:
             out.append(
-                {
-                    "code": "unbound-link",
-                    "group": ga or gb,
-                    "message": f"{a} links to {b} in "
+                Finding(
+                    code="unbound-link",
+                    subject=ga or gb or "",
+                    message=f"{a} links to {b} in "
                     f"{'another group' if ga and gb else 'a database outside this plan'}; "
                     "they may move in different windows (bind `links` to keep them together)",
-                }
+                )
             )
     return out
 

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from oslomig.loading import Inventory
 from oslomig.models import DatabasePlan
+from oslomig.planning.findings import Finding
 from oslomig.planning.grouping import Group, GroupingResult
 from oslomig.planning.timewindows import Occurrence, blackout_days, local_span, matching_window, occurrences
 
@@ -58,10 +59,15 @@ class Assignment:
 @dataclass
 class Unscheduled:
     group: Group
-    reasons: list[str]
+    reasons: list[Finding]
 
     def as_json(self) -> dict:
-        return {"group": self.group.id, "databases": self.group.databases, "reasons": self.reasons}
+        return {
+            "group": self.group.id,
+            "databases": self.group.databases,
+            "reasons": [r.message for r in self.reasons],
+            "findings": [r.as_json() for r in self.reasons],
+        }
 
 
 @dataclass
@@ -70,7 +76,7 @@ class Schedule:
     today: dt.date
     assignments: list[Assignment]
     unscheduled: list[Unscheduled]
-    warnings: list[dict]
+    warnings: list[Finding]
     finish: dt.datetime | None = None
     lower_bound: dt.datetime | None = None
     solver: str = "greedy"
@@ -88,7 +94,7 @@ class Schedule:
             "today": self.today.isoformat(),
             "assignments": [a.as_json() for a in self.assignments],
             "unscheduled": [u.as_json() for u in self.unscheduled],
-            "warnings": self.warnings,
+            "warnings": [w.as_json() for w in self.warnings],
             **({"moved": self.moved} if self.moved is not None else {}),
             **({"handled_by": self.handled_by} if self.handled_by else {}),
             "summary": {
@@ -202,7 +208,7 @@ class _Feasibility:
         return [self.ctx.occs[i].index for i in np.flatnonzero(mask).tolist()]
 
 
-def _precedence(groups: list[Group], inv: Inventory, warnings: list[dict]) -> list[tuple[int, int, str]]:
+def _precedence(groups: list[Group], inv: Inventory, warnings: list[Finding]) -> list[tuple[int, int, str]]:
     """(before, after, system): group `after` holds prod of `system`, `before` holds its non-prod."""
     prod_of: dict[str, set[int]] = defaultdict(set)
     test_of: dict[str, set[int]] = defaultdict(set)
@@ -219,18 +225,35 @@ def _precedence(groups: list[Group], inv: Inventory, warnings: list[dict]) -> li
             for t in test_of.get(system, ()):
                 if t != p:
                     pairs.add((t, p, system))
-                elif not any(
-                    w.get("group") == groups[p].id and w["code"] == "test-and-prod-together" for w in warnings
-                ):
+                elif not any(w.subject == groups[p].id and w.code == "test-and-prod-together" for w in warnings):
                     warnings.append(
-                        {
-                            "code": "test-and-prod-together",
-                            "group": groups[p].id,
-                            "message": f"{groups[p].id} holds both test and prod databases of {system}; "
+                        Finding(
+                            code="test-and-prod-together",
+                            subject=groups[p].id,
+                            message=f"{groups[p].id} holds both test and prod databases of {system}; "
                             "test-before-prod is not enforced inside it",
-                        }
+                        )
                     )
     return sorted(pairs)
+
+
+@dataclass
+class _Problem:
+    """What the solving steps share: the groups, the occurrences (announced ones included), each group's options
+    (occurrence indexes it can use alone), the announced placements, test-before-prod pairs with their gap,
+    capacity (minutes, group counts, owners' limits per occurrence) and each group's minutes."""
+
+    groups: list[Group]
+    occs: list[Occurrence]
+    options: list[list[int]]
+    fixed: dict[int, Occurrence]
+    prec: list[tuple[int, int, str]]
+    gap: dt.timedelta
+    cap: tuple
+    dur: list[int]
+
+    def unpack(self) -> tuple:
+        return self.groups, self.occs, self.options, self.fixed, self.prec, self.gap, self.cap, self.dur
 
 
 def build_schedule(
@@ -291,9 +314,8 @@ def build_schedule(
     # a group keeps its previous occurrence only where that is still one of its options
     keepable = {gi: oi for gi, oi in prev.items() if gi not in fixed and oi in set(options[gi])}
 
-    chosen, solver_name, proven = _solve(
-        groups, all_occs, options, fixed, prec, gap, cap, dur, keepable, use_solver, force_solver, time_limit
-    )
+    problem = _Problem(groups, all_occs, options, fixed, prec, gap, cap, dur)
+    chosen, solver_name, proven = _solve(problem, keepable, use_solver, force_solver, time_limit)
 
     # after solving: reasons for groups left out
     assignments, unscheduled = [], []
@@ -304,32 +326,24 @@ def build_schedule(
         if gi in chosen:
             assignments.append(Assignment(g, all_occs[chosen[gi]], gi in fixed))
             continue
-        unscheduled.append(
-            Unscheduled(
-                g, _reasons(ctx, g, gi, options[gi], ruled(gi), prec, chosen, groups, all_occs, gap, by_occ, cap, dur)
-            )
-        )
+        unscheduled.append(Unscheduled(g, _reasons(ctx, problem, gi, ruled(gi), chosen, by_occ)))
     assignments.sort(key=lambda a: (a.occurrence.start, a.occurrence.window, a.group.id))
     unscheduled.sort(key=lambda u: u.group.id)
     finish = max((a.occurrence.end for a in assignments), default=None)
-    lower = _lower_bound(groups, all_occs, options, fixed, prec, gap, cap, dur, set(chosen)) if assignments else None
+    lower = _lower_bound(problem, set(chosen)) if assignments else None
     if proven and finish is not None:
         lower = finish
     explain = {
-        g.id: _explain(ctx, g, gi, chosen, ruled(gi), all_occs, prec, groups, gap)
-        for gi, g in enumerate(groups)
-        if g.id == explain_group
+        g.id: _explain(ctx, problem, gi, chosen, ruled(gi)) for gi, g in enumerate(groups) if g.id == explain_group
     }
-    moved = _moved_and_explained(
-        ctx, groups, prev, chosen, options, all_occs, prec, gap, ruled, unscheduled, fixed, previous, explain
-    )
-    warnings.sort(key=lambda w: (w["code"], w["message"]))
+    moved = _moved_and_explained(ctx, problem, prev, chosen, ruled, unscheduled, previous, explain)
+    warnings.sort(key=lambda w: w.sort_key)
     return Schedule(
         plan.name, today, assignments, unscheduled, warnings, finish, lower, solver_name, proven, explain, moved
     )
 
 
-def _fix_announced(ctx: _Ctx, groups: list[Group], warnings: list[dict]) -> tuple[dict[int, Occurrence], list]:
+def _fix_announced(ctx: _Ctx, groups: list[Group], warnings: list[Finding]) -> tuple[dict[int, Occurrence], list]:
     """Announced groups keep their start (SPEC §3 rule 6): group index -> its occurrence, and the occurrences an
     announced start needs that the windows do not give (outside the period). Each oddity is a warning, never a move."""
     plan, occs, tz = ctx.plan, ctx.occs, ctx.tz
@@ -347,12 +361,12 @@ def _fix_announced(ctx: _Ctx, groups: list[Group], warnings: list[dict]) -> tupl
             window = matching_window(plan, start.replace(tzinfo=None))
             if window is None:
                 warnings.append(
-                    {
-                        "code": "announced-not-a-window",
-                        "group": groups[gi].id,
-                        "message": f"{groups[gi].id}: announced start {start:%Y-%m-%d %H:%M} is not an occurrence of "
+                    Finding(
+                        code="announced-not-a-window",
+                        subject=groups[gi].id,
+                        message=f"{groups[gi].id}: announced start {start:%Y-%m-%d %H:%M} is not an occurrence of "
                         "any window; kept as announced",
-                    }
+                    )
                 )
                 continue
             s, e = local_span(start.date(), window.start, window.hours, tz)
@@ -368,21 +382,21 @@ def _fix_announced(ctx: _Ctx, groups: list[Group], warnings: list[dict]) -> tupl
             )
             extra_occs.append(occ)
             warnings.append(
-                {
-                    "code": "announced-outside-period",
-                    "group": groups[gi].id,
-                    "message": f"{groups[gi].id}: announced start {start:%Y-%m-%d %H:%M} lies outside the period; "
+                Finding(
+                    code="announced-outside-period",
+                    subject=groups[gi].id,
+                    message=f"{groups[gi].id}: announced start {start:%Y-%m-%d %H:%M} lies outside the period; "
                     "kept as announced",
-                }
+                )
             )
         if gi in fixed and fixed[gi] != occ:
             warnings.append(
-                {
-                    "code": "announced-conflict",
-                    "group": groups[gi].id,
-                    "message": f"{groups[gi].id}: members were announced for different starts; keeping "
+                Finding(
+                    code="announced-conflict",
+                    subject=groups[gi].id,
+                    message=f"{groups[gi].id}: members were announced for different starts; keeping "
                     f"{fixed[gi].start:%Y-%m-%d %H:%M}",
-                }
+                )
             )
             continue
         fixed[gi] = occ
@@ -392,22 +406,22 @@ def _fix_announced(ctx: _Ctx, groups: list[Group], warnings: list[dict]) -> tupl
         for b, days in zip(plan.blackouts, ctx.blackout_sets):
             if applies(b, g) and days.intersection(occ.days):
                 warnings.append(
-                    {
-                        "code": "announced-in-blackout",
-                        "group": g.id,
-                        "message": f"{g.id}: announced start {occ.start:%Y-%m-%d %H:%M} falls in blackout {b.name}; "
+                    Finding(
+                        code="announced-in-blackout",
+                        subject=g.id,
+                        message=f"{g.id}: announced start {occ.start:%Y-%m-%d %H:%M} falls in blackout {b.name}; "
                         "kept, because owners were told",
-                    }
+                    )
                 )
         why = _ruled_out(ctx, g, occ, announced=True)
         if why:
             warnings.append(
-                {
-                    "code": "announced-does-not-fit",
-                    "group": g.id,
-                    "message": f"{g.id}: announced window {occ.window} {occ.start:%Y-%m-%d %H:%M} is {why}; kept, "
+                Finding(
+                    code="announced-does-not-fit",
+                    subject=g.id,
+                    message=f"{g.id}: announced window {occ.window} {occ.start:%Y-%m-%d %H:%M} is {why}; kept, "
                     "because owners were told",
-                }
+                )
             )
     return fixed, extra_occs
 
@@ -433,16 +447,17 @@ def _capacity(plan: DatabasePlan, groups: list[Group], occs: list[Occurrence], f
     return cap_min, cap_cnt, limits
 
 
-def _solve(groups, occs, options, fixed, prec, gap, cap, dur, keepable, use_solver, force_solver, time_limit):
+def _solve(p: _Problem, keepable, use_solver, force_solver, time_limit):
     """Greedy (keeping previous placements first), then CP-SAT unless the greedy result is proven optimal or the
     model too large: (group -> occurrence, solver name, proven optimal)."""
+    groups, occs, options, fixed, prec, gap, cap, dur = p.unpack()
     n = len(groups)
-    chosen = _greedy(groups, occs, options, fixed, prec, gap, cap, dur, keepable)
+    chosen = _greedy(p, keepable)
     hold = set(fixed) | {gi for gi, oi in keepable.items() if chosen.get(gi) == oi}
-    _left_shift(chosen, occs, options, hold, prec, gap, cap, dur)
+    _left_shift(chosen, p, hold)
     solver_name, proven = "greedy", False
     schedulable = sum(1 for opts in options if opts)
-    bound = _lower_bound(groups, occs, options, fixed, prec, gap, cap, dur, set(chosen)) if chosen else None
+    bound = _lower_bound(p, set(chosen)) if chosen else None
     greedy_finish = max((occs[oi].end for oi in chosen.values()), default=None)
     all_kept = all(chosen.get(gi) == oi for gi, oi in keepable.items())
     if len(chosen) == schedulable and greedy_finish == bound and all_kept and not force_solver:
@@ -450,7 +465,7 @@ def _solve(groups, occs, options, fixed, prec, gap, cap, dur, keepable, use_solv
     elif use_solver and n and sum(len(o) for o in options) > MAX_SOLVER_CHOICES:
         solver_name = f"greedy (model of {sum(len(o) for o in options):,} choices too large for the solver)"
     elif use_solver and n and occs:
-        result = _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap, dur, chosen, time_limit, bound, keepable)
+        result = _solve_cp_sat(p, chosen, time_limit, bound, keepable)
         if result is not None:
             found, proven = result
 
@@ -462,7 +477,7 @@ def _solve(groups, occs, options, fixed, prec, gap, cap, dur, keepable, use_solv
             if score(found) > score(chosen) or proven:
                 chosen, solver_name = found, "cp-sat"
                 hold = set(fixed) | {gi for gi, oi in keepable.items() if chosen.get(gi) == oi}
-                _left_shift(chosen, occs, options, hold, prec, gap, cap, dur)
+                _left_shift(chosen, p, hold)
     return chosen, solver_name, proven
 
 
@@ -475,13 +490,13 @@ def _announced_prod_deadlines(groups, prec, fixed, gap, occs, options, warnings)
     for t, p, system in prec:
         if p in fixed and t in fixed and fixed[p].start < fixed[t].end + gap:
             warnings.append(
-                {
-                    "code": "announced-test-before-prod",
-                    "group": groups[p].id,
-                    "message": f"{groups[p].id}: prod of {system} was announced for "
+                Finding(
+                    code="announced-test-before-prod",
+                    subject=groups[p].id,
+                    message=f"{groups[p].id}: prod of {system} was announced for "
                     f"{fixed[p].start:%Y-%m-%d %H:%M}, less than {gap.days} days after its announced non-prod group "
                     f"{groups[t].id} ends; both kept, because owners were told",
-                }
+                )
             )
         if p in fixed and t not in fixed:
             deadline = fixed[p].start - gap
@@ -490,13 +505,12 @@ def _announced_prod_deadlines(groups, prec, fixed, gap, occs, options, warnings)
     return deadlines
 
 
-def _moved_and_explained(
-    ctx, groups, prev, chosen, options, occs, prec, gap, ruled, unscheduled, fixed, previous, explain
-):
+def _moved_and_explained(ctx, p: _Problem, prev, chosen, ruled, unscheduled, previous, explain):
     """With --previous: the moved groups and their causes; --explain says a group moved, or that it is announced."""
+    groups, fixed = p.groups, p.fixed
     moved = None
     if previous is not None:
-        moved = _moves(ctx, groups, prev, chosen, options, occs, prec, gap, ruled, unscheduled)
+        moved = _moves(ctx, p, prev, chosen, ruled, unscheduled)
         for g in groups:
             if g.id in explain:
                 explain[g.id] += [f"moved from {m['from']}: {m['cause']}" for m in moved if m["group"] == g.id]
@@ -525,9 +539,10 @@ def _previous_occurrences(previous: list[dict], groups: list[Group], occs: list[
     return prev
 
 
-def _moves(ctx, groups, prev, chosen, options, occs, prec, gap, ruled, unscheduled) -> list[dict]:
+def _moves(ctx, p: _Problem, prev, chosen, ruled, unscheduled) -> list[dict]:
     """Each previously scheduled group that is not where it was, with the cause (SPEC §3.2)."""
-    reasons = {u.group.id: u.reasons for u in unscheduled}
+    groups, occs, options, _fixed, prec, gap, _cap, _dur = p.unpack()
+    reasons = {u.group.id: [str(r) for r in u.reasons] for u in unscheduled}
     preds = _predecessors(prec)
     outcome_of = {}
     for o in ctx.plan.outcomes:
@@ -630,8 +645,9 @@ class _Usage:
             self.limited[k, oi] += sign
 
 
-def _greedy(groups, occs, options, fixed, prec, gap, cap, dur, keep=None) -> dict[int, int]:
+def _greedy(p: _Problem, keep=None) -> dict[int, int]:
     """Earliest fit in precedence order. `keep`: group -> its previous occurrence, taken first where it still fits."""
+    groups, occs, options, fixed, prec, gap, cap, dur = p.unpack()
     usage = _Usage(cap, dur)
     chosen: dict[int, int] = {}
     for gi, o in fixed.items():
@@ -667,9 +683,10 @@ def _greedy(groups, occs, options, fixed, prec, gap, cap, dur, keep=None) -> dic
     return chosen
 
 
-def _left_shift(chosen, occs, options, hold, prec, gap, cap, dur) -> None:
+def _left_shift(chosen, p: _Problem, hold) -> None:
     """Move each placed group but those in `hold` to its earliest occurrence that still respects capacity and
     test-before-prod. Moving a group earlier never delays anyone else, so the finish can only stay or improve."""
+    _groups, occs, options, _fixed, prec, gap, cap, dur = p.unpack()
     preds = _predecessors(prec)
     usage = _Usage(cap, dur)
     for gi, oi in chosen.items():
@@ -697,7 +714,8 @@ def _left_shift(chosen, occs, options, hold, prec, gap, cap, dur) -> None:
                 break
 
 
-def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap, dur, hint, time_limit, bound, keep=None):
+def _solve_cp_sat(p: _Problem, hint, time_limit, bound, keep=None):
+    groups, occs, options, fixed, prec, gap, cap, dur = p.unpack()
     cap_min, cap_cnt, limits = cap
     from ortools.sat.python import cp_model
 
@@ -734,20 +752,20 @@ def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap, dur, hint, time_
     placed_var: dict[int, Any] = {}
     start_var: dict[int, Any] = {}
     end_var: dict[int, Any] = {}
-    for gi in sorted({g for t, p, _ in prec for g in (t, p)}):
+    for gi in sorted({g for t, q, _ in prec for g in (t, q)}):
         opts = options[gi]
         placed_var[gi] = sum(x[gi, oi] for oi in opts) if opts else 0
         start_var[gi] = sum(minutes(occs[oi].start) * x[gi, oi] for oi in opts) if opts else 0
         end_var[gi] = sum(minutes(occs[oi].end) * x[gi, oi] for oi in opts) if opts else 0
-    for t, p in sorted({(t, p) for t, p, _ in prec}):
-        if not options[p]:
+    for t, q in sorted({(t, q) for t, q, _ in prec}):  # t: the non-prod group, q: the prod group after it
+        if not options[q]:
             continue
         if not options[t]:
-            model.add(placed_var[p] == 0)
+            model.add(placed_var[q] == 0)
             continue
-        model.add(placed_var[p] <= placed_var[t])
-        # when p is placed: start_p >= end_t + gap; when it is not, start_p is 0 and the big-M term relaxes it
-        model.add(start_var[p] >= end_var[t] + gap_min - (horizon + gap_min) * (1 - placed_var[p]))
+        model.add(placed_var[q] <= placed_var[t])
+        # when q is placed: start_q >= end_t + gap; when it is not, start_q is 0 and the big-M term relaxes it
+        model.add(start_var[q] >= end_var[t] + gap_min - (horizon + gap_min) * (1 - placed_var[q]))
     scheduled = sum(x.values())
     max_rank = max(end_rank.values(), default=0)
     # the relaxation's bound holds for any schedule placing at least as many groups: tell the solver
@@ -778,8 +796,9 @@ def _solve_cp_sat(groups, occs, options, fixed, prec, gap, cap, dur, hint, time_
     return chosen, status == cp_model.OPTIMAL
 
 
-def _lower_bound(groups, occs, options, fixed, prec, gap, cap, dur, placed: set[int]) -> dt.datetime | None:
+def _lower_bound(p: _Problem, placed: set[int]) -> dt.datetime | None:
     """A finish no schedule placing the same groups can beat: precedence chains, then cumulative capacity."""
+    groups, occs, options, _fixed, prec, gap, cap, dur = p.unpack()
     preds = _predecessors(prec)
     earliest_end: dict[int, dt.datetime] = {}
     for gi in _topological(len(groups), prec):
@@ -808,11 +827,18 @@ def _lower_bound(groups, occs, options, fixed, prec, gap, cap, dur, placed: set[
     return bound
 
 
-def _reasons(ctx, g, gi, opts, why, prec, chosen, groups, occs, gap, by_occ, cap, dur) -> list[str]:
-    """Which constraints ruled out which windows, for a group left unscheduled."""
+def _reasons(ctx, p: _Problem, gi: int, why, chosen, by_occ) -> list[Finding]:
+    """Which constraints ruled out which windows, for a group left unscheduled: one finding each, coded."""
+    groups, occs, options, _fixed, prec, gap, cap, dur = p.unpack()
+    opts = options[gi]
+    subject = groups[gi].id
+
+    def reason(code: str, message: str) -> Finding:
+        return Finding(code, message, subject, "error")
+
     cap_min, cap_cnt, limits = cap
     if not ctx.occs:
-        return ["no window occurs inside the period"]
+        return [reason("no-window", "no window occurs inside the period")]
     reasons = []
     per_window: dict[str, Counter] = defaultdict(Counter)
     for oi, text in why.items():
@@ -821,15 +847,25 @@ def _reasons(ctx, g, gi, opts, why, prec, chosen, groups, occs, gap, by_occ, cap
         total = sum(1 for o in ctx.occs if o.window == window)
         ruled_out = sum(per_window[window].values())
         parts = "; ".join(f"{n}x {text}" for text, n in sorted(per_window[window].items()))
-        reasons.append(f"window {window}: {ruled_out} of {total} occurrences ruled out ({parts})")
+        reasons.append(
+            reason("window-ruled-out", f"window {window}: {ruled_out} of {total} occurrences ruled out ({parts})")
+        )
     for t in sorted({t for t, p, _ in prec if p == gi} if opts else ()):
         systems = ", ".join(sorted({s for tt, p, s in prec if p == gi and tt == t}))
         if t not in chosen:
-            reasons.append(f"test-before-prod: the non-prod group {groups[t].id} of {systems} is not scheduled")
+            reasons.append(
+                reason(
+                    "test-before-prod",
+                    f"test-before-prod: the non-prod group {groups[t].id} of {systems} is not scheduled",
+                )
+            )
         elif not any(occs[oi].start >= occs[chosen[t]].end + gap for oi in opts):
             reasons.append(
-                f"test-before-prod: no usable occurrence starts {gap.days} days after {groups[t].id} ends "
-                f"({occs[chosen[t]].end:%Y-%m-%d %H:%M})"
+                reason(
+                    "test-before-prod",
+                    f"test-before-prod: no usable occurrence starts {gap.days} days after {groups[t].id} ends "
+                    f"({occs[chosen[t]].end:%Y-%m-%d %H:%M})",
+                )
             )
     full = [
         oi
@@ -839,7 +875,10 @@ def _reasons(ctx, g, gi, opts, why, prec, chosen, groups, occs, gap, by_occ, cap
     ]
     if full:
         reasons.append(
-            f"capacity: {len(full)} of the {len(opts)} occurrences it could use alone are full with other groups"
+            reason(
+                "capacity",
+                f"capacity: {len(full)} of the {len(opts)} occurrences it could use alone are full with other groups",
+            )
         )
     for members, most, label in limits:
         if gi not in members:
@@ -847,13 +886,18 @@ def _reasons(ctx, g, gi, opts, why, prec, chosen, groups, occs, gap, by_occ, cap
         at_limit = [oi for oi in opts if sum(1 for x in by_occ.get(oi, []) if x in members) >= most]
         if at_limit:
             reasons.append(
-                f"{label}: max_per_occurrence {most} reached in {len(at_limit)} of the {len(opts)} occurrences "
-                "it could use alone"
+                reason(
+                    "owner-limit",
+                    f"{label}: max_per_occurrence {most} reached in {len(at_limit)} of the {len(opts)} occurrences "
+                    "it could use alone",
+                )
             )
-    return reasons or ["no occurrence fits together with the other groups' constraints"]
+    return reasons or [reason("no-fit", "no occurrence fits together with the other groups' constraints")]
 
 
-def _explain(ctx, g, gi, chosen, why, occs, prec, groups, gap) -> list[str]:
+def _explain(ctx, p: _Problem, gi: int, chosen, why) -> list[str]:
+    groups, occs, _options, _fixed, prec, gap, _cap, _dur = p.unpack()
+    g = groups[gi]
     lines = []
     if gi in chosen:
         o = occs[chosen[gi]]

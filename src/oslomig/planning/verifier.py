@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from oslomig.loading import Inventory
 from oslomig.models import WEEKDAYS, DatabasePlan
+from oslomig.planning.findings import Finding
 
 
 def _days_touched(start: dt.datetime, end: dt.datetime) -> set[dt.date]:
@@ -56,23 +57,6 @@ def _blackout_hits(plan: DatabasePlan, day: dt.date, systems: set[str], agencies
         ):
             hits.append(b.name)
     return hits
-
-
-class Finding(str):
-    """One broken constraint: the sentence (a str, as before) with its code and subject for machine formats."""
-
-    code: str
-    subject: str
-
-    @classmethod
-    def of(cls, code: str, message: str) -> Finding:
-        finding = cls(message)
-        finding.code = code
-        finding.subject = message.split(": ", 1)[0] if ": " in message else ""
-        return finding
-
-    def as_json(self) -> dict:
-        return {"code": self.code, "subject": self.subject, "message": str(self)}
 
 
 class _Check:
