@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass, field
+from typing import Any
 
 import xxhash
 
@@ -119,70 +120,116 @@ def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
 
     Built on arrays so a million databases take seconds: every database, instance,
     host, cluster, availability group and (when bound) system is a node of one
-    sparse graph; ties are its edges; scipy finds the components.
+    sparse graph; ties are its edges; scipy finds the components. In steps: the
+    nodes, the edges the bind rules draw, the components, the keys that really
+    tie, the components in scope, then one group record per component.
     """
     import numpy as np
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
 
-    bind = set(plan.grouping.bind)
-    db_ids = list(inv.databases)
-    dbs = list(inv.databases.values())
-    n = len(db_ids)
-    if n == 0:
+    if not inv.databases:
         return GroupingResult(plan.name, [], [])
-    index = {d: i for i, d in enumerate(db_ids)}
-    inst_ids = list(inv.instances)
-    inst_index = {k: i for i, k in enumerate(inst_ids)}
-    host_ids = list(inv.hosts)
-    host_index = {k: i for i, k in enumerate(host_ids)}
-    cluster_ids = sorted({h.cluster for h in inv.hosts.values() if h.cluster})
-    cluster_index = {k: i for i, k in enumerate(cluster_ids)}
-    ag_of = [d.availability_group for d in dbs]
-    ag_ids = sorted({a for a in ag_of if a})
-    ag_index = {k: i for i, k in enumerate(ag_ids)}
-    sys_ids = list(inv.systems)
-    sys_index = {k: i for i, k in enumerate(sys_ids)}
-    n_inst, n_host, n_clu, n_ag, n_sys = len(inst_ids), len(host_ids), len(cluster_ids), len(ag_ids), len(sys_ids)
-    off_inst = n
-    off_host = off_inst + n_inst
-    off_clu = off_host + n_host
-    off_ag = off_clu + n_clu
-    off_sys = off_ag + n_ag
-    nodes = off_sys + n_sys
+    bind: set[str] = set(plan.grouping.bind)
+    nodes = _Nodes.of(inv, np)
+    labels = _components(nodes, *_tie_edges(nodes, bind, plan.grouping.systems, np), np)
+    bound_keys = _bound_keys(nodes, bind, plan.grouping.systems, labels, np)
+    order, cut, migrated_mask, scope_mask = _selected(plan, inv, nodes, labels[: nodes.n], np)
+    groups, warnings = _group_records(plan, inv, nodes, labels[: nodes.n], bound_keys, order, cut, migrated_mask,
+                                      scope_mask)  # fmt: skip
+    if "links" not in bind and nodes.link_pairs:
+        warnings.extend(_unbound_links(groups, nodes.link_pairs))
+    groups.sort(key=lambda g: g.databases[0])
+    warnings.sort(key=lambda w: w.sort_key)
+    return GroupingResult(plan.name, groups, warnings)
 
-    # map() over a dict's __getitem__ with a -1 default: the fastest per-database lookup CPython offers
-    inst_lookup = _Default(inst_index)
-    db_inst = np.array(list(map(inst_lookup.__getitem__, [d.instance for d in dbs])), dtype=np.int64)
-    owner_lookup = _Default({d: sys_index[s] for d, s in inv.owner.items() if s in sys_index})
-    owner = np.array(list(map(owner_lookup.__getitem__, db_ids)), dtype=np.int64)
-    # instance -> host pairs (an instance on a RAC or failover cluster has several hosts)
-    ih_inst, ih_host = [], []
-    for k, inst in enumerate(inv.instances.values()):
-        for h in inst.all_hosts:
-            if h in host_index:
-                ih_inst.append(k)
-                ih_host.append(host_index[h])
-    ih_inst_a, ih_host_a = np.array(ih_inst, dtype=np.int64), np.array(ih_host, dtype=np.int64)
-    host_cluster = np.array(
-        [cluster_index.get(h.cluster, -1) if h.cluster else -1 for h in inv.hosts.values()], dtype=np.int64
-    )
-    ic_pairs = (
-        np.unique(np.stack([ih_inst_a, host_cluster[ih_host_a]], axis=1), axis=0)
-        if len(ih_inst)
-        else np.zeros((0, 2), np.int64)
-    )
-    ic_pairs = ic_pairs[ic_pairs[:, 1] >= 0]
 
+@dataclass
+class _Nodes:
+    """The graph's nodes as index ranges (databases first, then instances, hosts, clusters, availability groups
+    and systems), and each database's instance, owner and availability group as arrays."""
+
+    db_ids: list[str]
+    dbs: list
+    index: dict[str, int]
+    inst_ids: list[str]
+    host_ids: list[str]
+    cluster_ids: list[str]
+    ag_ids: list[str]
+    sys_ids: list[str]
+    db_inst: Any  # numpy int64 per database: its instance's index, -1 for none
+    owner: Any  # per database: its system's index, -1 for none
+    ag_idx: Any  # per database: its availability group's index, -1 for none
+    ih_inst: Any  # instance -> host pairs (an instance on a RAC or failover cluster has several hosts)
+    ih_host: Any
+    ic_pairs: Any  # instance -> cluster pairs
+    link_pairs: list[tuple[str, str]]
+
+    @property
+    def n(self) -> int:
+        return len(self.db_ids)
+
+    @property
+    def offsets(self) -> tuple[int, int, int, int, int, int]:
+        """Where instances, hosts, clusters, availability groups and systems start, and the node count."""
+        off_inst = self.n
+        off_host = off_inst + len(self.inst_ids)
+        off_clu = off_host + len(self.host_ids)
+        off_ag = off_clu + len(self.cluster_ids)
+        off_sys = off_ag + len(self.ag_ids)
+        return off_inst, off_host, off_clu, off_ag, off_sys, off_sys + len(self.sys_ids)
+
+    @classmethod
+    def of(cls, inv: Inventory, np) -> _Nodes:
+        db_ids = list(inv.databases)
+        dbs = list(inv.databases.values())
+        index = {d: i for i, d in enumerate(db_ids)}
+        inst_ids, host_ids, sys_ids = list(inv.instances), list(inv.hosts), list(inv.systems)
+        inst_index = {k: i for i, k in enumerate(inst_ids)}
+        host_index = {k: i for i, k in enumerate(host_ids)}
+        sys_index = {k: i for i, k in enumerate(sys_ids)}
+        cluster_ids = sorted({h.cluster for h in inv.hosts.values() if h.cluster})
+        cluster_index = {k: i for i, k in enumerate(cluster_ids)}
+        ag_of = [d.availability_group for d in dbs]
+        ag_ids = sorted({a for a in ag_of if a})
+        # map() over a dict's __getitem__ with a -1 default: the fastest per-database lookup CPython offers
+        db_inst = np.array(list(map(_Default(inst_index).__getitem__, [d.instance for d in dbs])), dtype=np.int64)
+        owner_lookup = _Default({d: sys_index[s] for d, s in inv.owner.items() if s in sys_index})
+        owner = np.array(list(map(owner_lookup.__getitem__, db_ids)), dtype=np.int64)
+        ag_lookup = _Default({k: i for i, k in enumerate(ag_ids)})
+        ag_idx = np.array(list(map(ag_lookup.__getitem__, ag_of)), dtype=np.int64)
+        ih_inst, ih_host = [], []
+        for k, inst in enumerate(inv.instances.values()):
+            for h in inst.all_hosts:
+                if h in host_index:
+                    ih_inst.append(k)
+                    ih_host.append(host_index[h])
+        ih_inst_a, ih_host_a = np.array(ih_inst, dtype=np.int64), np.array(ih_host, dtype=np.int64)
+        host_cluster = np.array(
+            [cluster_index.get(h.cluster, -1) if h.cluster else -1 for h in inv.hosts.values()], dtype=np.int64
+        )
+        ic_pairs = (
+            np.unique(np.stack([ih_inst_a, host_cluster[ih_host_a]], axis=1), axis=0)
+            if len(ih_inst)
+            else np.zeros((0, 2), np.int64)
+        )
+        link_pairs = [(db_ids[i], link) for i, d in enumerate(dbs) if d.links for link in d.links if link in index]
+        return cls(db_ids, dbs, index, inst_ids, host_ids, cluster_ids, ag_ids, sys_ids, db_inst, owner, ag_idx,
+                   ih_inst_a, ih_host_a, ic_pairs[ic_pairs[:, 1] >= 0], link_pairs)  # fmt: skip
+
+
+def _tie_edges(nodes: _Nodes, bind: set[str], systems: bool, np) -> tuple[Any, Any]:
+    """The edges the bind rules draw: database-instance, instance-host, instance-cluster, database-availability
+    group, database-system, database-database (links)."""
+    off_inst, off_host, off_clu, off_ag, off_sys, _ = nodes.offsets
     rows, cols = [], []
-    has_inst = db_inst >= 0
-    db_range = np.arange(n, dtype=np.int64)
+    has_inst = nodes.db_inst >= 0
+    db_range = np.arange(nodes.n, dtype=np.int64)
+    ic_pairs = nodes.ic_pairs
     if bind & {"instance", "host"}:
         rows.append(db_range[has_inst])
-        cols.append(off_inst + db_inst[has_inst])
+        cols.append(off_inst + nodes.db_inst[has_inst])
         if "host" in bind:
-            rows.append(off_inst + ih_inst_a)
-            cols.append(off_host + ih_host_a)
+            rows.append(off_inst + nodes.ih_inst)
+            cols.append(off_host + nodes.ih_host)
         if "cluster" in bind and len(ic_pairs):
             rows.append(off_inst + ic_pairs[:, 0])
             cols.append(off_clu + ic_pairs[:, 1])
@@ -191,34 +238,43 @@ def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
         inst_to_pairs: dict[int, list[int]] = {}
         for inst_k, clu in ic_pairs.tolist():
             inst_to_pairs.setdefault(inst_k, []).append(clu)
-        for i in np.flatnonzero(np.isin(db_inst, ic_pairs[:, 0])).tolist():
-            for clu in inst_to_pairs[int(db_inst[i])]:
+        for i in np.flatnonzero(np.isin(nodes.db_inst, ic_pairs[:, 0])).tolist():
+            for clu in inst_to_pairs[int(nodes.db_inst[i])]:
                 rows.append(np.array([i]))
                 cols.append(np.array([off_clu + clu]))
-    ag_lookup = _Default(ag_index)
-    ag_idx = np.array(list(map(ag_lookup.__getitem__, ag_of)), dtype=np.int64)
     if "availability_group" in bind:
-        m = ag_idx >= 0
+        m = nodes.ag_idx >= 0
         rows.append(db_range[m])
-        cols.append(off_ag + ag_idx[m])
-    if plan.grouping.systems:
-        m = owner >= 0
+        cols.append(off_ag + nodes.ag_idx[m])
+    if systems:
+        m = nodes.owner >= 0
         rows.append(db_range[m])
-        cols.append(off_sys + owner[m])
-    link_pairs: list[tuple[str, str]] = [
-        (db_ids[i], link) for i, d in enumerate(dbs) if d.links for link in d.links if link in index
-    ]
-    if "links" in bind and link_pairs:
-        rows.append(np.array([index[a] for a, _ in link_pairs], dtype=np.int64))
-        cols.append(np.array([index[b] for _, b in link_pairs], dtype=np.int64))
+        cols.append(off_sys + nodes.owner[m])
+    if "links" in bind and nodes.link_pairs:
+        rows.append(np.array([nodes.index[a] for a, _ in nodes.link_pairs], dtype=np.int64))
+        cols.append(np.array([nodes.index[b] for _, b in nodes.link_pairs], dtype=np.int64))
     r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
     c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-    graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(nodes, nodes)).tocsr()
-    _, labels = connected_components(graph, directed=False)
-    db_label = labels[:n]
+    return r, c
 
-    # which keys really tie (two or more databases share them), for `bound_by`
-    per_inst = np.bincount(db_inst[has_inst], minlength=n_inst)
+
+def _components(nodes: _Nodes, r, c, np):
+    """The connected component of every node (scipy, on a sparse matrix of the edges)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    count = nodes.offsets[-1]
+    graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(count, count)).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    return labels
+
+
+def _bound_keys(nodes: _Nodes, bind: set[str], systems: bool, labels, np) -> dict[int, list[tuple[str, str]]]:
+    """Per component, the keys that really tie it (two or more databases share them), for `bound_by`."""
+    off_inst, off_host, off_clu, _off_ag, _off_sys, _ = nodes.offsets
+    db_label = labels[: nodes.n]
+    db_inst, owner, ag_idx, ic_pairs = nodes.db_inst, nodes.owner, nodes.ag_idx, nodes.ic_pairs
+    per_inst = np.bincount(db_inst[db_inst >= 0], minlength=len(nodes.inst_ids))
     bound_keys: dict[int, list[tuple[str, str]]] = {}
 
     def add_bound(rule: str, names: list[str], counts, node_offset: int, members=None) -> None:
@@ -227,48 +283,57 @@ def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
                 int(labels[node_offset + k]) if members is None else int(db_label[members[k]]), []
             ).append((rule, names[k]))
 
-    if "instance" in bind:
-        add_bound("instance", inst_ids, per_inst, off_inst)
-    if "host" in bind:
-        add_bound("host", host_ids, np.bincount(ih_host_a, weights=per_inst[ih_inst_a], minlength=n_host), off_host)
-    if "cluster" in bind and len(ic_pairs):
-        add_bound(
-            "cluster",
-            cluster_ids,
-            np.bincount(ic_pairs[:, 1], weights=per_inst[ic_pairs[:, 0]], minlength=n_clu),
-            off_clu,
-        )
-    if "availability_group" in bind and n_ag:
+    def first_member(idx) -> dict[int, int]:
         first: dict[int, int] = {}
-        for i in np.flatnonzero(ag_idx >= 0).tolist():
-            first.setdefault(int(ag_idx[i]), i)
-        add_bound("availability_group", ag_ids, np.bincount(ag_idx[ag_idx >= 0], minlength=n_ag), 0, members=first)
-    if plan.grouping.systems and n_sys:
-        first = {}
-        for i in np.flatnonzero(owner >= 0).tolist():
-            first.setdefault(int(owner[i]), i)
-        add_bound("systems", sys_ids, np.bincount(owner[owner >= 0], minlength=n_sys), 0, members=first)
-    if "links" in bind:
-        for a, b in link_pairs:
-            lo, hi = sorted((a, b))
-            bound_keys.setdefault(int(db_label[index[a]]), []).append(("links", f"{lo} -> {hi}"))
+        for i in np.flatnonzero(idx >= 0).tolist():
+            first.setdefault(int(idx[i]), i)
+        return first
 
-    # scope and migration, as masks
-    scope_mask = _scope_mask(plan, inv, np, index, db_inst, owner, sys_ids)
-    migrated_mask = np.zeros(n, dtype=bool)
+    if "instance" in bind:
+        add_bound("instance", nodes.inst_ids, per_inst, off_inst)
+    if "host" in bind:
+        weights = np.bincount(nodes.ih_host, weights=per_inst[nodes.ih_inst], minlength=len(nodes.host_ids))
+        add_bound("host", nodes.host_ids, weights, off_host)
+    if "cluster" in bind and len(ic_pairs):
+        weights = np.bincount(ic_pairs[:, 1], weights=per_inst[ic_pairs[:, 0]], minlength=len(nodes.cluster_ids))
+        add_bound("cluster", nodes.cluster_ids, weights, off_clu)
+    if "availability_group" in bind and nodes.ag_ids:
+        counts = np.bincount(ag_idx[ag_idx >= 0], minlength=len(nodes.ag_ids))
+        add_bound("availability_group", nodes.ag_ids, counts, 0, members=first_member(ag_idx))
+    if systems and nodes.sys_ids:
+        counts = np.bincount(owner[owner >= 0], minlength=len(nodes.sys_ids))
+        add_bound("systems", nodes.sys_ids, counts, 0, members=first_member(owner))
+    if "links" in bind:
+        for a, b in nodes.link_pairs:
+            lo, hi = sorted((a, b))
+            bound_keys.setdefault(int(db_label[nodes.index[a]]), []).append(("links", f"{lo} -> {hi}"))
+    return bound_keys
+
+
+def _selected(plan: DatabasePlan, inv: Inventory, nodes: _Nodes, db_label, np) -> tuple:
+    """The databases of every component that holds a database in scope and not yet migrated, ordered by
+    component (`order`, with `cut` where a component ends), and the migrated and in-scope masks."""
+    scope_mask = _scope_mask(plan, inv, np, nodes.index, nodes.db_inst, nodes.owner, nodes.sys_ids)
+    migrated_mask = np.zeros(nodes.n, dtype=bool)
     for d in plan.migrated:
-        if d in index:
-            migrated_mask[index[d]] = True
+        if d in nodes.index:
+            migrated_mask[nodes.index[d]] = True
     wanted = np.unique(db_label[scope_mask & ~migrated_mask])
-    member_mask = np.isin(db_label, wanted)
-    members = np.flatnonzero(member_mask)
+    members = np.flatnonzero(np.isin(db_label, wanted))
     order = members[np.argsort(db_label[members], kind="stable")]
     cut = np.flatnonzero(np.diff(db_label[order])) + 1
+    return order, cut, migrated_mask, scope_mask
 
+
+def _group_records(
+    plan: DatabasePlan, inv: Inventory, nodes: _Nodes, db_label, bound_keys, order, cut, migrated_mask, scope_mask
+) -> tuple[list[Group], list[Finding]]:
+    """One Group per selected component, from plain lists (element access on numpy arrays is slow)."""
+    db_ids, dbs, inst_ids, sys_ids = nodes.db_ids, nodes.dbs, nodes.inst_ids, nodes.sys_ids
     inst_hosts = [inst.all_hosts for inst in inv.instances.values()]
     inst_engine = [inst.engine for inst in inv.instances.values()]
-    # plain lists for the per-group loop: element access on numpy arrays is slow
-    mig, dinst, own, in_scope_l = migrated_mask.tolist(), db_inst.tolist(), owner.tolist(), scope_mask.tolist()
+    mig, dinst = migrated_mask.tolist(), nodes.db_inst.tolist()
+    own, in_scope_l = nodes.owner.tolist(), scope_mask.tolist()
     sizes = [d.size_gb for d in dbs]
     envs_of = [d.environment or "other" for d in dbs]
     agency_of = [inv.systems[s].agency for s in sys_ids]
@@ -300,34 +365,26 @@ def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
             sys_set = {own[i] for i in moving_idx} - {-1}
             envs = sorted({envs_of[i] for i in moving_idx})
             size = sum(sizes[i] for i in moving_idx)
-        systems = sorted(sys_ids[k] for k in sys_set)
-        agencies = sorted({agency_of[k] for k in sys_set} - {None})
-        gid = group_id(moving)
         ties = sorted(set(bound_keys.get(db_label_l[idxs[0]], ())))
-        outside = [db_ids[i] for i in moving_idx if not in_scope_l[i]]
         groups.append(
             Group(
-                id=gid,
+                id=group_id(moving),
                 databases=moving,
                 instances=sorted(inst_ids[k] for k in insts),
                 hosts=sorted({h for k in insts for h in inst_hosts[k]}),
-                systems=systems,
-                agencies=agencies,
+                systems=sorted(sys_ids[k] for k in sys_set),
+                agencies=sorted({agency_of[k] for k in sys_set} - {None}),
                 engines=sorted({inst_engine[k] for k in insts}),
                 environments=envs,
                 size_gb=size,
                 estimated_hours=overhead + size * hours_per_gb,
                 bound_by=[{"rule": r, "key": k} for r, k in ties],
                 migrated=done,
-                out_of_scope=outside,
+                out_of_scope=[db_ids[i] for i in moving_idx if not in_scope_l[i]],
             )
         )
         warnings.extend(_group_warnings(plan, inv, groups[-1], envs, done))
-    if "links" not in bind and link_pairs:
-        warnings.extend(_unbound_links(groups, link_pairs))
-    groups.sort(key=lambda g: g.databases[0])
-    warnings.sort(key=lambda w: w.sort_key)
-    return GroupingResult(plan.name, groups, warnings)
+    return groups, warnings
 
 
 def _group_warnings(plan: DatabasePlan, inv: Inventory, g: Group, envs: list[str], done: list[str]) -> list[Finding]:
