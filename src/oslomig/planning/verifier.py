@@ -93,137 +93,145 @@ class _Check:
 
     def check_assignments(self) -> None:
         """One window occurrence per assignment: rules 0-2, 4-6 and the owners' dates and windows."""
-        schedule = self.schedule
-        plan = self.plan
-        inv = self.inv
-        today = self.today
-        tz = self.tz
-        problems = self.problems
-        windows = self.windows
-        migrated = self.migrated
-        announced = self.announced
-        usage = self.usage
-        touched = self.touched
-        start_of = self.start_of
-        end_of = self.end_of
-        seen = self.seen
-        period_start = self.period_start
-        period_end = self.period_end
-        for a in schedule["assignments"]:
+        for a in self.schedule["assignments"]:
             gid = a["group"]
-            start, end = dt.datetime.fromisoformat(a["start"]), dt.datetime.fromisoformat(a["end"])
-            local = start.astimezone(tz)
-            w = windows.get(a["window"])
+            w = self.windows.get(a["window"])
             if w is None:
-                problems.append(Finding.of("unknown-window", f"{gid}: window {a['window']!r} is not in the plan"))
+                self.problems.append(Finding.of("unknown-window", f"{gid}: window {a['window']!r} is not in the plan"))
                 continue
-            # 0. the bounds are a real occurrence of the window (wall-clock start + hours)
-            unknown = [d for d in a["databases"] if d not in inv.databases]
+            unknown = [d for d in a["databases"] if d not in self.inv.databases]
             if unknown:
-                problems.append(
+                self.problems.append(
                     Finding.of(
                         "unknown-database",
                         f"{gid}: {', '.join(unknown[:5])} {'is' if len(unknown) == 1 else 'are'} not in the inventory",
                     )
                 )
                 continue
-            if local.strftime("%H:%M") != w.start or not (
-                local.date() in w.dates or WEEKDAYS[local.weekday()] in w.weekdays
-            ):
-                problems.append(
-                    Finding.of("not-an-occurrence", f"{gid}: {a['start']} is not an occurrence of window {w.name}")
-                )
-            wall_end = (local.replace(tzinfo=None) + dt.timedelta(hours=w.hours)).replace(tzinfo=tz)
-            if wall_end.astimezone(dt.UTC) != end.astimezone(dt.UTC):
-                problems.append(
-                    Finding.of(
-                        "wrong-end", f"{gid}: end {a['end']} is not {w.hours:g} wall-clock hours after the start"
-                    )
-                )
-            real_hours = (end - start).total_seconds() / 3600
-            # estimated hours recomputed from the inventory
-            size = sum(inv.databases[d].size_gb for d in a["databases"])
-            est = plan.timing.overhead_hours + size / plan.timing.throughput_gb_per_hour
-            if abs(est - a["estimated_hours"]) > 0.01:
-                problems.append(
-                    Finding.of(
-                        "wrong-estimate",
-                        f"{gid}: estimated_hours {a['estimated_hours']} but the databases add up to {est:.3f}",
-                    )
-                )
-            is_announced = any(
-                d in announced and announced[d].astimezone(dt.UTC) == start.astimezone(dt.UTC) for d in a["databases"]
+            start, end = dt.datetime.fromisoformat(a["start"]), dt.datetime.fromisoformat(a["end"])
+            self._is_an_occurrence(a, w, start, end)
+            est = self._estimate(a)
+            is_announced = self._announced(a, start)
+            systems = {self.inv.owner[d] for d in a["databases"] if d in self.inv.owner}
+            agencies = {ag for s in systems if (ag := self.inv.systems[s].agency)}
+            if not is_announced:  # an announced group is kept as announced, even where it no longer fits
+                self._fits(a, w, start, end, est)
+                self._dates(gid, start, end, systems, agencies)
+                self._owners(gid, w, start, end, systems, agencies)
+            self._record(a, w, start, end, est, is_announced, systems, agencies)
+
+    def _is_an_occurrence(self, a: dict, w, start: dt.datetime, end: dt.datetime) -> None:
+        """Rule 0: the bounds are a real occurrence of the window (wall-clock start + hours)."""
+        gid, local = a["group"], start.astimezone(self.tz)
+        if local.strftime("%H:%M") != w.start or not (
+            local.date() in w.dates or WEEKDAYS[local.weekday()] in w.weekdays
+        ):
+            self.problems.append(
+                Finding.of("not-an-occurrence", f"{gid}: {a['start']} is not an occurrence of window {w.name}")
             )
-            if a.get("announced") and not is_announced:
-                problems.append(
+        wall_end = (local.replace(tzinfo=None) + dt.timedelta(hours=w.hours)).replace(tzinfo=self.tz)
+        if wall_end.astimezone(dt.UTC) != end.astimezone(dt.UTC):
+            self.problems.append(
+                Finding.of(
+                    "wrong-end", f"{a['group']}: end {a['end']} is not {w.hours:g} wall-clock hours after the start"
+                )
+            )
+
+    def _estimate(self, a: dict) -> float:
+        """The estimated hours recomputed from the inventory; the schedule's own figure must agree."""
+        timing = self.plan.timing
+        est = timing.overhead_hours + sum(self.inv.databases[d].size_gb for d in a["databases"]) / (
+            timing.throughput_gb_per_hour
+        )
+        if abs(est - a["estimated_hours"]) > 0.01:
+            self.problems.append(
+                Finding.of(
+                    "wrong-estimate",
+                    f"{a['group']}: estimated_hours {a['estimated_hours']} but the databases add up to {est:.3f}",
+                )
+            )
+        return est
+
+    def _announced(self, a: dict, start: dt.datetime) -> bool:
+        """Whether a member was announced for this very start (and a group marked announced must be)."""
+        announced = self.announced
+        is_announced = any(
+            d in announced and announced[d].astimezone(dt.UTC) == start.astimezone(dt.UTC) for d in a["databases"]
+        )
+        if a.get("announced") and not is_announced:
+            self.problems.append(
+                Finding.of(
+                    "not-announced", f"{a['group']}: marked announced, but no member was announced for {a['start']}"
+                )
+            )
+        return is_announced
+
+    def _fits(self, a: dict, w, start: dt.datetime, end: dt.datetime, est: float) -> None:
+        """Rules 1, 2 and 4: inside the period, long enough, an engine the window allows."""
+        gid, inv = a["group"], self.inv
+        if start < self.period_start or end > self.period_end:
+            self.problems.append(Finding.of("outside-period", f"{gid}: {a['start']}–{a['end']} is outside the period"))
+        real_hours = (end - start).total_seconds() / 3600
+        if est > real_hours + 1e-6:
+            self.problems.append(
+                Finding.of("window-too-short", f"{gid}: needs {est:.2f} h, window {w.name} gives {real_hours:g} h")
+            )
+        engines = {inv.instances[inv.databases[d].instance].engine for d in a["databases"]}
+        if w.engines and not engines <= set(w.engines):
+            self.problems.append(
+                Finding.of("engine-not-allowed", f"{gid}: engines {sorted(engines)} not allowed in window {w.name}")
+            )
+
+    def _dates(self, gid: str, start: dt.datetime, end: dt.datetime, systems: set, agencies: set) -> None:
+        """Rules 5 and 6: no day in a blackout of the group's systems or agencies; notice before the start."""
+        local, plan = start.astimezone(self.tz), self.plan
+        for day in sorted(_days_touched(local, end.astimezone(self.tz))):
+            for name in _blackout_hits(plan, day, systems, agencies):
+                self.problems.append(Finding.of("blackout", f"{gid}: {day} is in blackout {name}"))
+        if local.date() < self.today + dt.timedelta(days=plan.notice_days):
+            self.problems.append(
+                Finding.of(
+                    "notice", f"{gid}: starts {local.date()}, less than {plan.notice_days} days after {self.today}"
+                )
+            )
+
+    def _owners(self, gid: str, w, start: dt.datetime, end: dt.datetime, systems: set, agencies: set) -> None:
+        """Rule 8: the owners' answers that name the group's systems or agencies: dates and windows."""
+        first, last = start.astimezone(self.tz).date(), end.astimezone(self.tz).date()
+        for c in self.plan.constraints:
+            if not (set(c.systems) & systems or set(c.agencies) & agencies):
+                continue
+            who = ", ".join([*c.systems, *c.agencies])
+            if c.not_before is not None and first < c.not_before:
+                self.problems.append(
                     Finding.of(
-                        "not-announced", f"{gid}: marked announced, but no member was announced for {a['start']}"
+                        "owner-not-before", f"{gid}: starts {first}, before {c.not_before} (owner constraint {who})"
                     )
                 )
-            # 1. inside the period
-            if not is_announced and (start < period_start or end > period_end):
-                problems.append(Finding.of("outside-period", f"{gid}: {a['start']}–{a['end']} is outside the period"))
-            # 2. fits the window (an announced group is kept as announced, even where it does not fit)
-            if est > real_hours + 1e-6 and not is_announced:
-                problems.append(
-                    Finding.of("window-too-short", f"{gid}: needs {est:.2f} h, window {w.name} gives {real_hours:g} h")
+            if c.not_after is not None and last > c.not_after:
+                self.problems.append(
+                    Finding.of("owner-not-after", f"{gid}: ends {last}, after {c.not_after} (owner constraint {who})")
                 )
-            # 4. engines
-            engines = {inv.instances[inv.databases[d].instance].engine for d in a["databases"]}
-            if w.engines and not engines <= set(w.engines) and not is_announced:
-                problems.append(
-                    Finding.of("engine-not-allowed", f"{gid}: engines {sorted(engines)} not allowed in window {w.name}")
-                )
-            systems = {inv.owner[d] for d in a["databases"] if d in inv.owner}
-            agencies = {ag for s in systems if (ag := inv.systems[s].agency)}
-            if not is_announced:
-                # 5. blackouts
-                for day in sorted(_days_touched(local, end.astimezone(tz))):
-                    for name in _blackout_hits(plan, day, systems, agencies):
-                        problems.append(Finding.of("blackout", f"{gid}: {day} is in blackout {name}"))
-                # 6. notice
-                if local.date() < today + dt.timedelta(days=plan.notice_days):
-                    problems.append(
-                        Finding.of(
-                            "notice", f"{gid}: starts {local.date()}, less than {plan.notice_days} days after {today}"
-                        )
+            if c.windows and w.name not in c.windows:
+                self.problems.append(
+                    Finding.of(
+                        "owner-windows",
+                        f"{gid}: window {w.name} is not one of {', '.join(c.windows)} (owner constraint {who})",
                     )
-                # 8. owners' answers: dates and windows
-                for c in plan.constraints:
-                    if not (set(c.systems) & systems or set(c.agencies) & agencies):
-                        continue
-                    who = ", ".join([*c.systems, *c.agencies])
-                    if c.not_before is not None and local.date() < c.not_before:
-                        problems.append(
-                            Finding.of(
-                                "owner-not-before",
-                                f"{gid}: starts {local.date()}, before {c.not_before} (owner constraint {who})",
-                            )
-                        )
-                    if c.not_after is not None and end.astimezone(tz).date() > c.not_after:
-                        problems.append(
-                            Finding.of(
-                                "owner-not-after",
-                                f"{gid}: ends {end.astimezone(tz).date()}, after {c.not_after} "
-                                f"(owner constraint {who})",
-                            )
-                        )
-                    if c.windows and w.name not in c.windows:
-                        problems.append(
-                            Finding.of(
-                                "owner-windows",
-                                f"{gid}: window {w.name} is not one of {', '.join(c.windows)} (owner constraint {who})",
-                            )
-                        )
-            touched[(w.name, a["start"])].append((systems, agencies, is_announced))
-            usage[(w.name, a["start"])].append((gid, est, is_announced))
-            start_of[gid], end_of[gid] = start, end
-            for d in a["databases"]:
-                if d in seen:
-                    problems.append(Finding.of("scheduled-twice", f"{d} is in both {seen[d]} and {gid}"))
-                seen[d] = gid
-                if d in migrated:
-                    problems.append(Finding.of("already-migrated", f"{gid}: {d} is already migrated"))
+                )
+
+    def _record(self, a: dict, w, start, end, est: float, is_announced: bool, systems: set, agencies: set) -> None:
+        """What the checks across assignments need; a database scheduled twice or already migrated."""
+        gid = a["group"]
+        self.touched[(w.name, a["start"])].append((systems, agencies, is_announced))
+        self.usage[(w.name, a["start"])].append((gid, est, is_announced))
+        self.start_of[gid], self.end_of[gid] = start, end
+        for d in a["databases"]:
+            if d in self.seen:
+                self.problems.append(Finding.of("scheduled-twice", f"{d} is in both {self.seen[d]} and {gid}"))
+            self.seen[d] = gid
+            if d in self.migrated:
+                self.problems.append(Finding.of("already-migrated", f"{gid}: {d} is already migrated"))
 
     def check_capacity(self) -> None:
         """Rule 3: hours and groups per occurrence."""
