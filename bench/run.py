@@ -363,6 +363,73 @@ def make_tree(n_files: int) -> Path:
     return root
 
 
+def make_department_tree(n_files: int, seed: int = 2021) -> Path:
+    """SPEC §6's department tree: `n_files` real files in nested folders of uneven fan-out, log-normal sizes
+    (median about 1 KB, capped at 256 KB), about 5% exact copies, files of one size mostly differing in their
+    first bytes. Kept between runs (`.complete`); its disk use is printed."""
+    import math
+
+    root = BENCH_DIR / f"dept-{n_files}"
+    if (root / ".complete").exists():
+        return root
+    rng = random.Random(seed)
+    folders = [root]
+    made = 0
+    originals: list[Path] = []
+    while made < n_files:
+        # uneven fan-out: most folders hold a handful of files, a few hold hundreds
+        parent = folders[int(len(folders) * rng.random() ** 2)] if len(folders) > 1 else root
+        folder = parent / f"mappe-{len(folders):06d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        folders.append(folder)
+        for _ in range(min(n_files - made, int(rng.paretovariate(1.2) * 8))):
+            path = folder / f"dok-{made:07d}.{rng.choice(['docx', 'xlsx', 'pdf', 'txt', 'msg'])}"
+            if originals and rng.random() < 0.05:
+                path.write_bytes(rng.choice(originals).read_bytes())  # an exact copy
+            else:
+                size = min(256 * 1024, max(1, int(math.exp(rng.gauss(math.log(1024), 1.3)))))
+                # the first bytes differ between files of one size (a header with a counter), the rest repeats
+                head = f"{made:012d}".encode()
+                path.write_bytes((head + bytes([made % 251]) * size)[:size])
+                if len(originals) < 5000:
+                    originals.append(path)
+            made += 1
+    (root / ".complete").touch()
+    return root
+
+
+def disk_use(root: Path) -> str:
+    out = subprocess.run(["du", "-sh", str(root)], capture_output=True, text=True).stdout.split()
+    return out[0] if out else "?"
+
+
+def bench_share_dept(args) -> None:
+    """SPEC §6: the department tree (duplicates included) against rdfind -dryrun true on the same tree."""
+    sizes = [200_000] if args.quick else [200_000, 1_000_000]
+    rdfind = shutil.which("rdfind")
+    print("share scan, local, department tree (median of 3; rdfind and find in the same run)")
+    for n in sizes:
+        root = make_department_tree(n)
+        find_cmd = ["find", str(root), "-printf", "%s %T@ %p\n"]
+        subprocess.run(find_cmd, stdout=subprocess.DEVNULL)  # warm the cache
+        ref_find, _ = timed_rss(find_cmd, 3)
+        db = BENCH_DIR / f"dept-{n}.sqlite"
+
+        def fresh(db=db):
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+        ours, rss = timed_rss([str(BIN / "oslomig"), "share", "scan", str(root), "--db", str(db)], 3, fresh)
+        if rdfind:
+            ref, _ = timed_rss([rdfind, "-dryrun", "true", "-outputname", "/dev/null", str(root)], 3)
+            verdict = f"ratio {ours / ref:.2f}x (budget 1.0x): {'OK' if ours <= ref else 'OVER'}"
+            reference = f"rdfind -dryrun: {ref:.2f} s; find: {ref_find:.2f} s"
+        else:
+            verdict, reference = "rdfind not installed", f"find: {ref_find:.2f} s"
+        row(f"department tree, {n:,} files ({disk_use(root)})", f"{ours:.2f} s", reference, verdict)
+        row("", f"peak {rss / 1024:.0f} MB", "", "")
+
+
 def timed_rss(cmd: list[str], runs: int, setup=None) -> tuple[float, int]:
     """Median wall time and the largest peak RSS (KB) over `runs` runs, via /usr/bin/time."""
     times, peaks = [], []
@@ -662,6 +729,7 @@ BENCHES = {
     "schedule": bench_schedule,
     "status": bench_status,
     "share-local": bench_share_local,
+    "share-dept": bench_share_dept,
     "share-ssh": bench_share_ssh,
     "share-smb": bench_share_smb,
     "manifest": bench_manifest,

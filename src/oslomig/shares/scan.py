@@ -167,47 +167,42 @@ def hash_collisions(
     open_file: Callable[[bytes], IO[bytes]],
     workers: int = 1,
 ) -> None:
-    """Hashes only where sizes collide: size, then a 4 KiB prefix hash, then the full hash. A file of at most
-    4 KiB is read once: its prefix hash is its full hash. `open_file` opens a scanned path for reading (a local
-    file, a file on an SMB share); `workers` > 1 reads that many files at a time (for a share across a network,
-    where each file costs round trips), results kept in path order."""
+    """Hashes only where sizes collide: size, then a 4 KiB prefix hash, then the full hash where prefixes collide
+    too. A file of at most 4 KiB is read once: its prefix hash is its full hash. `open_file` opens a scanned path
+    for reading (a local file, a file on an SMB share); `workers` > 1 reads that many files at a time. The
+    hashes are kept in memory (only colliding files have any) and written once, in key order (`store_hashes`)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    failures = []
-    whole: dict[bytes, str] = {}  # small files: the prefix round read all of them
+    failures: list[tuple] = []
     pool = ThreadPoolExecutor(workers) if workers > 1 else None
 
-    def one(item: tuple[bytes, int], limit: int | None) -> tuple[bytes, str | OSError]:
-        rel, size = item
-        if limit is None and rel in whole:
-            return rel, whole[rel]
-        try:
-            return rel, _hash_file(partial(open_file, rel), limit if size > PREFIX_BYTES else None)
-        except OSError as exc:
-            return rel, exc
+    def read_all(items: list[tuple[bytes, int]], limit: int | None) -> list[tuple[bytes, int, str]]:
+        def one(item: tuple[bytes, int]) -> tuple[bytes, int, str | OSError]:
+            rel, size = item
+            try:
+                return rel, size, _hash_file(partial(open_file, rel), limit if size > PREFIX_BYTES else None)
+            except OSError as exc:
+                return rel, size, exc
+
+        done = []
+        for rel, size, outcome in pool.map(one, items) if pool else map(one, items):
+            if isinstance(outcome, OSError):
+                failures.append((rel, "hash_failed", f"cannot read content: {outcome.strerror or outcome}"))
+            else:
+                done.append((rel, size, outcome))
+        result.hashed += len(items)
+        return done
 
     try:
-        for column, rows, limit in (
-            ("prefix_hash", store.size_collisions, PREFIX_BYTES),
-            ("full_hash", store.prefix_collisions, None),
-        ):
-            items = rows(scan_id)
-            small = {rel for rel, size in items if size <= PREFIX_BYTES} if limit is not None else set()
-            done = pool.map(one, items, [limit] * len(items)) if pool else (one(i, limit) for i in items)
-            batch = []
-            for rel, outcome in done:
-                if isinstance(outcome, OSError):
-                    failures.append((rel, "hash_failed", f"cannot read content: {outcome.strerror or outcome}"))
-                    continue
-                batch.append((rel, outcome))
-                if rel in small:
-                    whole[rel] = outcome
-                if not (limit is None and rel in whole):
-                    result.hashed += 1
-                if len(batch) >= BATCH:
-                    store.set_hashes(scan_id, column, batch)
-                    batch.clear()
-            store.set_hashes(scan_id, column, batch)
+        prefixes = read_all(store.size_collisions(scan_id), PREFIX_BYTES)
+        count: dict[tuple[int, str], int] = {}
+        for _rel, size, h in prefixes:
+            count[size, h] = count.get((size, h), 0) + 1
+        # small files were read whole: their prefix hash is their full hash
+        full = {rel: h for rel, size, h in prefixes if count[size, h] > 1 and size <= PREFIX_BYTES}
+        again = [(rel, size) for rel, size, h in prefixes if count[size, h] > 1 and size > PREFIX_BYTES]
+        full.update((rel, h) for rel, _size, h in read_all(again, None))
+        store.store_hashes(scan_id, [(rel, h, full.get(rel)) for rel, _size, h in prefixes])
     finally:
         if pool:
             pool.shutdown(wait=True, cancel_futures=True)
