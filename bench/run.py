@@ -415,10 +415,7 @@ def bench_share_dept(args) -> None:
         ref_find, _ = timed_rss(find_cmd, 3)
         db = BENCH_DIR / f"dept-{n}.sqlite"
 
-        def fresh(db=db):
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{db}{suffix}").unlink(missing_ok=True)
-
+        fresh = removing(db)
         ours, rss = timed_rss([str(BIN / "oslomig"), "share", "scan", str(root), "--db", str(db)], 3, fresh)
         if rdfind:
             ref, _ = timed_rss([rdfind, "-dryrun", "true", "-outputname", "/dev/null", str(root)], 3)
@@ -428,6 +425,16 @@ def bench_share_dept(args) -> None:
             verdict, reference = "rdfind not installed", f"find: {ref_find:.2f} s"
         row(f"department tree, {n:,} files ({disk_use(root)})", f"{ours:.2f} s", reference, verdict)
         row("", f"peak {rss / 1024:.0f} MB", "", "")
+
+
+def removing(db: Path):
+    """A setup step for timed_rss: each timed scan starts from no scan database."""
+
+    def fresh() -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+    return fresh
 
 
 def timed_rss(cmd: list[str], runs: int, setup=None) -> tuple[float, int]:
@@ -459,10 +466,7 @@ def bench_share_local(args) -> None:
         ref, _ = timed_rss(find_cmd, 3)
         db = BENCH_DIR / f"scan-{n}.sqlite"
 
-        def fresh(db=db):
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{db}{suffix}").unlink(missing_ok=True)
-
+        fresh = removing(db)
         ours, rss = timed_rss([str(BIN / "oslomig"), "share", "scan", str(root), "--db", str(db)], 3, fresh)
         row(
             f"oslomig share scan, {n:,} files",
@@ -544,10 +548,7 @@ def bench_share_ssh(args) -> None:
         ref, _ = timed_rss(ref_cmd, 3)
         db = BENCH_DIR / "ssh.sqlite"
 
-        def fresh(db=db):
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{db}{suffix}").unlink(missing_ok=True)
-
+        fresh = removing(db)
         ours, rss = timed_rss(
             [
                 str(BIN / "oslomig"),
@@ -622,10 +623,7 @@ def bench_share_smb(args) -> None:
     try:
         db = BENCH_DIR / "smb.sqlite"
 
-        def fresh(db=db):
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{db}{suffix}").unlink(missing_ok=True)
-
+        fresh = removing(db)
         scan = [str(BIN / "oslomig"), "share", "scan"]
         os.environ["OSLOMIG_SMB_PASSWORD"] = SMB_PASSWORD
         ours, rss = timed_rss([*scan, server.url("dept"), "--db", str(db)], 3, fresh)
