@@ -483,3 +483,95 @@ def test_an_announced_group_takes_its_place_under_max_groups():
         "2021-05-04T18:00:00+02:00": ["h0/A/db", "h1/A/db"],
         "2021-05-11T18:00:00+02:00": ["h2/A/db", "h3/A/db"],
     }
+
+
+@settings(
+    max_examples=int(os.environ.get("OSLOMIG_PROPERTY_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(estates(), st.integers(0, 3), st.sampled_from([("2021-05-01", "2021-06-30"), ("2021-03-01", "2021-09-30")]))
+def test_a_replan_the_greedy_calls_optimal_is_not_beaten_by_the_solver(case, system, span):
+    """A re-plan (one new blackout for one system) that the greedy claims optimal (every group placed, every group
+    kept that can stay, the finish at the bound) must not be beaten by CP-SAT on the same objective: as many groups
+    scheduled, as few moved, finish as early."""
+    from hypothesis import assume, event
+
+    from oslomig.models import Blackout
+
+    plan, inv, today = case
+    grouping = compute_groups(plan, inv)
+    first = build_schedule(plan, inv, grouping, today, use_solver=False).as_json()
+    assume(first["assignments"])
+    blackout = Blackout.model_validate({"name": "new", "from": span[0], "to": span[1], "systems": [f"S{system}"]})
+    changed = plan.model_copy(update={"blackouts": [*plan.blackouts, blackout]})
+    again = build_schedule(changed, inv, grouping, today, time_limit=2.0, previous=first["assignments"])
+    event(f"re-plan solver: {again.solver.split(' ')[0]}; proven {again.proven_optimal}")
+    assert verify_schedule(again.as_json(), changed, inv, today) == []
+    if not (again.proven_optimal and again.solver == "greedy"):
+        return
+    solved = build_schedule(changed, inv, grouping, today, time_limit=5.0, previous=first["assignments"],
+                            force_solver=True)  # fmt: skip
+
+    def score(s) -> tuple:
+        return len(s.assignments), -len(s.moved), -(s.finish.timestamp() if s.finish else 0)
+
+    assert score(solved) <= score(again), (score(solved), score(again))
+
+
+def test_a_replan_proves_the_extra_move_a_full_week_forces():
+    """Tuesdays only, one group a night. The test group T loses its night to a blackout; its prod group P can stay
+    only if T moves to the one earlier free night. When that night is free, only T moves; when a kept group fills
+    it, P must move too, and the greedy proves this (no solver run) — the fewest moves and the finish both at
+    their bounds."""
+    from oslomig.models import Blackout
+
+    dbs = [
+        {"id": "t1/A/app_test", "instance": "t1/A", "size_gb": 10, "environment": "test"},
+        {"id": "p1/A/app", "instance": "p1/A", "size_gb": 10, "environment": "prod"},
+        {"id": "f1/A/filler", "instance": "f1/A", "size_gb": 10, "environment": "prod"},
+    ]
+    systems = [
+        {"id": "S0", "agency": "UKE", "databases": ["t1/A/app_test", "p1/A/app"]},
+        {"id": "S1", "agency": "UKE", "databases": ["f1/A/filler"]},
+    ]
+    inv = make_inventory(dbs, systems=systems)
+    window = {"name": "tue", "weekdays": ["tue"], "start": "18:00", "hours": 10, "max_groups": 1}
+    plan = make_plan(
+        period={"start": "2021-05-03", "end": "2021-06-30"}, windows=[window], notice_days=0, test_before_prod_days=7
+    )
+    grouping = compute_groups(plan, inv)
+    gid = {g.databases[0]: g.id for g in grouping.groups}
+
+    def at(day: str) -> str:
+        return f"2021-05-{day}T18:00:00+02:00"
+
+    def previous(filler_day: str) -> list[dict]:
+        rows = [("t1/A/app_test", "11"), ("p1/A/app", "25"), ("f1/A/filler", filler_day)]
+        return [
+            {
+                "group": gid[d],
+                "window": "tue",
+                "start": at(day),
+                "end": at(day),
+                "databases": [d],
+                "estimated_hours": 1.0,
+            }  # fmt: skip
+            for d, day in rows
+        ]
+
+    blackout = Blackout.model_validate({"name": "b", "from": "2021-05-11", "to": "2021-05-11", "systems": ["S0"]})
+    changed = plan.model_copy(update={"blackouts": [blackout]})
+    today = dt.date(2021, 5, 1)
+    # the night of the 4th is free: T moves there, P stays on the 25th
+    free = build_schedule(changed, inv, grouping, today, previous=previous("18"))
+    assert [m["group"] for m in free.moved] == [gid["t1/A/app_test"]]
+    assert free.proven_optimal and free.solver == "greedy"  # proven without the solver
+    # the filler holds the 4th: one move more is needed, and which group takes it is a choice. Moving P (T to the
+    # 18th, P to 1 June) finishes a week later than moving the filler (T to the 4th, the filler to the 18th), so
+    # the greedy must not call its answer optimal: the solver finds the earlier finish with as few moves.
+    full = build_schedule(changed, inv, grouping, today, previous=previous("04"))
+    assert len(full.moved) == 2 and full.solver == "cp-sat" and full.proven_optimal
+    assert full.finish == dt.datetime(2021, 5, 26, 4, tzinfo=full.finish.tzinfo)
+    assert {m["group"] for m in full.moved} == {gid["t1/A/app_test"], gid["f1/A/filler"]}
+    assert verify_schedule(full.as_json(), changed, inv, today) == []

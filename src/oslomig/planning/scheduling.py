@@ -315,7 +315,8 @@ def build_schedule(
     keepable = {gi: oi for gi, oi in prev.items() if gi not in fixed and oi in set(options[gi])}
 
     problem = _Problem(groups, all_occs, options, fixed, prec, gap, cap, dur)
-    chosen, solver_name, proven = _solve(problem, keepable, use_solver, force_solver, time_limit)
+    must_move = {gi for gi in prev if gi not in fixed and gi not in keepable}
+    chosen, solver_name, proven = _solve(problem, keepable, use_solver, force_solver, time_limit, must_move)
 
     # after solving: reasons for groups left out
     assignments, unscheduled = [], []
@@ -447,7 +448,7 @@ def _capacity(plan: DatabasePlan, groups: list[Group], occs: list[Occurrence], f
     return cap_min, cap_cnt, limits
 
 
-def _solve(p: _Problem, keepable, use_solver, force_solver, time_limit):
+def _solve(p: _Problem, keepable, use_solver, force_solver, time_limit, must_move=frozenset()):
     """Greedy (keeping previous placements first), then CP-SAT unless the greedy result is proven optimal or the
     model too large: (group -> occurrence, solver name, proven optimal)."""
     groups, occs, options, fixed, prec, gap, cap, dur = p.unpack()
@@ -459,7 +460,19 @@ def _solve(p: _Problem, keepable, use_solver, force_solver, time_limit):
     schedulable = sum(1 for opts in options if opts)
     bound = _lower_bound(p, set(chosen)) if chosen else None
     greedy_finish = max((occs[oi].end for oi in chosen.values()), default=None)
-    all_kept = all(chosen.get(gi) == oi for gi, oi in keepable.items())
+    # fewest moves is proven when every group that could stay did, or provably could not (a re-plan then often
+    # needs no solver: 100 groups and one blackout took 6 s of CP-SAT before, now the greedy's answer is proven)
+    cannot_stay = (
+        _cannot_stay(p, keepable, must_move) if any(chosen.get(gi) != oi for gi, oi in keepable.items()) else set()
+    )
+    not_kept = [gi for gi, oi in keepable.items() if chosen.get(gi) != oi and gi not in cannot_stay]
+    all_kept = not not_kept or (len(not_kept) == 1 and _keeping_all_is_impossible(p, keepable, set(cannot_stay)))
+    if not not_kept and (keepable or must_move) and greedy_finish is not None and greedy_finish != bound:
+        # only the groups that cannot stay moved: every schedule with as few moves keeps all the others where they
+        # were, so none finishes before the moved groups' earliest places beside them. (With one move more, which
+        # group takes it is a choice, and this bound would not hold: a test found the case.)
+        moved = {gi for gi in chosen if gi not in p.fixed and keepable.get(gi) != chosen[gi]}
+        bound = max(filter(None, [bound, _replan_bound(p, chosen, moved)]))
     if len(chosen) == schedulable and greedy_finish == bound and all_kept and not force_solver:
         solver_name, proven = "greedy", True  # every group that fits alone is placed, at the lower bound: optimal
     elif use_solver and n and sum(len(o) for o in options) > MAX_SOLVER_CHOICES:
@@ -479,6 +492,77 @@ def _solve(p: _Problem, keepable, use_solver, force_solver, time_limit):
                 hold = set(fixed) | {gi for gi, oi in keepable.items() if chosen.get(gi) == oi}
                 _left_shift(chosen, p, hold)
     return chosen, solver_name, proven
+
+
+def _replan_bound(p: _Problem, chosen: dict[int, int], moved: set[int]) -> dt.datetime | None:
+    """The latest of: every kept group's end, and each moved group's earliest end beside the kept groups
+    (capacity, owners' limits), after its non-prod groups (kept: their end; moved: their own earliest end), plus
+    the gap. Other moved groups can only delay it, so no schedule that keeps the same groups finishes earlier."""
+    usage = _Usage(p.cap, p.dur)
+    for gi, oi in chosen.items():
+        if gi not in moved:
+            usage.add(gi, oi)
+    preds = _predecessors(p.prec)
+    earliest: dict[int, dt.datetime] = {gi: p.occs[oi].end for gi, oi in chosen.items() if gi not in moved}
+    for gi in _topological(len(p.groups), p.prec):
+        if gi not in moved:
+            continue
+        not_before = max((earliest[t] + p.gap for t in preds.get(gi, []) if t in earliest), default=None)
+        fits = [
+            p.occs[oi].end
+            for oi in p.options[gi]
+            if (not_before is None or p.occs[oi].start >= not_before) and usage.fits(gi, oi)
+        ]
+        if not fits:
+            return None
+        earliest[gi] = min(fits)
+    return max(earliest.values(), default=None)
+
+
+def _keeping_all_is_impossible(p: _Problem, keepable: dict[int, int], must_move: set[int]) -> bool:
+    """True when no schedule can keep every group that could stay: some group that must move has no occurrence
+    that fits beside all of them (capacity, owners' limits) between its kept non-prod groups (plus the gap) and
+    its kept prod groups (minus the gap). Then one move more than `must_move` is the fewest."""
+    usage = _Usage(p.cap, p.dur)
+    kept = {gi: oi for gi, oi in keepable.items() if gi not in must_move} | {gi: o.index for gi, o in p.fixed.items()}
+    for gi, oi in kept.items():
+        usage.add(gi, oi)
+    preds, succs = _predecessors(p.prec), defaultdict(list)
+    for t, q, _ in p.prec:
+        succs[t].append(q)
+    for gi in must_move:
+        not_before = max((p.occs[kept[t]].end + p.gap for t in preds.get(gi, []) if t in kept), default=None)
+        not_after = min((p.occs[kept[q]].start - p.gap for q in succs.get(gi, []) if q in kept), default=None)
+        if not any(
+            (not_before is None or p.occs[oi].start >= not_before)
+            and (not_after is None or p.occs[oi].end <= not_after)
+            and usage.fits(gi, oi)
+            for oi in p.options[gi]
+        ):
+            return True
+    return False
+
+
+def _cannot_stay(p: _Problem, keepable: dict[int, int], must_move: set[int]) -> set[int]:
+    """The groups no schedule can leave where they were: those whose previous occurrence is no longer an option
+    (`must_move`), and, transitively, a prod group whose earlier non-prod group cannot stay and has no option
+    that ends `gap` before the prod group's previous start."""
+    preds = _predecessors(p.prec)
+    out = set(must_move)
+    changed = True
+    while changed:
+        changed = False
+        for gi, oi in keepable.items():
+            if gi in out:
+                continue
+            start = p.occs[oi].start
+            for t in preds.get(gi, []):
+                others = [o for o in p.options[t] if o != keepable.get(t)]
+                if t in out and all(p.occs[o].end + p.gap > start for o in others):
+                    out.add(gi)
+                    changed = True
+                    break
+    return out
 
 
 def _announced_prod_deadlines(groups, prec, fixed, gap, occs, options, warnings) -> dict:
