@@ -339,3 +339,18 @@ def test_the_summary_is_printed_only_on_a_tty(season):
     first = tty.getvalue().splitlines()[0]
     assert re.search(rf"\b{db['migrated']} of {db['total']} databases migrated, {db['announced']} announced", first)
     assert "1 verified" not in tty.getvalue() and "0 safe to delete" in tty.getvalue()
+
+
+def test_with_only_the_scan_the_manifest_is_written_under_out_and_nothing_is_verified(season, tmp_path):
+    out = tmp_path / "out"
+    plan = season["base"] / "shares.yaml"
+    proc = run_cli(*season["args"], "--share-plan", str(plan), "--db", str(season["base"] / "shares.sqlite"),
+                   "--out", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "manifest" / "manifest.csv").is_file() and "manifest written to" in proc.stderr
+    (row,) = json.loads((out / "status.json").read_text(encoding="utf-8"))["shares"]["shares"]
+    assert row["safe_to_delete"] is False and row["verified_at"] == "" and row["scanned_at"]
+    assert "not verified" in row["blocked_because"]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest", "status.html", "status.json", "status.png"]
+    proc = run_cli(*season["args"], "--db", str(season["base"] / "shares.sqlite"), "--out", str(out))
+    assert proc.returncode == 2 and "give --share-plan too" in proc.stderr
