@@ -278,3 +278,25 @@ def test_an_smb_share_is_staged_by_stage_ps1_on_its_server(smb_server, tmp_path)
     assert tasks.startswith(unc + "\\")  # SPMT reads the staging root by UNC
     applied = run_cli(*args, "--apply")
     assert applied.returncode == 2 and "staged on its Windows file server: run" in applied.stderr
+
+
+def test_a_connection_lost_mid_listing_is_a_sentence_not_a_traceback():
+    import pytest
+
+    from oslomig.errors import ConnectError
+    from oslomig.shares.smb import SmbShare, walk_smb
+
+    share = SmbShare("smb://kari@filsrv01/INE/Felles", "pw-not-shown")
+
+    class Dropped(Exception):
+        pass
+
+    def listdir(rel):
+        raise Dropped("Connection to filsrv01 was closed by the remote end (pw-not-shown)")
+
+    share.listdir = listdir
+    with pytest.raises(ConnectError) as caught:
+        list(walk_smb(share))
+    text = str(caught.value)
+    assert text.startswith("listing \\\\filsrv01\\INE\\Felles: ") and "closed by the remote end" in text
+    assert "pw-not-shown" not in text

@@ -212,6 +212,9 @@ def walk_smb(share: SmbShare) -> Iterator[tuple]:
                 yield ("unreadable", rel_b, 0, 0.0, None)
                 yield ("problem", rel_b, "unreadable", f"cannot list directory: {exc.strerror or exc}")
             continue
+        except Exception as exc:  # the server's other answers (a dropped connection, a status smbclient does not
+            # map to an OSError): the scan cannot go on, and says why in a sentence
+            raise ConnectError(f"listing {share.url.unc(rel)}: {share._sentence(exc)}") from None
         entries.sort(key=lambda e: e[0])
         for name, attributes, size, mtime, tag in entries:
             child = f"{rel}\\{name}" if rel else name
