@@ -159,3 +159,35 @@ hosts:
     assert "powershell.exe is not there; is it a Windows server?" in proc.stderr and "Traceback" not in proc.stderr
     assert json.dumps(host)  # the earlier file stays as it was
     assert yaml.safe_load((out / "scanned" / "hosts-box.yaml").read_text())["hosts"][0] == host
+
+
+@pytest.mark.parametrize(
+    ("out", "status", "expected"),
+    [
+        (b"Linux\n", 0, "posix"),
+        (b"AIX\n", 0, "posix"),
+        (b"", 1, "windows"),  # cmd.exe: 'uname' is not recognized as an internal or external command
+        (b"", 255, "windows"),
+        (b"MINGW64_NT-10.0-17763\n", 0, "windows"),  # Git for Windows on the server's PATH
+        (b"CYGWIN_NT-10.0\n", 0, "windows"),
+    ],
+)
+def test_which_os_the_host_runs(out, status, expected):
+    from oslomig.scanning.connectors import _which_os
+
+    class Stream:
+        def __init__(self, data: bytes):
+            self.data, self.channel = data, self
+
+        def read(self) -> bytes:
+            return self.data
+
+        def recv_exit_status(self) -> int:
+            return status
+
+    class Client:
+        def exec_command(self, command, timeout=None):
+            assert command == "uname -s"
+            return None, Stream(out), Stream(b"")
+
+    assert _which_os(Client(), 5) == expected

@@ -209,11 +209,14 @@ def scan_host(t: models.HostTarget) -> dict:
 
 
 def _which_os(client, timeout: float) -> str:
-    """posix when `uname -s` answers; windows when it is not a command there (cmd.exe and PowerShell both say so)."""
+    """posix when `uname -s` answers; windows when it is not a command there (cmd.exe and PowerShell both say so),
+    or when it is Git for Windows', MSYS2's or Cygwin's uname on a Windows server."""
     _stdin, stdout, _stderr = client.exec_command("uname -s", timeout=timeout)
     answer = stdout.read().decode("utf-8", "replace").strip()
     status = stdout.channel.recv_exit_status()
-    return "posix" if status == 0 and answer else "windows"
+    if status != 0 or not answer or answer.upper().startswith(("MINGW", "MSYS", "CYGWIN", "WINDOWS")):
+        return "windows"
+    return "posix"
 
 
 def _windows_host(client, t: models.HostTarget) -> dict:
