@@ -119,6 +119,70 @@ def synthetic_inventory(n_dbs: int, n_hosts: int, seed: int = 1):
     return inv
 
 
+def _write_big_estate(base: Path, n_dbs: int, n_hosts: int) -> tuple[Path, Path]:
+    """`n_dbs` databases on `n_hosts` hosts as inventory YAML (one file per kind) with systems owning their
+    databases by glob, as the shipped estate does (`*/db000123*`, ten databases each), and a plan over them."""
+    import yaml
+
+    inv = synthetic_inventory(n_dbs, n_hosts)
+    inv_dir = base / "inventories"
+    inv_dir.mkdir(parents=True, exist_ok=True)
+    dump = {
+        "hosts": [{"name": h.name, **({"cluster": h.cluster} if h.cluster else {})} for h in inv.hosts.values()],
+        "instances": [{"id": i.id, "engine": i.engine, "host": i.host} for i in inv.instances.values()],
+        "databases": [
+            {
+                "id": d.id,
+                "instance": d.instance,
+                "size_gb": d.size_gb,
+                "environment": d.environment,
+                **({"availability_group": d.availability_group} if d.availability_group else {}),
+            }  # fmt: skip
+            for d in inv.databases.values()
+        ],
+        "agencies": [{"id": f"A{a}", "name": f"Etat {a}"} for a in range(20)],
+        "systems": [
+            {"id": f"S{s:06d}", "agency": f"A{s % 20}", "databases": [f"*/db{s:06d}*"]}
+            for s in range((n_dbs + 9) // 10)
+        ],
+    }
+    for kind, rows in dump.items():
+        (inv_dir / f"{kind}.yaml").write_text(yaml.safe_dump({kind: rows}, sort_keys=False), encoding="utf-8")
+    plan = base / "plans" / "plan.yaml"
+    plan.parent.mkdir(exist_ok=True)
+    plan.write_text(
+        "kind: database-migration\nname: big\nperiod: {start: 2021-01-04, end: 2021-12-31}\n"
+        "windows: [{name: w, weekdays: [tue, thu], start: '18:00', hours: 10, parallel: 50}]\n",
+        encoding="utf-8",
+    )
+    return plan, inv_dir
+
+
+def bench_groups_yaml(args) -> None:
+    """SPEC §6: `groups` end to end from YAML (100,000 databases on 20,000 hosts) and `validate` on the same files
+    beside yamllint."""
+    import tempfile
+
+    n_dbs, n_hosts = (20_000, 4_000) if args.quick else (100_000, 20_000)
+    with tempfile.TemporaryDirectory(dir=BENCH_DIR if BENCH_DIR.exists() else None) as tmp:
+        plan, inv_dir = _write_big_estate(Path(tmp), n_dbs, n_hosts)
+        files = sorted(inv_dir.glob("*.yaml"))
+        lines = sum(f.read_text(encoding="utf-8").count("\n") for f in files)
+        print(f"from YAML: {n_dbs:,} databases on {n_hosts:,} hosts ({lines:,} lines; median of 3)")
+        t, rss = timed_rss([str(BIN / "oslomig"), "groups", "--plan", str(plan), "--format", "json"], 3)
+        budget = 15 * n_dbs / 100_000
+        row("oslomig groups --format json", f"{t:.2f} s", f"peak {rss / 1024:.0f} MB",
+            f"budget {budget:g} s: {'OK' if t <= budget else 'OVER'}")  # fmt: skip
+        t, rss = timed_rss([str(BIN / "oslomig"), "validate", str(plan), str(inv_dir)], 3)
+        yamllint = shutil.which("yamllint", path=str(BIN)) or shutil.which("yamllint")
+        if yamllint:
+            ref, _ = timed_rss([yamllint, "-d", "default", *map(str, files)], 1)
+            row("oslomig validate", f"{t:.2f} s", f"yamllint: {ref:.2f} s; peak {rss / 1024:.0f} MB",
+                f"ratio {t / ref:.2f}x: {'OK' if t <= ref else 'SLOWER'}")  # fmt: skip
+        else:
+            row("oslomig validate", f"{t:.2f} s", f"peak {rss / 1024:.0f} MB", "")
+
+
 def bench_groups(args) -> None:
     from oslomig.models import DatabasePlan
     from oslomig.planning.grouping import compute_groups
@@ -724,6 +788,7 @@ BENCHES = {
     "startup": bench_startup,
     "validate": bench_validate,
     "groups": bench_groups,
+    "groups-yaml": bench_groups_yaml,
     "schedule": bench_schedule,
     "status": bench_status,
     "share-local": bench_share_local,

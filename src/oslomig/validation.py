@@ -6,6 +6,7 @@ report into; `validate_paths` is what `oslomig validate` runs.
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import re
 from dataclasses import dataclass, field
@@ -82,13 +83,38 @@ def check_references(inv: Inventory, problems: Problems) -> None:
             _dangling(problems, origin.at("agency"), "agency", share.agency, "agencies")
 
 
-def _candidates(ids: list[str], pattern: str) -> list[str]:
-    """The ids that can match a glob: those holding its longest literal run (a substring test in C, where a regex
-    match per id cost the shipped estate 0.6 s). Patterns with a [class] are not narrowed."""
-    if "[" in pattern:
-        return ids
-    literal = max(re.split(r"[*?]", pattern), key=len)
-    return [d for d in ids if literal in d] if literal else ids
+class _GlobIndex:
+    """The ids a glob can match, without testing every id against every pattern (10,000 systems' patterns over
+    100,000 databases were 10^9 tests): by bisection over sorted lists for the shapes inventories use —
+    `HEAD*…` (ids starting with HEAD) and `*/NAME…` (ids with a segment after a `/` starting with NAME) — and by
+    the longest literal run (a substring test) for the rest. Every candidate is still matched by the pattern."""
+
+    def __init__(self, ids: list[str]):
+        self.ids = sorted(ids)
+        self._segments: list[tuple[str, str]] | None = None
+
+    @staticmethod
+    def _prefixed(rows: list, prefix: str, key=lambda r: r) -> list:
+        i = bisect.bisect_left(rows, prefix, key=key)
+        out = []
+        while i < len(rows) and key(rows[i]).startswith(prefix):
+            out.append(rows[i])
+            i += 1
+        return out
+
+    def candidates(self, pattern: str) -> list[str]:
+        if "[" in pattern:
+            return self.ids
+        head = re.split(r"[*?]", pattern, maxsplit=1)[0]
+        if head:
+            return self._prefixed(self.ids, head)
+        m = re.match(r"\*/([^*?/]+)", pattern)
+        if m:
+            if self._segments is None:
+                self._segments = sorted((seg, d) for d in self.ids for seg in d.split("/")[1:])
+            return sorted({d for _seg, d in self._prefixed(self._segments, m[1], key=lambda r: r[0])})
+        literal = max(re.split(r"[*?]", pattern), key=len)
+        return [d for d in self.ids if literal in d] if literal else self.ids
 
 
 def resolve_ownership(inv: Inventory, problems: Problems | None = None) -> dict[str, str]:
@@ -97,13 +123,14 @@ def resolve_ownership(inv: Inventory, problems: Problems | None = None) -> dict[
     owner: dict[str, str] = {}
     claimed_at: dict[str, tuple[str, int, int]] = {}
     db_ids = sorted(inv.databases)
+    globs = _GlobIndex(db_ids)
     for sid in sorted(inv.systems):
         system = inv.systems[sid]
         origin = inv.origin("systems", sid)
         for i, pattern in enumerate(system.databases):
             if _GLOB.search(pattern):
                 rx = re.compile(fnmatch.translate(pattern))
-                matched = [d for d in _candidates(db_ids, pattern) if rx.match(d)]
+                matched = [d for d in globs.candidates(pattern) if rx.match(d)]
             else:
                 matched = [pattern] if pattern in inv.databases else []
             where = origin.at("databases", i)
