@@ -235,7 +235,8 @@ def load_text(text: str, display: str = "<string>") -> Document:
             display, line, col, "multiple-documents", "only one YAML document per file is read; split the file"
         )
     root = nodes[0]
-    _check_expansion(root, display)
+    if "&" in text:  # no anchor, no alias (an alias to no anchor is a syntax error above): nothing can expand
+        _check_expansion(root, display)
     builder = _Builder(display)
     try:
         data = builder.build(root)
