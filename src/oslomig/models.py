@@ -143,7 +143,7 @@ class Source(Model):
 class Agency(Model):
     id: Id
     name: Optional[Text] = None
-    contacts: list[Contact] = []
+    contacts: list[Contact] = Field(default_factory=list)
 
 
 class System(Model):
@@ -151,9 +151,9 @@ class System(Model):
     name: Optional[Text] = None
     agency: Optional[Id] = None
     criticality: Optional[Literal["low", "medium", "high"]] = None
-    contacts: list[Contact] = []
-    databases: list[Id] = Field(default=[], description="database ids or globs this system owns")
-    depends_on: list[Id] = []
+    contacts: list[Contact] = Field(default_factory=list)
+    databases: list[Id] = Field(default_factory=list, description="database ids or globs this system owns")
+    depends_on: list[Id] = Field(default_factory=list)
 
 
 class Disk(Model):
@@ -183,10 +183,10 @@ class Host(Model):
     vm: Optional[bool] = None
     cpu_count: Optional[int] = Field(default=None, ge=0)
     memory_gb: Optional[float] = Field(default=None, ge=0)
-    disks: list[Disk] = []
-    listening_ports: list[int] = []
+    disks: list[Disk] = Field(default_factory=list)
+    listening_ports: list[int] = Field(default_factory=list)
     sql_instances: list[InstalledSqlInstance] = Field(
-        default=[], description="Windows hosts: SQL Server instances installed (services), scanned"
+        default_factory=list, description="Windows hosts: SQL Server instances installed (services), scanned"
     )
 
 
@@ -198,7 +198,7 @@ class Replica(Model):
 
 class AvailabilityGroup(Model):
     name: Text
-    replicas: list[Replica] = []
+    replicas: list[Replica] = Field(default_factory=list)
 
 
 class LinkedServer(Model):
@@ -218,9 +218,9 @@ class Instance(Model):
     port: Optional[int] = Field(default=None, ge=1, le=65535)
     clustered: Optional[bool] = None
     hadr_enabled: Optional[bool] = None
-    availability_groups: list[AvailabilityGroup] = []
-    linked_servers: list[LinkedServer] = []
-    data_guard_partners: list[Text] = []
+    availability_groups: list[AvailabilityGroup] = Field(default_factory=list)
+    linked_servers: list[LinkedServer] = Field(default_factory=list)
+    data_guard_partners: list[Text] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_host_key(self):
@@ -242,13 +242,13 @@ class Database(Model):
     size_gb: float = Field(default=0.0, ge=0, le=1e7, description="GB (at most 10 PB)")
     environment: Optional[Environment] = None
     availability_group: Optional[Id] = None
-    links: list[Id] = []
+    links: list[Id] = Field(default_factory=list)
     state: Optional[Text] = None
     recovery_model: Optional[Text] = None
     compatibility_level: Optional[int] = None
     role: Optional[Text] = None
     log_mode: Optional[Text] = None
-    pdbs: list[Text] = []
+    pdbs: list[Text] = Field(default_factory=list)
 
 
 class Share(Model):
@@ -262,12 +262,12 @@ class InventoryFile(Model):
     """One file of an inventory: any of the top-level lists; files are merged."""
 
     source: Optional[Source] = None
-    agencies: list[Agency] = []
-    systems: list[System] = []
-    hosts: list[Host] = []
-    instances: list[Instance] = []
-    databases: list[Database] = []
-    shares: list[Share] = []
+    agencies: list[Agency] = Field(default_factory=list)
+    systems: list[System] = Field(default_factory=list)
+    hosts: list[Host] = Field(default_factory=list)
+    instances: list[Instance] = Field(default_factory=list)
+    databases: list[Database] = Field(default_factory=list)
+    shares: list[Share] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------- database plan (§3)
@@ -279,10 +279,10 @@ class Period(Model):
 
 
 class Scope(Model):
-    engines: list[Engine] = []
-    agencies: list[Id] = []
-    systems: list[Id] = []
-    exclude: list[Id] = Field(default=[], description="database, instance or host ids")
+    engines: list[Engine] = Field(default_factory=list)
+    agencies: list[Id] = Field(default_factory=list)
+    systems: list[Id] = Field(default_factory=list)
+    exclude: list[Id] = Field(default_factory=list, description="database, instance or host ids")
 
 
 class Grouping(Model):
@@ -307,26 +307,26 @@ class Window(Model):
         }
     )
     name: Id
-    weekdays: list[Weekday] = []
-    dates: list[Date] = []
+    weekdays: list[Weekday] = Field(default_factory=list)
+    dates: list[Date] = Field(default_factory=list)
     start: HHMM
     hours: float = Field(json_schema_extra={"exclusiveMinimum": 0, "maximum": 168})
     parallel: int = Field(default=1, le=1000, json_schema_extra={"minimum": 1})
     max_groups: Optional[int] = Field(default=None, le=100_000, json_schema_extra={"minimum": 1})
-    engines: list[Engine] = []
+    engines: list[Engine] = Field(default_factory=list)
 
 
 class Blackout(Model):
     name: Id
     from_: Optional[Date] = Field(default=None, alias="from")
     to: Optional[Date] = None
-    monthly_days: list[Annotated[int, Field(ge=1, le=31)]] = []
-    weekdays: list[Weekday] = []
+    monthly_days: list[Annotated[int, Field(ge=1, le=31)]] = Field(default_factory=list)
+    weekdays: list[Weekday] = Field(default_factory=list)
     holidays: Optional[
         Annotated[str, Field(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$", json_schema_extra=_holidays_schema)]
     ] = None
-    systems: list[Id] = []
-    agencies: list[Id] = []
+    systems: list[Id] = Field(default_factory=list)
+    agencies: list[Id] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_rule(self):
@@ -361,11 +361,11 @@ class Outcome(Model):
 class Constraint(Model):
     """An owner's answer (SPEC §3.2): for the groups touching these systems or agencies."""
 
-    systems: list[Id] = []
-    agencies: list[Id] = []
+    systems: list[Id] = Field(default_factory=list)
+    agencies: list[Id] = Field(default_factory=list)
     not_before: Optional[Date] = None
     not_after: Optional[Date] = Field(default=None, description="a deadline: the group's window must end by this day")
-    windows: list[Id] = Field(default=[], description="only these windows")
+    windows: list[Id] = Field(default_factory=list, description="only these windows")
     max_per_occurrence: Optional[int] = Field(
         default=None, ge=1, le=10000, description="at most this many of these groups in one window occurrence"
     )
@@ -397,14 +397,14 @@ class DatabasePlan(Model):
     timing: Timing = Timing()
     notice_days: int = Field(default=14, ge=0, le=3650)
     test_before_prod_days: int = Field(default=7, ge=0, le=3650)
-    windows: list[Window] = []
-    blackouts: list[Blackout] = []
-    announced: list[Announced] = []
-    migrated: list[Id] = []
-    outcomes: list[Outcome] = []
-    constraints: list[Constraint] = []
+    windows: list[Window] = Field(default_factory=list)
+    blackouts: list[Blackout] = Field(default_factory=list)
+    announced: list[Announced] = Field(default_factory=list)
+    migrated: list[Id] = Field(default_factory=list)
+    outcomes: list[Outcome] = Field(default_factory=list)
+    constraints: list[Constraint] = Field(default_factory=list)
     coordinate_with: list[Text] = Field(
-        default=[],
+        default_factory=list,
         description="other plans (paths relative to this file) whose announced and migrated groups are theirs",
     )
     team_contact: Optional[Text] = Field(
@@ -492,10 +492,10 @@ class HostTarget(Model):
 
 class ScanTargets(Model):
     kind: Literal["scan-targets"]
-    sqlserver: list[SqlServerTarget] = []
-    oracle: list[OracleTarget] = []
-    postgres: list[PostgresTarget] = []
-    hosts: list[HostTarget] = []
+    sqlserver: list[SqlServerTarget] = Field(default_factory=list)
+    oracle: list[OracleTarget] = Field(default_factory=list)
+    postgres: list[PostgresTarget] = Field(default_factory=list)
+    hosts: list[HostTarget] = Field(default_factory=list)
 
 
 # -------------------------------------------------------------- share plan (§5)
@@ -551,7 +551,7 @@ class ShareSpec(Model):
     target: Target
     read_only_from: Optional[Date] = None
     delete_after_days: int = Field(default=90, ge=0, le=3650)
-    routes: list[Route] = []
+    routes: list[Route] = Field(default_factory=list)
     ssh: Optional[SshOptions] = None
     staging: Optional[Text] = Field(
         default=None,
