@@ -354,3 +354,30 @@ def test_with_only_the_scan_the_manifest_is_written_under_out_and_nothing_is_ver
     assert sorted(p.name for p in out.iterdir()) == ["manifest", "status.html", "status.json", "status.png"]
     proc = run_cli(*season["args"], "--db", str(season["base"] / "shares.sqlite"), "--out", str(out))
     assert proc.returncode == 2 and "give --share-plan too" in proc.stderr
+
+
+def test_a_share_not_in_the_manifest_yet_is_shown_with_its_dates_and_why_it_is_blocked(season, tmp_path):
+    plan = tmp_path / "shares.yaml"
+    text = (season["base"] / "shares.yaml").read_text(encoding="utf-8")
+    plan.write_text(
+        text.rstrip("\n")
+        + """
+  - id: ine-arkiv
+    source: /srv/not-scanned
+    department: Arkiv
+    target: {site: "https://tenant.sharepoint.com/sites/INE-Arkiv", library: Documents, folder: ""}
+    read_only_from: 2021-10-01
+    delete_after_days: 30
+""",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    proc = run_cli(*season["args"], "--share-plan", str(plan), "--manifest", str(season["base"] / "manifest"),
+                   "--out", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["share"]: r for r in json.loads((out / "status.json").read_text(encoding="utf-8"))["shares"]["shares"]}
+    assert set(rows) == {"ine-arkiv", "ine-okonomi-demo"}
+    arkiv = rows["ine-arkiv"]
+    assert (arkiv["read_only_from"], arkiv["delete_on"]) == ("2021-10-01", "2021-10-31")
+    assert arkiv["migrate"]["files"] == 0 and arkiv["safe_to_delete"] is False
+    assert arkiv["blocked_because"].startswith("not in the manifest")

@@ -344,8 +344,11 @@ def shares(plan, manifest_dir: Path, scans: dict[str, str]) -> dict:
             per[sid]["review_open"] += _int(r.get("files"))
             contacts[(r.get("contact") or "", sid)] += _int(r.get("files"))
     rows = []
-    for sid in sorted(per):
+    for sid in sorted(specs):  # every share of the plan: one not in the manifest yet shows its dates, and why not
         s, t = specs[sid], timeline.get(sid, {})
+        if sid not in per:
+            per[sid] = {a: {"files": 0, "bytes": 0} for a in actions} | {"review_open": 0}
+            t = t or {"blocked_because": "not in the manifest: not scanned yet, or scanned after it was written"}
         rows.append(
             {
                 "share": sid,
@@ -354,8 +357,11 @@ def shares(plan, manifest_dir: Path, scans: dict[str, str]) -> dict:
                 "contact": s.contact.name if s.contact else "",
                 "email": s.contact.email if s.contact else "",
                 **per[sid],
-                "read_only_from": t.get("read_only_from", ""),
-                "delete_on": t.get("delete_on", ""),
+                # the dates from the plan, as `share manifest` writes them into timeline.csv
+                "read_only_from": s.read_only_from.isoformat() if s.read_only_from else "",
+                "delete_on": (s.read_only_from + dt.timedelta(days=s.delete_after_days)).isoformat()
+                if s.read_only_from
+                else "",
                 "verified_at": t.get("verified_at", ""),
                 "safe_to_delete": t.get("safe_to_delete") == "true",
                 "blocked_because": t.get("blocked_because", "") or ("" if t else "not in timeline.csv"),
