@@ -300,3 +300,40 @@ def test_a_connection_lost_mid_listing_is_a_sentence_not_a_traceback():
     text = str(caught.value)
     assert text.startswith("listing \\\\filsrv01\\INE\\Felles: ") and "closed by the remote end" in text
     assert "pw-not-shown" not in text
+
+
+def test_passwords_come_from_the_variable_or_the_file_the_plan_names(tmp_path, monkeypatch):
+    """One reader for scan targets and smb:// shares: the variable, else the file's one line; a sentence naming the
+    target or share when neither is there."""
+    import pytest
+
+    from oslomig.commands.shares import smb_password
+    from oslomig.errors import ConnectError
+    from oslomig.models import ShareSpec
+    from oslomig.scanning.connectors import read_secret
+
+    secret = tmp_path / "pw"
+    secret.write_bytes(b"from-the-file\r\n")
+    spec = ShareSpec.model_validate(
+        {
+            "id": "lonn",
+            "source": "smb://kari@filsrv01/INE/Lonn",
+            "password_file": str(secret),
+            "target": {"site": "https://t.sharepoint.com/sites/x"},
+        }  # fmt: skip
+    )
+    assert smb_password("lonn", spec) == "from-the-file"
+    monkeypatch.setenv("OSLOMIG_TEST_PW", "from-the-variable")
+    assert smb_password("lonn", spec.model_copy(update={"password_env": "OSLOMIG_TEST_PW"})) == "from-the-variable"
+    monkeypatch.delenv("OSLOMIG_TEST_PW")
+    with pytest.raises(ConnectError, match="^lonn: environment variable OSLOMIG_TEST_PW is not set$"):
+        smb_password("lonn", spec.model_copy(update={"password_env": "OSLOMIG_TEST_PW", "password_file": None}))
+    with pytest.raises(ConnectError, match="^lonn: cannot read password file .*missing"):
+        smb_password("lonn", spec.model_copy(update={"password_file": str(tmp_path / "missing")}))
+    with pytest.raises(ConnectError, match="needs `password_env` or `password_file`"):
+        smb_password("lonn", spec.model_copy(update={"password_file": None}))
+
+    class Target:
+        name, password_env, password_file = "pg01", None, str(secret)
+
+    assert read_secret(Target()) == "from-the-file"

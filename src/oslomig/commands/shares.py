@@ -122,18 +122,11 @@ def smb_password(share_id: str, spec: models.ShareSpec | None) -> str:
         if value is None:
             raise ConnectError(f"{share_id}: set OSLOMIG_SMB_PASSWORD (or scan it from a share plan with password_env)")
         return value
-    if spec.password_env:
-        value = os.environ.get(spec.password_env)
-        if value is None:
-            raise ConnectError(f"{share_id}: environment variable {spec.password_env} is not set")
-        return value
-    if spec.password_file:
-        path = Path(os.path.expanduser(spec.password_file))
-        try:
-            return path.read_text(encoding="utf-8").strip("\r\n")
-        except OSError as exc:
-            raise ConnectError(f"{share_id}: cannot read password file {path}: {exc.strerror or exc}") from None
-    raise ConnectError(f"{share_id}: an smb:// share needs `password_env` or `password_file` in the share plan")
+    if not (spec.password_env or spec.password_file):
+        raise ConnectError(f"{share_id}: an smb:// share needs `password_env` or `password_file` in the share plan")
+    from oslomig.secrets import read_secret
+
+    return read_secret(share_id, spec.password_env, spec.password_file)
 
 
 def _scan_one(
@@ -153,6 +146,12 @@ def _scan_one(
     return scan_local(store, share_id, source, progress=bar)
 
 
+def require_scan_db(db: Path, plan_path: Path) -> None:
+    """The commands that read a scan say what to run when there is none."""
+    if not db.exists():
+        raise OslomigError(f"no scan database at {db}; run `oslomig share scan --plan {plan_path} --db {db}` first")
+
+
 def run_manifest(
     plan_path: Path, db: Path, out: Path, today: dt.date | None, env: Env, decisions_dir: Path | None = None
 ) -> int:
@@ -162,8 +161,7 @@ def run_manifest(
     plan = load_share_plan(plan_path, env)
     if plan is None:
         return 1
-    if not db.exists():
-        raise OslomigError(f"no scan database at {db}; run `oslomig share scan --plan {plan_path} --db {db}` first")
+    require_scan_db(db, plan_path)
     today = today or dt.datetime.now(ZoneInfo(plan.timezone)).date()
     decisions = None
     if decisions_dir is not None:

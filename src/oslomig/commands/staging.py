@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from oslomig.commands.shares import _select, load_share_plan
+from oslomig.commands.shares import _select, load_share_plan, require_scan_db
 from oslomig.console import Env
 from oslomig.errors import OslomigError
 
@@ -23,8 +23,7 @@ def run_stage(
     plan = load_share_plan(plan_path, env)
     if plan is None:
         return 1
-    if not db.exists():
-        raise OslomigError(f"no scan database at {db}; run `oslomig share scan --plan {plan_path} --db {db}` first")
+    require_scan_db(db, plan_path)
     out = out or manifest_dir
     shares = _select(plan, share_ids)
     store = ScanStore(db, create=False)

@@ -34,7 +34,7 @@ def _plan_state(
 def _share_status(share_plan: Path, db: Path | None, manifest: Path | None, out: Path, today: dt.date, env: Env):
     """The shares' part of the page: from the manifest directory `share manifest`/`share verify` keep up to date,
     or, without --manifest, from a manifest written now from the scan into OUT/manifest (not verified yet)."""
-    from oslomig.commands.shares import load_share_plan
+    from oslomig.commands.shares import load_share_plan, require_scan_db
     from oslomig.dashboard.collect import shares
 
     plan = load_share_plan(share_plan, env)
@@ -44,8 +44,7 @@ def _share_status(share_plan: Path, db: Path | None, manifest: Path | None, out:
     if db is not None:
         from oslomig.shares.store import ScanStore
 
-        if not db.exists():
-            raise OslomigError(f"no scan database at {db}; run `oslomig share scan --plan {share_plan} --db {db}`")
+        require_scan_db(db, share_plan)
         store = ScanStore(db, create=False)
         try:
             for s in plan.shares:

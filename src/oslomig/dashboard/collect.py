@@ -59,10 +59,9 @@ def _hosts_of(inv, database_id: str) -> list[str]:
     return list(inst.hosts or ([inst.host] if inst.host else []))
 
 
-def progress(plans: list[PlanState]) -> tuple[list[dict], dict]:
-    """Per agency and environment, and in total: systems, databases, hosts and GB by state. A system or host counts
-    once per row, in the state of its least advanced database there."""
-    states = database_states(plans)
+def progress(plans: list[PlanState], states: dict[str, tuple[str, PlanState]]) -> tuple[list[dict], dict]:
+    """Per agency and environment, and in total: systems, databases, hosts and GB by state (`states`: from
+    database_states). A system or host counts once per row, in the state of its least advanced database there."""
     rows: dict[tuple[str, str], dict] = defaultdict(lambda: {m: _empty() for m in MEASURES})
     worst: dict[tuple, int] = {}  # (agency, env, measure, id) -> least state index
     total = {m: _empty() for m in MEASURES}
@@ -100,7 +99,7 @@ def _rounded(counts: dict) -> dict:
     return {m: ({k: round(v, 1) for k, v in c.items()} if m == "gb" else dict(c)) for m, c in counts.items()}
 
 
-def burnup(plans: list[PlanState], today: dt.date) -> dict:
+def burnup(plans: list[PlanState], today: dt.date, states: dict[str, tuple[str, PlanState]]) -> dict:
     """Databases moved by the end of each week: planned (each database's first window: the one it failed or was
     postponed in, else its window now), actual (its `done` outcome; migrated without a record counts from the
     start), and forecast (actual so far, then today's schedule)."""
@@ -109,7 +108,6 @@ def burnup(plans: list[PlanState], today: dt.date) -> dict:
     forecast: dict[str, dt.date] = {}
     first_day = min(p.ctx.plan.period.start for p in plans)
     last_day = max(p.ctx.plan.period.end for p in plans)
-    states = database_states(plans)
     for p in plans:
         plan = p.ctx.plan
         for o in sorted(plan.outcomes, key=lambda o: o.start):
@@ -380,7 +378,8 @@ def shares(plan, manifest_dir: Path, scans: dict[str, str]) -> dict:
 
 
 def gather(plans: list[PlanState], today: dt.date, lang: str, share_status: dict | None) -> dict:
-    rows, total = progress(plans)
+    states = database_states(plans)
+    rows, total = progress(plans, states)
     iso = today.isocalendar()
     return {
         "today": today.isoformat(),
@@ -389,7 +388,7 @@ def gather(plans: list[PlanState], today: dt.date, lang: str, share_status: dict
         "plans": plan_summaries(plans),
         "total": total,
         "progress": rows,
-        "burnup": burnup(plans, today),
+        "burnup": burnup(plans, today, states),
         "next_windows": next_windows(plans, today),
         "to_publish": to_publish(plans, today),
         "failed": failures(plans),

@@ -5,9 +5,7 @@ Heavy drivers are imported inside the functions, so the CLI stays quick to start
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 from oslomig import models
 from oslomig.errors import ConnectError
@@ -15,16 +13,9 @@ from oslomig.scanning.mapping import oracle_inventory, postgres_inventory, short
 
 
 def read_secret(target) -> str:
-    if getattr(target, "password_env", None):
-        value = os.environ.get(target.password_env)
-        if value is None:
-            raise ConnectError(f"{target.name}: environment variable {target.password_env} is not set")
-        return value
-    path = Path(os.path.expanduser(target.password_file))
-    try:
-        return path.read_text(encoding="utf-8").strip("\r\n")
-    except OSError as exc:
-        raise ConnectError(f"{target.name}: cannot read password file {path}: {exc.strerror or exc}") from None
+    from oslomig.secrets import read_secret as read
+
+    return read(target.name, getattr(target, "password_env", None), getattr(target, "password_file", None))
 
 
 def _odbc_value(value: str) -> str:

@@ -191,13 +191,6 @@ class ScanStore:
             (scan_id,),
         ).fetchall()
 
-    def prefix_collisions(self, scan_id: int):
-        return self.db.execute(
-            "SELECT path, size FROM (SELECT path, size, count(*) OVER (PARTITION BY size, prefix_hash) AS n "
-            "FROM files WHERE scan_id = ? AND prefix_hash IS NOT NULL) WHERE n > 1 ORDER BY size, path",
-            (scan_id,),
-        ).fetchall()
-
     def store_hashes(self, scan_id: int, rows: list[tuple[bytes, str, str | None]]) -> None:
         """(path, prefix hash, full hash or None) for every hashed file, in one statement: the rows go to a
         temporary table in key order and one UPDATE … FROM joins them in (per-row UPDATEs from Python cost a
