@@ -381,3 +381,38 @@ def test_a_share_not_in_the_manifest_yet_is_shown_with_its_dates_and_why_it_is_b
     assert (arkiv["read_only_from"], arkiv["delete_on"]) == ("2021-10-01", "2021-10-31")
     assert arkiv["migrate"]["files"] == 0 and arkiv["safe_to_delete"] is False
     assert arkiv["blocked_because"].startswith("not in the manifest")
+
+
+def test_a_system_counts_as_far_as_its_least_advanced_database(season, tmp_path):
+    """Systems and hosts in status.json, recomputed from `schedule` and the plans: migrated only when all their
+    databases are, else announced, scheduled or unscheduled by the least advanced one."""
+    import io
+
+    from oslomig.commands.plancontext import load_plan_context
+    from oslomig.console import Env
+
+    order = ["unscheduled", "scheduled", "announced", "migrated"]
+    state: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for plan in (season["sql"], season["oracle"]):
+        ctx = load_plan_context(plan, None, Env(stderr=io.StringIO()))
+        owner.update(ctx.inventory.owner)
+        out = tmp_path / f"{plan.stem}.json"
+        run_cli("schedule", "--plan", str(plan), "--today", TODAY, "-f", "json", "-o", str(out))
+        sched = json.loads(out.read_text(encoding="utf-8"))
+        for d in ctx.plan.migrated:
+            state[d] = "migrated"
+        for a in sched["assignments"]:
+            for d in a["databases"]:
+                state.setdefault(d, "announced" if a["announced"] else "scheduled")
+        for u in sched["unscheduled"]:
+            for d in u["databases"]:
+                state.setdefault(d, "unscheduled")
+    least: dict[str, int] = {}
+    for d, s in state.items():
+        if d in owner:
+            least[owner[d]] = min(least.get(owner[d], 3), order.index(s))
+    expected = {s: sum(1 for v in least.values() if order[v] == s) for s in order}
+    got = json.loads((season["out"] / "status.json").read_text(encoding="utf-8"))["total"]["systems"]
+    assert {s: got[s] for s in order} == expected and got["total"] == len(least)
+    assert 0 < expected["migrated"] < len(least)  # some systems are done, and a partly moved one is not counted
