@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
+import io
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,9 +16,9 @@ from oslomig import csvout
 from oslomig.atomic import atomic_open, ensure_dir, write_text
 from oslomig.errors import OslomigError
 from oslomig.models import SharePlan, ShareSpec
-from oslomig.shares.manifestcsv import MANIFEST_COLUMNS, iso_time
-from oslomig.shares.proof import deletion_gate, digest_update, load_record
-from oslomig.shares.rules import ShareRules, library_url_name, show_path
+from oslomig.shares.manifestcsv import MANIFEST_COLUMNS, IsoTimes, iso_time
+from oslomig.shares.proof import deletion_gate, load_record, migrate_key
+from oslomig.shares.rules import Classified, ShareRules, library_url_name, show_path
 from oslomig.shares.store import ScanStore
 
 
@@ -80,6 +83,149 @@ def _keepers(
     return keeper
 
 
+BATCH = 50_000  # rows read, classified and written at a time: memory stays flat in the size of the share
+NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
+class _ShareWriter:
+    """One share's rows of manifest.csv, a batch at a time, in path order.
+
+    `ShareRules.classify_many` settles the plain rows (most rows: migrate, no reason, the share's target) over
+    whole columns; they are placed, counted and written on a short path. The rows with a reason, a contact's
+    decision, a target-name collision or a field that needs CSV quotes take the full path, as one by one."""
+
+    def __init__(self, share, rules, iso_times, keeper, unreadable, by_row, totals, placers, counter):
+        self.share, self.rules, self.iso_times = share, rules, iso_times
+        self.keeper, self.unreadable, self.by_row, self.totals = keeper, unreadable, by_row, totals
+        self.placers, self.counter = placers, counter
+        self.dept = share.department or ""
+        self.decided_here = {shown for sid, shown in by_row if sid == share.id}
+        self.review_rows: list[list] = []
+        self.fingerprint = hashlib.sha256()
+        self.used: set[tuple[str, str]] = set()
+        target = share.target
+        self.library = (target.site, library_url_name(target))
+        fixed = [share.id, target.site, target.library, target.folder]  # target paths hold the folder and the path
+        self.all_quoted = any(NEEDS_QUOTES.search(f) for f in fixed)
+        self.csv_buffer = io.StringIO()
+        self.csv = csvout.writer(self.csv_buffer)
+
+    def batch(self, batch: list[tuple]) -> str:
+        """The manifest text of these rows; totals, review rows and the fingerprint updated."""
+        paths, kinds, sizes, mtimes, hashes, attributes = (list(col) for col in zip(*batch, strict=True))
+        keeper = self.keeper
+        duplicates = {i for i, h in enumerate(hashes) if h is not None and keeper.get(h, paths[i]) < paths[i]}
+        rels, targets, special = self.rules.classify_many(
+            paths, kinds, sizes, mtimes, duplicates, self.unreadable, attributes
+        )
+        modified = self.iso_times(mtimes)
+        share, sid = self.share, self.share.id
+        self.used = set()
+        if self.decided_here:
+            for i, shown in enumerate(rels):
+                if shown in self.decided_here:
+                    self.used.add((sid, shown))
+                    if i not in special:
+                        special[i] = Classified("migrate", [], share.target, targets[i])
+        quoted: set[int] = set(range(len(rels))) if self.all_quoted else set()
+        joined = b"\0".join(paths)
+        if b"," in joined or b'"' in joined or b"\r" in joined or b"\n" in joined:  # ASCII: never inside UTF-8
+            quoted.update(i for i, t in enumerate(rels) if NEEDS_QUOTES.search(t))
+        library, counter = self.library, self.counter
+        placer = self.placers[library]
+        place, files, folders, resolved = placer.place, placer.files, placer.folders, placer.resolved
+        parents, folder_items = counter.parents, counter.folder_items
+        head = f"{sid},"
+        tail = f",migrate,,{share.target.site},{share.target.library},"
+        digest_tail = f"\x1f{share.target.site}\x1f{share.target.library}\x1f"
+        lines, digest = [], []
+        plain_files = plain_bytes = 0
+        for i in range(len(rels)):
+            c = special.get(i)
+            if c is None and i not in quoted:
+                # Placer.place and LibraryCounter.add inline for a file whose folder lands where it is named and
+                # whose name is free: the common case, and the loop's cost
+                target_path = targets[i]
+                slash = target_path.rfind("/")
+                folder = target_path[:slash] if slash >= 0 else ""
+                landing = resolved.get(folder) if slash >= 0 else ("", False)
+                low = target_path.lower()
+                if landing is not None and not landing[1] and low not in files and low not in folders:
+                    files.add(low)
+                    key = parents.get((library, folder)) or counter._folder(library, folder)
+                    folder_items[key] += 1
+                    shown, size, mod = rels[i], sizes[i], modified[i]
+                    lines.append(f"{head}{shown},{size},{mod}{tail}{target_path}\r\n")
+                    digest.append(f"{shown}\x1f{size}\x1f{mod}{digest_tail}{target_path}\x1e")
+                    plain_files += 1
+                    plain_bytes += size
+                    continue
+                target_path, collided = place(target_path)
+                if not collided:
+                    self.counter.add(library, target_path)
+                    c = Classified("migrate", [], share.target, target_path)
+                    row = self._row(c, i, rels, sizes, modified, kinds, placed=True)
+                    lines.append(self._line(row))
+                    digest.append("\x1f".join(migrate_key(row)) + "\x1e")
+                    continue
+                c = Classified("migrate", ["TARGET_COLLISION"], share.target, target_path)
+                c.action = "review"
+                row = self._row(c, i, rels, sizes, modified, kinds, placed=True)
+            else:
+                c = c or Classified("migrate", [], share.target, targets[i])
+                row = self._row(c, i, rels, sizes, modified, kinds)
+            lines.append(self._line(row))
+            if row[4] == "review":
+                self.review_rows.append(row)
+            elif row[4] == "migrate":
+                digest.append("\x1f".join(migrate_key(row)) + "\x1e")
+        self.fingerprint.update("".join(digest).encode("utf-8", "surrogatepass"))
+        totals, key = self.totals, (sid, self.dept, "migrate", "-")
+        totals.files[key] += plain_files
+        totals.bytes[key] += plain_bytes
+        by_action = totals.by_action[(sid, "migrate")]
+        by_action[0] += plain_files
+        by_action[1] += plain_bytes
+        counter.library_items[library] += plain_files
+        counter.library_files[library] += plain_files
+        return "".join(lines)
+
+    def _line(self, row: list) -> str:
+        self.csv.writerow(row)
+        line = self.csv_buffer.getvalue()
+        self.csv_buffer.seek(0)
+        self.csv_buffer.truncate()
+        return line
+
+    def _row(self, c: Classified, i: int, rels, sizes, modified, kinds, placed: bool = False) -> list:
+        """The full path for one row: a contact's decision, placement, the totals by every reason."""
+        share, totals = self.share, self.totals
+        shown, size, mod = rels[i], sizes[i], modified[i]
+        decision = self.by_row.get((share.id, shown)) if self.decided_here else None
+        decided = _apply_decision(c, decision, size, mod, shown, share.id, totals)
+        if not placed and c.action != "skip" and kinds[i] in ("file", "offline"):
+            library = (c.target.site, library_url_name(c.target))
+            c.target_path, collided = self.placers[library].place(c.target_path)
+            if collided and not decided:  # a contact's decision settles the row; it still gets the free name
+                c.reasons.append("TARGET_COLLISION")
+                if c.action == "migrate":
+                    c.action = "review"
+            self.counter.add(library, c.target_path)
+        elif placed and c.reasons:  # a collision found on the short path; counted here
+            self.counter.add(self.library, c.target_path)
+        row = [share.id, shown, size, mod, c.action, ";".join(c.reasons), c.target.site, c.target.library]
+        row.append(c.target_path)
+        if decided:
+            totals.decided[share.id] += 1
+        for reason in c.reasons or ["-"]:
+            totals.files[(share.id, self.dept, c.action, reason)] += 1
+            totals.bytes[(share.id, self.dept, c.action, reason)] += size
+        t = totals.by_action[(share.id, c.action)]
+        t[0] += 1
+        t[1] += size
+        return row
+
+
 def write_manifest(
     plan: SharePlan,
     store: ScanStore,
@@ -92,19 +238,28 @@ def write_manifest(
 ) -> Totals:
     from zoneinfo import ZoneInfo
 
+    tz = ZoneInfo(plan.timezone)
+    totals = Totals()
+    collecting = gc.isenabled()
+    gc.disable()  # a million rows make no cycles; the collector's passes over them cost a fifth of the run
+    try:
+        return _write_manifest(plan, store, out, today, shares, progress, decisions, plan_dir, tz, totals)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _write_manifest(plan, store, out, today, shares, progress, decisions, plan_dir, tz, totals) -> Totals:
     from oslomig.shares.decisions import write_review_lists
     from oslomig.shares.placement import LibraryCounter, Placer
 
-    tz = ZoneInfo(plan.timezone)
-    totals = Totals()
     by_row = decisions.by_row if decisions is not None else {}
     used: set[tuple[str, str]] = set()
     ensure_dir(out)
     placers: dict[tuple[str, str], Placer] = defaultdict(Placer)
     counter = LibraryCounter()
     with atomic_open(out / "manifest.csv", newline="") as handle:
-        writer = csvout.writer(handle)
-        writer.writerow(MANIFEST_COLUMNS)
+        handle.write(csvout.to_text([], MANIFEST_COLUMNS))
         for share in shares:
             scan = store.latest_scan(share.id)
             if scan is None:
@@ -118,53 +273,14 @@ def write_manifest(
                 )
             }
             keeper = _keepers(store, scan_id, rules, unreadable, by_row, share.id, tz)
-            review_rows = []
-            dept = share.department or ""
-            fingerprint = hashlib.sha256()
-            for path, kind, size, mtime, _owner, full_hash, attributes in store.iter_files(scan_id):
-                # a copy is a duplicate only of an earlier copy that moves (the keeper)
-                duplicate = full_hash is not None and keeper.get(full_hash, path) < path
-                c = rules.classify(path, kind, size, mtime, duplicate, path in unreadable, attributes)
-                shown, modified = show_path(path), iso_time(mtime, tz)
-                key = (share.id, shown)
-                decision = by_row.get(key)
-                if decision is not None:
-                    used.add(key)
-                decided = _apply_decision(c, decision, size, modified, shown, share.id, totals)
-                if c.action != "skip" and kind in ("file", "offline"):
-                    library = (c.target.site, library_url_name(c.target))
-                    c.target_path, collided = placers[library].place(c.target_path)
-                    if collided and not decided:  # a contact's decision settles the row; it still gets the free name
-                        c.reasons.append("TARGET_COLLISION")
-                        if c.action == "migrate":
-                            c.action = "review"
-                    counter.add(library, c.target_path)
-                row = [
-                    share.id,
-                    shown,
-                    size,
-                    modified,
-                    c.action,
-                    ";".join(c.reasons),
-                    c.target.site,
-                    c.target.library,
-                    c.target_path,
-                ]
-                writer.writerow(row)
-                if decided:
-                    totals.decided[share.id] += 1
-                if c.action == "review":
-                    review_rows.append(row)
-                elif c.action == "migrate":
-                    digest_update(fingerprint, row)
-                for reason in c.reasons or ["-"]:
-                    totals.files[(share.id, dept, c.action, reason)] += 1
-                    totals.bytes[(share.id, dept, c.action, reason)] += size
-                t = totals.by_action[(share.id, c.action)]
-                t[0] += 1
-                t[1] += size
+            writing = _ShareWriter(share, rules, IsoTimes(tz), keeper, unreadable, by_row, totals, placers, counter)
+            rows = store.manifest_rows(scan_id)
+            while batch := rows.fetchmany(BATCH):
+                handle.write(writing.batch(batch))
+                used.update(writing.used)
                 if progress:
-                    progress.advance()
+                    progress.advance(len(batch))
+            review_rows, fingerprint = writing.review_rows, writing.fingerprint
             contact = share.contact.email if share.contact else ""
             totals.open_review[share.id] = (contact, len(review_rows))
             totals.digest[share.id] = fingerprint.hexdigest()

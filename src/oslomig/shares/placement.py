@@ -40,6 +40,7 @@ class Placer:
     files: set[str] = field(default_factory=set)
     folders: set[str] = field(default_factory=set)
     renamed_folders: dict[str, str] = field(default_factory=dict)  # lower-case folder -> the free name it got
+    resolved: dict[str, tuple[str, bool]] = field(default_factory=dict)  # source folder -> (where it lands, renamed)
 
     def _taken(self, path: str) -> bool:
         return path.lower() in self.files or path.lower() in self.folders
@@ -52,10 +53,27 @@ class Placer:
 
     def place(self, target_path: str) -> tuple[str, bool]:
         """The path the file gets, and whether it collided (a folder on its way or the file itself)."""
+        slash = target_path.rfind("/")
+        folder = self.resolved.get(target_path[:slash]) if slash >= 0 else ("", False)
+        if folder is None:
+            folder = self._resolve(target_path[:slash])
+        built, collided = folder
+        name = target_path[slash + 1 :]
+        full = f"{built}/{name}" if built else name
+        low = full.lower()
+        if low in self.files or low in self.folders:
+            full = _join(built, self._free(built, name))
+            low = full.lower()
+            collided = True
+        self.files.add(low)
+        return full, collided
+
+    def _resolve(self, folder: str) -> tuple[str, bool]:
+        """Where a folder lands: follow earlier renames, avoid files of the same name. Kept per source folder: once
+        built, its path is taken as a folder, so no later file takes its name and the answer cannot change."""
         collided = False
-        parts = target_path.split("/")
         built = ""
-        for seg in parts[:-1]:  # folders: follow earlier renames, avoid files of the same name
+        for seg in folder.split("/"):
             low = _join(built, seg).lower()
             if low in self.renamed_folders:
                 seg = self.renamed_folders[low]
@@ -66,12 +84,8 @@ class Placer:
                 collided = True
             built = _join(built, seg)
             self.folders.add(built.lower())
-        full = _join(built, parts[-1])
-        if self._taken(full):
-            full = _join(built, self._free(built, parts[-1]))
-            collided = True
-        self.files.add(full.lower())
-        return full, collided
+        self.resolved[folder] = (built, collided)
+        return built, collided
 
 
 @dataclass
@@ -83,22 +97,31 @@ class LibraryCounter:
     library_items: Counter = field(default_factory=Counter)
     library_files: Counter = field(default_factory=Counter)
     shown: dict = field(default_factory=dict)  # lower-case folder -> the name as first seen
+    parents: dict = field(default_factory=dict)  # (library, folder as written) -> its key in folder_items
 
     def add(self, library: tuple[str, str], target_path: str) -> None:
-        parts = target_path.split("/")
-        parent = ""
-        for seg in parts[:-1]:
-            folder = _join(parent, seg)
-            key = (library, folder.lower())
-            if key not in self.seen_folders:
-                self.seen_folders.add(key)
-                self.shown[key] = folder
-                self.folder_items[(library, parent.lower())] += 1
-                self.library_items[library] += 1
-            parent = folder
-        self.folder_items[(library, parent.lower())] += 1
+        slash = target_path.rfind("/")
+        key = self.parents.get((library, target_path[:slash] if slash >= 0 else ""))
+        if key is None:
+            key = self._folder(library, target_path[:slash] if slash >= 0 else "")
+        self.folder_items[key] += 1
         self.library_items[library] += 1
         self.library_files[library] += 1
+
+    def _folder(self, library: tuple[str, str], folder: str) -> tuple:
+        """Count the folders on the way to `folder` once; the key its files are counted under."""
+        parent = ""
+        for seg in folder.split("/") if folder else []:
+            path = _join(parent, seg)
+            key = (library, path.lower())
+            if key not in self.seen_folders:
+                self.seen_folders.add(key)
+                self.shown[key] = path
+                self.folder_items[(library, parent.lower())] += 1
+                self.library_items[library] += 1
+            parent = path
+        self.parents[(library, folder)] = key = (library, parent.lower())
+        return key
 
     def warnings(self) -> list[tuple[tuple[str, str], str, str, int]]:
         """(library, code, where, count) for every limit passed, in a stable order."""

@@ -25,6 +25,14 @@ RESERVED_IN_PATH = re.compile(
     re.IGNORECASE,
 )
 SPACE_EDGE = re.compile(r"(?:^|/) | (?:/|$)")
+# Filters over a batch of raw paths joined by NUL (which no path holds), NUL first: each finds at least every path
+# whose target path the one-path pattern finds (the characters involved are ASCII, which no UTF-8 sequence holds),
+# so a batch without a hit needs no look at its paths one by one
+INVALID_BYTES = b'"*:<>?\\|' + bytes(range(1, 32)) + b"\x7f"
+RESERVED_IN_BATCH = re.compile(rb"[/\0](?:(?:\.lock|con|prn|aux|nul|com[0-9]|lpt[0-9]|desktop\.ini)(?=[/\0]|$)|~)")
+# the non-ASCII letters that re.IGNORECASE matches to ASCII ones (İ ı ſ K, as UTF-8): a batch with one is looked at
+# path by path
+FOLDS_TO_ASCII = (b"\xc4\xb0", b"\xc4\xb1", b"\xc5\xbf", b"\xe2\x84\xaa")
 MAX_PATH = 400
 # Microsoft writes "250 GB"; read conservatively as 250 x 10^9 bytes: a review is cheap, a failed upload is not
 MAX_FILE = 250 * 10**9
@@ -73,6 +81,21 @@ def site_path(target: Target) -> str:
     return unquote(urlparse(target.site).path).lstrip("/")
 
 
+def junk_literals(globs: list[str]) -> list[bytes] | None:
+    """For each junk glob the longest run of plain characters, lower-case ASCII bytes: a name the glob matches
+    (case-insensitively, in a batch without the four non-ASCII letters that fold to ASCII) holds it. None when a
+    glob has no such run (`*`, a `[...]` set, a non-ASCII name): every name is then matched one by one."""
+    out = []
+    for glob in globs:
+        if "[" in glob or not glob.isascii():
+            return None
+        runs = [r for r in re.split(r"[*?]", glob) if r]
+        if not runs:
+            return None
+        out.append(max(runs, key=len).lower().encode())
+    return out
+
+
 SYSTEM_ATTRIBUTE = 0x4  # FILE_ATTRIBUTE_SYSTEM (MS-FSCC 2.6): not a document a person saved; review
 
 
@@ -95,6 +118,11 @@ class ShareRules:
         cutoff = dt.datetime.combine(today, dt.time()) - dt.timedelta(days=365.25 * policy.stale_after_years)
         self.stale_before = cutoff.timestamp()
         self._url_prefix: dict[int, int] = {}
+        self.junk_literals = junk_literals(policy.junk)
+        folder = share.target.folder.strip("/") + "/"
+        self._folder_has_reason = bool(
+            INVALID.search(folder) or SPACE_EDGE.search(folder) or RESERVED_IN_PATH.search(folder)
+        )
 
     def url_prefix_len(self, target: Target) -> int:
         """len(site path + "/" + library URL name + "/"), once per target."""
@@ -176,6 +204,86 @@ class ShareRules:
         action = max((a for _, a in reasons), key=STRENGTH.__getitem__)
         codes = list(dict.fromkeys(code for code, _ in reasons))
         return Classified(action, codes, target, target_path)
+
+    def classify_many(
+        self,
+        raw_paths: list[bytes],
+        kinds: list[str],
+        sizes: list[int],
+        mtimes: list[float],
+        duplicates: set[int],
+        unreadable: set[bytes],
+        attributes: list[int | None],
+    ) -> tuple[list[str], list[str], dict[int, Classified]]:
+        """`classify` for a batch of rows in path order, with the per-row work done over whole columns.
+
+        Returns the shown paths, the target paths, and a `Classified` for each row that is not plain. A plain row
+        (most rows of a real share: a readable, recent, non-empty UTF-8 file with a name SharePoint takes, outside
+        every route) migrates to the share's target with no reason. Every test below finds at least every row
+        `classify` gives a reason; those rows, and only those, are classified one by one by `classify` itself."""
+        import numpy as np
+
+        raw = b"\0" + b"\0".join(raw_paths)
+        try:
+            rels = raw[1:].decode("utf-8").split("\0") if raw_paths else []
+        except UnicodeDecodeError:
+            rels = [show_path(p) for p in raw_paths]
+            special = {i for i, r in enumerate(rels) if "\\x" in r and not raw_paths[i].isascii()}  # not UTF-8
+        else:
+            special = set()
+        special.update(duplicates)
+        n = len(raw_paths)
+        if kinds.count("file") != n:
+            special.update(i for i, k in enumerate(kinds) if k != "file")
+        if attributes.count(None) != n:
+            special.update(i for i, a in enumerate(attributes) if a is not None and a & SYSTEM_ATTRIBUTE)
+        if unreadable:
+            special.update(i for i, p in enumerate(raw_paths) if p in unreadable)
+        low = raw.lower()
+        folds = any(f in raw for f in FOLDS_TO_ASCII)
+        if self.junk_literals is None or folds or any(lit in low for lit in self.junk_literals):
+            junk = self.junk.match
+            special.update(i for i, r in enumerate(rels) if junk(r[r.rfind("/") + 1 :]))
+        for rx, _route, _prefix in self.routes:
+            special.update(i for i, r in enumerate(rels) if rx.match(r))
+        size = np.asarray(sizes, dtype=np.float64)  # float: a size past 2**63 is still compared, not overflowed
+        mtime = np.asarray(mtimes, dtype=np.float64)
+        flagged = (size == 0) | (size > MAX_FILE) | ((mtime != 0) & (mtime < self.stale_before))
+        special.update(np.flatnonzero(flagged).tolist())
+        folder = self.share.target.folder.strip("/")
+        targets = [f"{folder}/{r}" for r in rels] if folder else rels
+        if (
+            self._folder_has_reason
+            or len(raw.translate(None, INVALID_BYTES)) != len(raw)
+            or (
+                raw.count(b" ") and (b" /" in raw or b"/ " in raw or b" \0" in raw or b"\0 " in raw or raw[-1:] == b" ")
+            )
+            or RESERVED_IN_BATCH.search(low)
+            or b"_vti_" in low
+            or (not folder and b"\0forms/" in low)
+            or folds
+        ):  # the batch has a hit: find its rows
+            special.update(
+                i
+                for i, t in enumerate(targets)
+                if INVALID.search(t) or SPACE_EDGE.search(t) or RESERVED_IN_PATH.search(t)
+            )
+        room = MAX_PATH - self.url_prefix_len(self.share.target)
+        if raw_paths and max(map(len, targets)) > room:
+            special.update(i for i, t in enumerate(targets) if len(t) > room)
+        classified = {
+            i: self.classify(
+                raw_paths[i],
+                kinds[i],
+                sizes[i],
+                mtimes[i],
+                i in duplicates,
+                raw_paths[i] in unreadable,
+                attributes[i],
+            )
+            for i in sorted(special)
+        }
+        return rels, targets, classified
 
     def _fix(self, target_path: str, reasons: list) -> str:
         """Per segment: replace characters SharePoint refuses, trim edge spaces."""

@@ -223,6 +223,13 @@ class ScanStore:
             (share,),
         ).fetchone()
 
+    def manifest_rows(self, scan_id: int):
+        """(path, kind, size, mtime, full_hash, attributes) in path order: what the manifest reads."""
+        return self.db.execute(
+            f"SELECT path, kind, size, mtime, full_hash, {self.attributes} FROM files WHERE scan_id = ? ORDER BY path",
+            (scan_id,),
+        )
+
     def iter_files(self, scan_id: int):
         """(path, kind, size, mtime, owner, full_hash, attributes) in path order; attributes is None but for SMB."""
         return self.db.execute(
