@@ -274,7 +274,7 @@ def _write_manifest(plan, store, out, today, shares, progress, decisions, plan_d
             }
             keeper = _keepers(store, scan_id, rules, unreadable, by_row, share.id, tz)
             writing = _ShareWriter(share, rules, IsoTimes(tz), keeper, unreadable, by_row, totals, placers, counter)
-            rows = store.manifest_rows(scan_id)
+            rows = store.iter_files(scan_id, owner=False)
             while batch := rows.fetchmany(BATCH):
                 handle.write(writing.batch(batch))
                 used.update(writing.used)

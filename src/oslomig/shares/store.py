@@ -223,17 +223,11 @@ class ScanStore:
             (share,),
         ).fetchone()
 
-    def manifest_rows(self, scan_id: int):
-        """(path, kind, size, mtime, full_hash, attributes) in path order: what the manifest reads."""
+    def iter_files(self, scan_id: int, owner: bool = True):
+        """(path, kind, size, mtime, owner, full_hash, attributes) in path order; attributes is None but for SMB.
+        Without `owner` the column is left out (the manifest reads a million rows and has no use for it)."""
         return self.db.execute(
-            f"SELECT path, kind, size, mtime, full_hash, {self.attributes} FROM files WHERE scan_id = ? ORDER BY path",
-            (scan_id,),
-        )
-
-    def iter_files(self, scan_id: int):
-        """(path, kind, size, mtime, owner, full_hash, attributes) in path order; attributes is None but for SMB."""
-        return self.db.execute(
-            f"SELECT path, kind, size, mtime, owner, full_hash, {self.attributes} FROM files WHERE scan_id = ? "
-            "ORDER BY path",
+            f"SELECT path, kind, size, mtime, {'owner, ' if owner else ''}full_hash, {self.attributes} FROM files "
+            "WHERE scan_id = ? ORDER BY path",
             (scan_id,),
         )
