@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import xxhash
@@ -73,7 +76,7 @@ class GroupingResult:
 
 
 def group_id(members: list[str]) -> str:
-    return "G-" + xxhash.xxh64("\n".join(members).encode()).hexdigest()[:10]
+    return "G-" + xxhash.xxh64_hexdigest("\n".join(members).encode())[:10]
 
 
 def in_scope(plan: DatabasePlan, inv: Inventory) -> set[str]:
@@ -132,12 +135,11 @@ def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
     nodes = _Nodes.of(inv, np)
     labels = _components(nodes, *_tie_edges(nodes, bind, plan.grouping.systems, np), np)
     bound_keys = _bound_keys(nodes, bind, plan.grouping.systems, labels, np)
-    order, cut, migrated_mask, scope_mask = _selected(plan, inv, nodes, labels[: nodes.n], np)
-    groups, warnings = _group_records(plan, inv, nodes, labels[: nodes.n], bound_keys, order, cut, migrated_mask,
-                                      scope_mask)  # fmt: skip
+    members, migrated_mask, scope_mask = _selected(plan, inv, nodes, labels[: nodes.n], np)
+    groups, warnings = _group_records(plan, inv, nodes, labels[: nodes.n], bound_keys, members, migrated_mask,
+                                      scope_mask, np)  # fmt: skip
     if "links" not in bind and nodes.link_pairs:
         warnings.extend(_unbound_links(groups, nodes.link_pairs))
-    groups.sort(key=lambda g: g.databases[0])
     warnings.sort(key=lambda w: w.sort_key)
     return GroupingResult(plan.name, groups, warnings)
 
@@ -149,7 +151,6 @@ class _Nodes:
 
     db_ids: list[str]
     dbs: list
-    index: dict[str, int]
     inst_ids: list[str]
     host_ids: list[str]
     cluster_ids: list[str]
@@ -162,6 +163,14 @@ class _Nodes:
     ih_host: Any
     ic_pairs: Any  # instance -> cluster pairs
     link_pairs: list[tuple[str, str]]
+    size: Any  # per database: size_gb, float64
+    env_names: list[str]  # the environments, sorted ("other" for none)
+    env_code: Any  # per database: its environment's index in env_names
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        """Database id -> its node (built when a plan names databases: migrated, excluded, linked)."""
+        return dict(zip(self.db_ids, range(len(self.db_ids))))
 
     @property
     def n(self) -> int:
@@ -181,21 +190,23 @@ class _Nodes:
     def of(cls, inv: Inventory, np) -> _Nodes:
         db_ids = list(inv.databases)
         dbs = list(inv.databases.values())
-        index = {d: i for i, d in enumerate(db_ids)}
         inst_ids, host_ids, sys_ids = list(inv.instances), list(inv.hosts), list(inv.systems)
-        inst_index = {k: i for i, k in enumerate(inst_ids)}
+        inst_index = dict(zip(inst_ids, range(len(inst_ids))))
         host_index = {k: i for i, k in enumerate(host_ids)}
         sys_index = {k: i for i, k in enumerate(sys_ids)}
         cluster_ids = sorted({h.cluster for h in inv.hosts.values() if h.cluster})
         cluster_index = {k: i for i, k in enumerate(cluster_ids)}
-        ag_of = [d.availability_group for d in dbs]
+        # one pass over the databases' own dicts, then a column at a time: map() over C getters is the fastest
+        # per-database access CPython offers (an attribute per pass costs a third more)
+        fields = [d.__dict__ for d in dbs]
+        ag_of = list(map(itemgetter("availability_group"), fields))
         ag_ids = sorted({a for a in ag_of if a})
-        # map() over a dict's __getitem__ with a -1 default: the fastest per-database lookup CPython offers
-        db_inst = np.array(list(map(_Default(inst_index).__getitem__, [d.instance for d in dbs])), dtype=np.int64)
-        owner_lookup = _Default({d: sys_index[s] for d, s in inv.owner.items() if s in sys_index})
-        owner = np.array(list(map(owner_lookup.__getitem__, db_ids)), dtype=np.int64)
-        ag_lookup = _Default({k: i for i, k in enumerate(ag_ids)})
-        ag_idx = np.array(list(map(ag_lookup.__getitem__, ag_of)), dtype=np.int64)
+        db_inst = _lookup(inst_index, map(itemgetter("instance"), fields), np)
+        owner_of = {d: sys_index[s] for d, s in inv.owner.items() if s in sys_index}
+        owner = _lookup(owner_of, db_ids, np) if owner_of else np.full(len(db_ids), -1, dtype=np.int64)
+        ag_idx = _lookup({k: i for i, k in enumerate(ag_ids)}, ag_of, np)
+        size = np.array(list(map(itemgetter("size_gb"), fields)), dtype=np.float64)
+        env_names, env_code = _codes(list(map(itemgetter("environment"), fields)), np, none="other")
         ih_inst, ih_host = [], []
         for k, inst in enumerate(inv.instances.values()):
             for h in inst.all_hosts:
@@ -211,9 +222,12 @@ class _Nodes:
             if len(ih_inst)
             else np.zeros((0, 2), np.int64)
         )
-        link_pairs = [(db_ids[i], link) for i, d in enumerate(dbs) if d.links for link in d.links if link in index]
-        return cls(db_ids, dbs, index, inst_ids, host_ids, cluster_ids, ag_ids, sys_ids, db_inst, owner, ag_idx,
-                   ih_inst_a, ih_host_a, ic_pairs[ic_pairs[:, 1] >= 0], link_pairs)  # fmt: skip
+        links = map(itemgetter("links"), fields)
+        known = inv.databases
+        link_pairs = [(db_ids[i], link) for i, ls in enumerate(links) if ls for link in ls if link in known]
+        return cls(db_ids, dbs, inst_ids, host_ids, cluster_ids, ag_ids, sys_ids, db_inst, owner, ag_idx,
+                   ih_inst_a, ih_host_a, ic_pairs[ic_pairs[:, 1] >= 0], link_pairs, size, env_names,
+                   env_code)  # fmt: skip
 
 
 def _tie_edges(nodes: _Nodes, bind: set[str], systems: bool, np) -> tuple[Any, Any]:
@@ -269,122 +283,222 @@ def _components(nodes: _Nodes, r, c, np):
     return labels
 
 
-def _bound_keys(nodes: _Nodes, bind: set[str], systems: bool, labels, np) -> dict[int, list[tuple[str, str]]]:
-    """Per component, the keys that really tie it (two or more databases share them), for `bound_by`."""
+def _bound_keys(nodes: _Nodes, bind: set[str], systems: bool, labels, np) -> dict[int, list[dict]]:
+    """Per component, the keys that really tie it (two or more databases share them): its `bound_by`, sorted by
+    rule, then key (rules are taken in that order, keys by name within a rule)."""
     off_inst, off_host, off_clu, _off_ag, _off_sys, _ = nodes.offsets
     db_label = labels[: nodes.n]
     db_inst, owner, ag_idx, ic_pairs = nodes.db_inst, nodes.owner, nodes.ag_idx, nodes.ic_pairs
     per_inst = np.bincount(db_inst[db_inst >= 0], minlength=len(nodes.inst_ids))
-    bound_keys: dict[int, list[tuple[str, str]]] = {}
+    bound_keys: dict[int, list[dict]] = {}
 
     def add_bound(rule: str, names: list[str], counts, node_offset: int, members=None) -> None:
-        for k in np.flatnonzero(counts >= 2).tolist():
-            bound_keys.setdefault(
-                int(labels[node_offset + k]) if members is None else int(db_label[members[k]]), []
-            ).append((rule, names[k]))
+        tied = np.flatnonzero(counts >= 2)
+        comp = labels[node_offset + tied] if members is None else db_label[members[tied]]
+        for k, c in sorted(zip(tied.tolist(), comp.tolist()), key=lambda kc: names[kc[0]]):
+            bound_keys.setdefault(c, []).append({"rule": rule, "key": names[k]})
 
-    def first_member(idx) -> dict[int, int]:
-        first: dict[int, int] = {}
-        for i in np.flatnonzero(idx >= 0).tolist():
-            first.setdefault(int(idx[i]), i)
+    def first_member(idx):
+        """Each key's first database (keys no database holds: 0, never read, as their count is 0)."""
+        held = np.flatnonzero(idx >= 0)
+        first = np.zeros(int(idx.max()) + 1 if len(held) else 0, dtype=np.int64)
+        first[idx[held][::-1]] = held[::-1]  # the last write wins: the first database
         return first
 
-    if "instance" in bind:
-        add_bound("instance", nodes.inst_ids, per_inst, off_inst)
-    if "host" in bind:
-        weights = np.bincount(nodes.ih_host, weights=per_inst[nodes.ih_inst], minlength=len(nodes.host_ids))
-        add_bound("host", nodes.host_ids, weights, off_host)
-    if "cluster" in bind and len(ic_pairs):
-        weights = np.bincount(ic_pairs[:, 1], weights=per_inst[ic_pairs[:, 0]], minlength=len(nodes.cluster_ids))
-        add_bound("cluster", nodes.cluster_ids, weights, off_clu)
     if "availability_group" in bind and nodes.ag_ids:
         counts = np.bincount(ag_idx[ag_idx >= 0], minlength=len(nodes.ag_ids))
         add_bound("availability_group", nodes.ag_ids, counts, 0, members=first_member(ag_idx))
+    if "cluster" in bind and len(ic_pairs):
+        weights = np.bincount(ic_pairs[:, 1], weights=per_inst[ic_pairs[:, 0]], minlength=len(nodes.cluster_ids))
+        add_bound("cluster", nodes.cluster_ids, weights, off_clu)
+    if "host" in bind:
+        weights = np.bincount(nodes.ih_host, weights=per_inst[nodes.ih_inst], minlength=len(nodes.host_ids))
+        add_bound("host", nodes.host_ids, weights, off_host)
+    if "instance" in bind:
+        add_bound("instance", nodes.inst_ids, per_inst, off_inst)
+    if "links" in bind:
+        links: dict[int, set[str]] = {}
+        for a, b in nodes.link_pairs:
+            lo, hi = sorted((a, b))
+            links.setdefault(int(db_label[nodes.index[a]]), set()).add(f"{lo} -> {hi}")
+        for c, keys in links.items():
+            bound_keys.setdefault(c, []).extend({"rule": "links", "key": k} for k in sorted(keys))
     if systems and nodes.sys_ids:
         counts = np.bincount(owner[owner >= 0], minlength=len(nodes.sys_ids))
         add_bound("systems", nodes.sys_ids, counts, 0, members=first_member(owner))
-    if "links" in bind:
-        for a, b in nodes.link_pairs:
-            lo, hi = sorted((a, b))
-            bound_keys.setdefault(int(db_label[nodes.index[a]]), []).append(("links", f"{lo} -> {hi}"))
     return bound_keys
 
 
 def _selected(plan: DatabasePlan, inv: Inventory, nodes: _Nodes, db_label, np) -> tuple:
-    """The databases of every component that holds a database in scope and not yet migrated, ordered by
-    component (`order`, with `cut` where a component ends), and the migrated and in-scope masks."""
-    scope_mask = _scope_mask(plan, inv, np, nodes.index, nodes.db_inst, nodes.owner, nodes.sys_ids)
+    """The databases of every component that holds a database in scope and not yet migrated, and the migrated and
+    in-scope masks."""
+    scope_mask = _scope_mask(plan, inv, np, nodes)
     migrated_mask = np.zeros(nodes.n, dtype=bool)
     for d in plan.migrated:
         if d in nodes.index:
             migrated_mask[nodes.index[d]] = True
-    wanted = np.unique(db_label[scope_mask & ~migrated_mask])
-    members = np.flatnonzero(np.isin(db_label, wanted))
-    order = members[np.argsort(db_label[members], kind="stable")]
-    cut = np.flatnonzero(np.diff(db_label[order])) + 1
-    return order, cut, migrated_mask, scope_mask
+    wanted = np.zeros(int(db_label.max()) + 1, dtype=bool)
+    wanted[db_label[scope_mask & ~migrated_mask]] = True
+    members = np.flatnonzero(wanted[db_label])
+    return members, migrated_mask, scope_mask
+
+
+def _vocabulary(names: list, np) -> tuple[list, Any]:
+    """`names` sorted, and each name's rank in that order (by its index in `names`)."""
+    by_name = sorted(range(len(names)), key=names.__getitem__)
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[by_name] = np.arange(len(names), dtype=np.int64)
+    return [names[k] for k in by_name], rank
+
+
+def _per_group(n_groups: int, group, code, names: list, np) -> tuple[list, list[int]]:
+    """For items (group index, code into the sorted vocabulary `names`): each group's distinct names in order, as one
+    flat list and its offsets (group g holds flat[offsets[g]:offsets[g + 1]])."""
+    width = max(len(names), 1)
+    keys = np.unique(group.astype(np.int64) * width + code)
+    g, c = np.divmod(keys, width)
+    return [names[k] for k in c.tolist()], np.searchsorted(g, np.arange(n_groups + 1)).tolist()
+
+
+class _Members:
+    """The selected databases sorted by component, then by id, with each one's group index; groups are numbered in
+    their final order (by first moving member's id)."""
+
+    def __init__(self, nodes: _Nodes, db_label, members, migrated_mask, np):
+        ids = nodes.db_ids
+        member_ids = np.array([ids[i] for i in members.tolist()])
+        id_rank = np.empty(len(members), dtype=np.int64)
+        id_rank[np.argsort(member_ids, kind="stable")] = np.arange(len(members), dtype=np.int64)
+        labels = db_label[members]
+        by = np.argsort(labels.astype(np.int64) * len(members) + id_rank)  # by component, then id (keys unique)
+        members, labels, id_rank = members[by], labels[by], id_rank[by]
+        # component number of every member, in label order; each component has a moving member (it was selected
+        # for one), so the components are the groups
+        comp = np.zeros(len(members), dtype=np.int64)
+        comp[1:] = np.cumsum(labels[1:] != labels[:-1])
+        moving = ~migrated_mask[members]
+        first = np.flatnonzero(moving)
+        n_groups = int(comp[-1]) + 1
+        # the first moving member of each component: its id ranks the groups
+        first_moving = first[np.unique(comp[first], return_index=True)[1]]
+        final = np.empty(n_groups, dtype=np.int64)
+        final[np.argsort(id_rank[first_moving], kind="stable")] = np.arange(n_groups, dtype=np.int64)
+        group = final[comp]
+        by = np.argsort(group * len(members) + id_rank)
+        self.members, self.group, self.moving = members[by], group[by], moving[by]
+        self.label = labels[by]
+        self.n_groups = n_groups
 
 
 def _group_records(
-    plan: DatabasePlan, inv: Inventory, nodes: _Nodes, db_label, bound_keys, order, cut, migrated_mask, scope_mask
+    plan: DatabasePlan, inv: Inventory, nodes: _Nodes, db_label, bound_keys, members, migrated_mask, scope_mask, np
 ) -> tuple[list[Group], list[Finding]]:
-    """One Group per selected component, from plain lists (element access on numpy arrays is slow)."""
-    db_ids, dbs, inst_ids, sys_ids = nodes.db_ids, nodes.dbs, nodes.inst_ids, nodes.sys_ids
-    inst_hosts = [inst.all_hosts for inst in inv.instances.values()]
-    inst_engine = [inst.engine for inst in inv.instances.values()]
-    mig, dinst = migrated_mask.tolist(), nodes.db_inst.tolist()
-    own, in_scope_l = nodes.owner.tolist(), scope_mask.tolist()
-    sizes = [d.size_gb for d in dbs]
-    envs_of = [d.environment or "other" for d in dbs]
-    agency_of = [inv.systems[s].agency for s in sys_ids]
+    """One Group per selected component, in order of its first database. Every list a group holds (members,
+    instances, hosts, systems, agencies, engines, environments) is gathered for all groups at once with numpy, as one
+    flat list sorted by group, then by name; the loop over groups only slices them."""
+    if not len(members):
+        return [], []
+    m = _Members(nodes, db_label, members, migrated_mask, np)
+    n_groups = m.n_groups
+    db_ids = nodes.db_ids
+    mv, mv_group = m.members[m.moving], m.group[m.moving]
+    mv_l = mv.tolist()
+    mv_ids = [db_ids[i] for i in mv_l]
+    mv_sizes = nodes.size[mv].tolist()
+    mv_at = np.searchsorted(mv_group, np.arange(n_groups + 1)).tolist()
+    group_label = m.label[m.moving][mv_at[:-1]].tolist()
+    # instances, and through them hosts and engines
+    inst_names, inst_rank = _vocabulary(nodes.inst_ids, np)
+    inst = nodes.db_inst[mv]
+    has = inst >= 0
+    inst_flat, inst_at = _per_group(n_groups, mv_group[has], inst_rank[inst[has]], inst_names, np)
+    pairs = np.unique(mv_group[has] * max(len(nodes.inst_ids), 1) + inst[has])
+    pair_group, pair_inst = np.divmod(pairs, max(len(nodes.inst_ids), 1))
+    instances = list(inv.instances.values())
+    host_names, host_code, host_ptr = _instance_hosts(instances, np)
+    counts = host_ptr[pair_inst + 1] - host_ptr[pair_inst]
+    at = np.repeat(host_ptr[pair_inst] - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+    hosts_flat, hosts_at = _per_group(n_groups, np.repeat(pair_group, counts), host_code[at], host_names, np)
+    engine_names, engine_code = _codes([i.engine for i in instances], np)
+    engines_flat, engines_at = _per_group(n_groups, pair_group, engine_code[pair_inst], engine_names, np)
+    # systems and their agencies
+    sys_names, sys_rank = _vocabulary(nodes.sys_ids, np)
+    own = nodes.owner[mv]
+    has = own >= 0
+    sys_flat, sys_at = _per_group(n_groups, mv_group[has], sys_rank[own[has]], sys_names, np)
+    agency_names, agency_code = _codes([inv.systems[s].agency for s in nodes.sys_ids], np)
+    agency = agency_code[own[has]] if len(agency_code) else np.zeros(0, dtype=np.int64)
+    ok = agency >= 0
+    agencies_flat, agencies_at = _per_group(n_groups, mv_group[has][ok], agency[ok], agency_names, np)
+    envs_flat, envs_at = _per_group(n_groups, mv_group, nodes.env_code[mv], nodes.env_names, np)
+    # the rarer lists: members already migrated, members outside the scope
+    done_of = _sparse_lists(m.group[~m.moving], m.members[~m.moving], db_ids)
+    outside = ~scope_mask[mv]
+    outside_of = _sparse_lists(mv_group[outside], mv[outside], db_ids)
     hours_per_gb = 1.0 / plan.timing.throughput_gb_per_hour
     overhead = plan.timing.overhead_hours
-    key = db_ids.__getitem__
-    has_migrated = bool(migrated_mask.any())
     groups: list[Group] = []
     warnings: list[Finding] = []
-    db_label_l = db_label.tolist()
-    order_l = order.tolist()
-    bounds = [0, *cut.tolist(), len(order_l)] if order_l else [0]
-    for lo_i, hi_i in zip(bounds, bounds[1:]):
-        idxs = order_l[lo_i:hi_i]
-        if len(idxs) > 1:
-            idxs.sort(key=key)
-        moving_idx = [i for i in idxs if not mig[i]] if has_migrated else idxs
-        moving = [db_ids[i] for i in moving_idx]
-        done = [db_ids[i] for i in idxs if mig[i]] if has_migrated else []
-        if len(moving_idx) == 1:  # the common case: a database alone on its server
-            i = moving_idx[0]
-            k, o = dinst[i], own[i]
-            insts = {k} if k >= 0 else set()
-            sys_set = {o} if o >= 0 else set()
-            envs = [envs_of[i]]
-            size = sizes[i]
-        else:
-            insts = {dinst[i] for i in moving_idx} - {-1}
-            sys_set = {own[i] for i in moving_idx} - {-1}
-            envs = sorted({envs_of[i] for i in moving_idx})
-            size = sum(sizes[i] for i in moving_idx)
-        ties = sorted(set(bound_keys.get(db_label_l[idxs[0]], ())))
-        groups.append(
-            Group(
-                id=group_id(moving),
-                databases=moving,
-                instances=sorted(inst_ids[k] for k in insts),
-                hosts=sorted({h for k in insts for h in inst_hosts[k]}),
-                systems=sorted(sys_ids[k] for k in sys_set),
-                agencies=sorted({agency_of[k] for k in sys_set} - {None}),
-                engines=sorted({inst_engine[k] for k in insts}),
-                environments=envs,
-                size_gb=size,
-                estimated_hours=overhead + size * hours_per_gb,
-                bound_by=[{"rule": r, "key": k} for r, k in ties],
-                migrated=done,
-                out_of_scope=[db_ids[i] for i in moving_idx if not in_scope_l[i]],
-            )
+    for g in range(n_groups):
+        lo, hi = mv_at[g], mv_at[g + 1]
+        moving = mv_ids[lo:hi]
+        size = sum(mv_sizes[lo:hi])
+        envs = envs_flat[envs_at[g] : envs_at[g + 1]]
+        done = done_of.get(g, [])
+        group = Group(
+            id=group_id(moving),
+            databases=moving,
+            instances=inst_flat[inst_at[g] : inst_at[g + 1]],
+            hosts=hosts_flat[hosts_at[g] : hosts_at[g + 1]],
+            systems=sys_flat[sys_at[g] : sys_at[g + 1]],
+            agencies=agencies_flat[agencies_at[g] : agencies_at[g + 1]],
+            engines=engines_flat[engines_at[g] : engines_at[g + 1]],
+            environments=envs,
+            size_gb=size,
+            estimated_hours=overhead + size * hours_per_gb,
+            bound_by=bound_keys.get(group_label[g], []),
+            migrated=done,
+            out_of_scope=outside_of.get(g, []),
         )
-        warnings.extend(_group_warnings(plan, inv, groups[-1], envs, done))
+        groups.append(group)
+        if done or group.out_of_scope or ("prod" in envs and len(envs) > 1 and NON_PROD.intersection(envs)):
+            warnings.extend(_group_warnings(plan, inv, group, envs, done))
     return groups, warnings
+
+
+def _lookup(index: dict, keys, np):
+    """Each key's value in `index` (-1 where it has none) as an int64 array: map() over dict.get with a default is
+    the fastest per-item lookup CPython offers."""
+    return np.array(list(map(index.get, keys, repeat(-1))), dtype=np.int64)
+
+
+def _codes(values: list, np, none: str | None = None) -> tuple[list, Any]:
+    """The distinct values, sorted, and each value's index among them; None reads as `none`, or -1 when that is
+    None too."""
+    names = sorted({v for v in values if v is not None} | ({none} if none is not None else set()))
+    lookup: dict = {v: k for k, v in enumerate(names)}
+    if none is not None:
+        lookup[None] = lookup[none]
+    return names, _lookup(lookup, values, np)
+
+
+def _instance_hosts(instances: list, np) -> tuple[list[str], Any, Any]:
+    """Every instance's hosts as codes into the sorted host names, in compressed rows (instance k's hosts are
+    codes[ptr[k]:ptr[k + 1]])."""
+    per = [i.all_hosts for i in instances]
+    flat = [h for hs in per for h in hs]
+    names, codes = _codes(flat, np)
+    ptr = np.zeros(len(per) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([len(hs) for hs in per])
+    return names, codes, ptr
+
+
+def _sparse_lists(group, idx, db_ids: list[str]) -> dict[int, list[str]]:
+    """Group index -> the ids of its members among `idx` (already in order)."""
+    out: dict[int, list[str]] = {}
+    for g, i in zip(group.tolist(), idx.tolist()):
+        out.setdefault(g, []).append(db_ids[i])
+    return out
 
 
 def _group_warnings(plan: DatabasePlan, inv: Inventory, g: Group, envs: list[str], done: list[str]) -> list[Finding]:
@@ -442,15 +556,9 @@ def _unbound_links(groups: list[Group], link_pairs: list[tuple[str, str]]) -> li
     return out
 
 
-class _Default(dict):
-    """A dict copy whose missing keys read as -1, for `map(d.__getitem__, keys)`."""
-
-    def __missing__(self, key):
-        return -1
-
-
-def _scope_mask(plan, inv, np, index, db_inst, owner, sys_ids):
+def _scope_mask(plan, inv, np, nodes: _Nodes):
     scope = plan.scope
+    db_inst, owner, sys_ids = nodes.db_inst, nodes.owner, nodes.sys_ids
     mask = db_inst >= 0
     if scope.engines:
         ok = np.array([inst.engine in scope.engines for inst in inv.instances.values()] + [False], dtype=bool)
@@ -474,8 +582,8 @@ def _scope_mask(plan, inv, np, index, db_inst, owner, sys_ids):
         )
         mask &= ~bad_inst[db_inst]
         for d in exclude:
-            if d in index:
-                mask[index[d]] = False
+            if d in nodes.index:
+                mask[nodes.index[d]] = False
     return mask
 
 
