@@ -3,8 +3,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import yaml
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from test_shares import world_readable_tmp  # noqa: F401 (a fixture)
 
+from oslomig import yamlload
 from oslomig.models import DatabasePlan
 from oslomig.yamlload import YamlError, load_text
 
@@ -120,3 +124,77 @@ def test_an_unreadable_file_is_a_problem_not_a_crash(world_readable_tmp):  # noq
         secret.chmod(0o644)
     assert proc.returncode == 1, proc.stderr
     assert ":1:1: error [unreadable] cannot read file: Permission denied" in proc.stdout
+
+
+# The fast path (data straight from libyaml's events, positions composed only when asked for) must read every
+# document it takes exactly as the full way does, and hand everything else to it.
+_scalars = st.one_of(
+    st.text(alphabet="aNoYes01.:-+e_ x#'\"\\é\t\n~", max_size=8),
+    st.sampled_from(["NO", "yes", "18:00", "0o17", "0x1F", "1e3", ".inf", "-.Inf", ".nan", "~", "null", "", "007"]),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+)
+_documents = st.dictionaries(
+    st.one_of(st.text(alphabet="abNO01 :-", min_size=1, max_size=6), st.integers(0, 99)),
+    st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner,
+                                                                                          max_size=4), max_leaves=12),
+    max_size=6,
+)  # fmt: skip
+
+
+def _full_way(text: str):
+    nodes = yamlload._compose_all(text)
+    return yamlload._Builder("<t>").build(nodes[0])
+
+
+def _same(a, b) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+@settings(max_examples=300, deadline=None)
+@given(_documents, st.booleans())
+@example({"a": "NO", "b": "18:00", 1: [None, True, "0o17"], "c": {"d": ".inf"}}, False)
+def test_fast_path_reads_as_the_full_way(data, flow):
+    text = yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True, sort_keys=False)
+    fast = yamlload._fast_data(text)
+    if yamlload._FAST_OK.search(text) is None:
+        assert fast is not yamlload._SLOW, text  # plain block or flow YAML must not fall back
+    assert fast is yamlload._SLOW or _same(fast, _full_way(text)), text
+    doc = load_text(text)
+    assert _same(doc.data, _full_way(text))
+
+
+@pytest.mark.parametrize(
+    "text, code, line",
+    [
+        ("a: 1\nb:\n  c: 2\n  c: 3\n", "duplicate-key", 4),
+        ("a: 1\n1: x\n1.0: y\n", "duplicate-key", 3),
+        ("a: [1, 2\nb: 3\n", "yaml-syntax", 2),
+        ("a: 1\n---\nb: 2\n", "multiple-documents", 3),
+        ("? [a]\n: 1\n", "bad-key", 1),
+    ],
+)
+def test_what_the_fast_path_refuses_is_placed_by_the_full_way(text, code, line):
+    with pytest.raises(YamlError) as err:
+        load_text(text)
+    assert (err.value.code, err.value.line) == (code, line)
+
+
+def test_positions_of_a_fast_read_document():
+    doc = load_text("hosts:\n  - name: a\n    os: linux\n  - name: b\n")
+    assert doc.composed is None  # read the fast way: no node graph yet
+    assert doc.position(("hosts", 1, "name")) == (4, 11)
+    assert doc.position(("hosts", 0, "os"), key=True) == (3, 5)
+
+
+@pytest.mark.parametrize("text", ["a: !!str 1\n", "a: &x 1\nb: *x\n", "a: !!float 1\n", "<<: {a: 1}\n", "- 1\n"])
+def test_tags_anchors_aliases_and_merges_go_the_full_way(text):
+    assert yamlload._fast_data(text) is yamlload._SLOW
