@@ -5,8 +5,10 @@ is the number 1080, and silently keeps the last of two duplicate keys. We
 compose the node graph (in C when libyaml is there) and build Python values
 ourselves with YAML 1.2 core-schema rules: only true/false are booleans,
 timestamps stay strings (the models turn them into dates only where the
-spec has dates), and a duplicate key is an error. The node graph is kept so
-any later error can be pointed back at `file:line:col`.
+spec has dates), and a duplicate key is an error. The node graph lets any
+later error be pointed back at `file:line:col`; for plain YAML (no anchor,
+alias, tag or merge key) the data is built straight from libyaml's events and
+the node graph is composed only when a position is first asked for.
 """
 
 from __future__ import annotations
