@@ -118,6 +118,10 @@ class ShareRules:
         cutoff = dt.datetime.combine(today, dt.time()) - dt.timedelta(days=365.25 * policy.stale_after_years)
         self.stale_before = cutoff.timestamp()
         self._url_prefix: dict[int, int] = {}
+        # each route glob's text before its first wildcard, as it opens a row of a batch's NUL-joined paths
+        self._route_heads = [
+            b"\0" + head.encode() if (head := re.split(r"[*?]", r.match, maxsplit=1)[0]) else b"" for r in share.routes
+        ]
         self.junk_literals = junk_literals(policy.junk)
         folder = share.target.folder.strip("/") + "/"
         self._folder_has_reason = bool(
@@ -244,8 +248,24 @@ class ShareRules:
         if self.junk_literals is None or folds or any(lit in low for lit in self.junk_literals):
             junk = self.junk.match
             special.update(i for i, r in enumerate(rels) if junk(r[r.rfind("/") + 1 :]))
-        for rx, _route, _prefix in self.routes:
-            special.update(i for i, r in enumerate(rels) if rx.match(r))
+        starts = None
+        for (rx, _route, _prefix), head in zip(self.routes, self._route_heads):
+            # a match starts with the glob's literal head, so only rows whose raw path starts with it are candidates
+            # (rows that are not UTF-8 are classified one by one already)
+            hits = raw.count(head) if head else n
+            if not head or (hits > 64 and hits > n // 8):  # a glob opening with a wildcard, or a head most rows
+                # share: test every row
+                special.update(i for i, r in enumerate(rels) if rx.match(r))
+                continue
+            if not hits:
+                continue
+            if starts is None:
+                starts = np.cumsum([0, *map(len, raw_paths)]) + np.arange(n + 1)  # each row's NUL in `raw`
+            found, at = [], raw.find(head)
+            while at >= 0:
+                found.append(at)
+                at = raw.find(head, at + 1)
+            special.update(i for i in np.searchsorted(starts, found).tolist() if rx.match(rels[i]))
         size = np.asarray(sizes, dtype=np.float64)  # float: a size past 2**63 is still compared, not overflowed
         mtime = np.asarray(mtimes, dtype=np.float64)
         flagged = (size == 0) | (size > MAX_FILE) | ((mtime != 0) & (mtime < self.stale_before))
