@@ -129,8 +129,9 @@ def test_an_unreadable_file_is_a_problem_not_a_crash(world_readable_tmp):  # noq
 # The fast path (data straight from libyaml's events, positions composed only when asked for) must read every
 # document it takes exactly as the full way does, and hand everything else to it.
 _scalars = st.one_of(
-    st.text(alphabet="aNoYes01.:-+e_ x#'\"\\é\t\n~", max_size=8),
+    st.text(alphabet="aNoYes01.:-+e_ x#'\"\\é\t\n~*&!<", max_size=8),
     st.sampled_from(["NO", "yes", "18:00", "0o17", "0x1F", "1e3", ".inf", "-.Inf", ".nan", "~", "null", "", "007"]),
+    st.sampled_from(["*/db0001*", "a & b", "<<", "!important", "h*"]),  # glob-like and YAML-sign text, quoted or not
     st.integers(-(10**20), 10**20),
     st.floats(allow_nan=False),
     st.booleans(),

@@ -214,7 +214,7 @@ def _compose_all(text: str) -> list:
 
 def load_text(text: str, display: str = "<string>") -> Document:
     _check_depth(text, display)
-    data = _fast_data(text) if _FAST_OK.search(text) is None else _SLOW
+    data = _fast_data(text)
     if data is not _SLOW:
         return Document(display, data, None, text.count("\n") + 1, text)
     try:
@@ -264,7 +264,7 @@ def load_text(text: str, display: str = "<string>") -> Document:
 # instead of 9 s), and the node graph is composed only if a position is asked for. Anything else (an anchor, an
 # alias, a tag, `<<`, a duplicate or non-scalar key, a syntax error, several or no documents) goes the full way,
 # which finds and places the error.
-_FAST_OK = re.compile(r"[&*!]|<<")
+_FAST_OK = re.compile(r"[&*!]|<<")  # text without these characters must never fall back (a test holds it)
 _SLOW = object()
 
 
