@@ -150,7 +150,6 @@ class _Nodes:
     and systems), and each database's instance, owner and availability group as arrays."""
 
     db_ids: list[str]
-    dbs: list
     inst_ids: list[str]
     host_ids: list[str]
     cluster_ids: list[str]
@@ -190,7 +189,6 @@ class _Nodes:
     @classmethod
     def of(cls, inv: Inventory, np) -> _Nodes:
         db_ids = list(inv.databases)
-        dbs = list(inv.databases.values())
         inst_ids, host_ids, sys_ids = list(inv.instances), list(inv.hosts), list(inv.systems)
         inst_index = dict(zip(inst_ids, range(len(inst_ids))))
         host_index = {k: i for i, k in enumerate(host_ids)}
@@ -199,7 +197,7 @@ class _Nodes:
         cluster_index = {k: i for i, k in enumerate(cluster_ids)}
         # one pass over the databases' own dicts, then a column at a time: map() over C getters is the fastest
         # per-database access CPython offers (an attribute per pass costs a third more)
-        fields = [d.__dict__ for d in dbs]
+        fields = [d.__dict__ for d in inv.databases.values()]
         ag_of = list(map(itemgetter("availability_group"), fields))
         ag_ids = sorted({a for a in ag_of if a})
         db_inst = _lookup(inst_index, map(itemgetter("instance"), fields), np)
@@ -223,7 +221,7 @@ class _Nodes:
         links = map(itemgetter("links"), fields)
         known = inv.databases
         link_pairs = [(db_ids[i], link) for i, ls in enumerate(links) if ls for link in ls if link in known]
-        return cls(db_ids, dbs, inst_ids, host_ids, cluster_ids, ag_ids, sys_ids, db_inst, owner, ag_idx,
+        return cls(db_ids, inst_ids, host_ids, cluster_ids, ag_ids, sys_ids, db_inst, owner, ag_idx,
                    ih_inst_a, ih_host_a, ic_pairs[ic_pairs[:, 1] >= 0], link_pairs, size, env_names,
                    env_code, inst_hosts)  # fmt: skip
 
