@@ -497,14 +497,6 @@ def _instance_hosts(per: list[list[str]], np) -> tuple[list[str], Any, Any]:
     return names, codes, ptr
 
 
-def _sparse_lists(group, idx, db_ids: list[str]) -> dict[int, list[str]]:
-    """Group index -> the ids of its members among `idx` (already in order)."""
-    out: dict[int, list[str]] = {}
-    for g, i in zip(group.tolist(), idx.tolist()):
-        out.setdefault(g, []).append(db_ids[i])
-    return out
-
-
 def _group_warnings(plan: DatabasePlan, inv: Inventory, g: Group, envs: list[str], done: list[str]) -> list[Finding]:
     """What a person should know about one group: members pulled in from outside the scope, prod and non-prod
     together, members already migrated."""
