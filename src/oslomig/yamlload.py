@@ -20,6 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.events import (
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 
 try:  # libyaml composes ~10x faster; marks are kept either way
     from yaml._yaml import CParser as _Parser
@@ -273,8 +283,6 @@ class _Slow(Exception):
 
 
 def _fast_data(text: str) -> Any:
-    from yaml.events import DocumentEndEvent, DocumentStartEvent, MappingStartEvent, StreamEndEvent
-
     parser = _Parser(text)
     try:
         get = parser.get_event
@@ -294,8 +302,6 @@ def _fast_data(text: str) -> Any:
 def _fast_collection(get, out: Any) -> Any:
     """A mapping (`out` a dict) or sequence (a list) from its events up to its end; _Slow for anything the fast
     path does not take."""
-    from yaml.events import MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceEndEvent, SequenceStartEvent
-
     plain = _Builder.plain
     is_map = type(out) is dict
     key: Any = _SLOW

@@ -253,11 +253,10 @@ class ShareRules:
             # a match starts with the glob's literal head, so only rows whose raw path starts with it are candidates
             # (rows that are not UTF-8 are classified one by one already)
             hits = raw.count(head) if head else n
-            if not head or (hits > 64 and hits > n // 8):  # a glob opening with a wildcard, or a head most rows
-                # share: test every row
-                special.update(i for i, r in enumerate(rels) if rx.match(r))
-                continue
             if not hits:
+                continue
+            if not head or (hits > 64 and hits > n // 8):  # a glob opening with a wildcard, or most rows' head
+                special.update(i for i, r in enumerate(rels) if rx.match(r))
                 continue
             if starts is None:
                 starts = np.cumsum([0, *map(len, raw_paths)]) + np.arange(n + 1)  # each row's NUL in `raw`
