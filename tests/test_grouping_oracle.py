@@ -3,10 +3,12 @@ members, order, every aggregated field, bound_by, migrated and out-of-scope memb
 
 from __future__ import annotations
 
+import pytest
 from estate import make_inventory, make_plan
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from oslomig.planning import grouping
 from oslomig.planning.grouping import NON_PROD, compute_groups, group_id
 
 HOSTS = ["h4", "Ø5", "h1", "h3", "h2"]  # not in name order: records list names sorted, not as listed
@@ -195,13 +197,20 @@ _WARNINGS = ("mixed-environments", "partly-migrated", "out-of-scope-member")
         {"grouping": {"bind": ["host"]}, "migrated": ["a3"], "scope": {"engines": ["oracle"], "exclude": []}},
     )
 )  # fmt: skip
-def test_groups_equal_a_plain_union_find(estate):
+@pytest.mark.parametrize("few, many", [(63, 4096), (0, 0)], ids=["bit-sets-and-dicts", "numpy-sorts"])
+def test_groups_equal_a_plain_union_find(few, many, estate):
     dbs, instances, hosts, systems, plan_fields = estate
     inv = make_inventory(
         dbs, hosts=hosts, systems=systems, instances=instances, agencies=[{"id": "UKE"}, {"id": "BYM"}]
     )
     plan = make_plan(**plan_fields)
-    result = compute_groups(plan, inv).as_json()
+    # small estates take the bit-set and dict paths; (0, 0) sends them the way a big estate's names go
+    saved = grouping._FEW_NAMES, grouping._MANY_NAMES
+    grouping._FEW_NAMES, grouping._MANY_NAMES = few, many
+    try:
+        result = compute_groups(plan, inv).as_json()
+    finally:
+        grouping._FEW_NAMES, grouping._MANY_NAMES = saved
     expected = _oracle(inv, plan)
     assert [g["databases"] for g in result["groups"]] == [g["databases"] for g in expected]
     for got, want in zip(result["groups"], expected):
@@ -213,3 +222,21 @@ def test_groups_equal_a_plain_union_find(estate):
     assert warned["mixed-environments"] == mixed
     assert warned["partly-migrated"] == {g["id"] for g in groups if g.get("migrated")}
     assert warned["out-of-scope-member"] == {g["id"] for g in groups if g.get("out_of_scope")}
+
+
+@pytest.mark.parametrize(
+    "names", [["b", "a", "Ø", "ab", "a\0"], ["a\0", "a", "a\0\0"], ["x"], []], ids=["text", "nul", "one", "none"]
+)
+def test_rank_matches_python_order(names):
+    """Ids are ranked by numpy where it can (not with trailing NULs, which numpy's text drops) and by Python
+    otherwise: either way Python's order."""
+    import numpy as np
+
+    want = sorted(range(len(names)), key=names.__getitem__)
+    assert grouping._rank(names, np).tolist() == [want.index(i) for i in range(len(names))]
+    saved, grouping._MANY_NAMES = grouping._MANY_NAMES, 0  # as for the many names of a big estate
+    try:
+        codes = grouping._codes(names + names, np)
+    finally:
+        grouping._MANY_NAMES = saved
+    assert codes[0] == sorted(set(names)) and [codes[0][c] for c in codes[1].tolist()] == names + names
