@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -272,3 +273,42 @@ def test_library_item_and_file_limits():
     for i in range(5_000):
         small.add(lib, f"f{i}.txt")
     assert small.warnings() == []  # 5,000 is the limit itself
+
+
+NAMES = ["plain.doc", "a & <b> c.doc", " lead.doc", "trail.doc ", "ctl\x01.doc", "_x0041_.doc", "æøå 😀.doc",
+         "tab\tin.doc", "end\x1f", "nl\nin.doc"]  # fmt: skip
+
+
+def test_review_workbook_cells_read_back_as_written(tmp_path):
+    """The data rows are written into the sheet's XML directly, but for text with control characters or a literal
+    _xHHHH_, which XlsxWriter escapes into the shared strings: every cell reads back as it was (openpyxl, both
+    modes, and the decisions reader) as it did when XlsxWriter wrote every cell, and every decision cell has the
+    same drop-down style."""
+    from oslomig.shares.decisions import _read_xlsx, review_workbook
+
+    rows = [
+        ["s", name, k * 1_000_003, "2020-01-01T00:00:00+01:00", "review", "STALE", "https://t/sites/S",
+         "Shared Documents", f"Felles/{name}"]
+        for k, name in enumerate(NAMES * 3)
+    ]  # fmt: skip
+    xlsx = tmp_path / "review-s.xlsx"
+    xlsx.write_bytes(review_workbook("s", rows))
+    book = openpyxl.load_workbook(xlsx)
+    sheet = book["Filer"]
+    # openpyxl leaves a control character as Excel's escape (_x0001_), as it always did; Excel shows the character
+    shown = [[re.sub(r"[\x00-\x08\x0b-\x1f]", lambda m: f"_x{ord(m[0]):04X}_", v) if k != 2 else v
+              for k, v in enumerate(r)] for r in rows]  # fmt: skip
+    assert [[c.value for c in r][:9] for r in sheet.iter_rows(min_row=2)] == shown
+    assert sheet.dimensions == f"A1:K{len(rows) + 1}" and sheet.auto_filter.ref == f"A1:K{len(rows) + 1}"
+    styles = {sheet.cell(n, col).style_id for n in range(2, len(rows) + 2) for col in (10, 11)}
+    assert len(styles) == 1 and sheet.cell(2, 10).fill.fgColor.rgb.endswith("FFF2CC")
+    assert sheet.cell(2, 1).style_id != sheet.cell(2, 10).style_id
+    # Excel drops a cell's edge spaces unless told to keep them (openpyxl keeps them either way)
+    import zipfile
+
+    xml = zipfile.ZipFile(xlsx).read("xl/worksheets/sheet2.xml").decode()
+    assert '<t xml:space="preserve"> lead.doc</t>' in xml and '<t xml:space="preserve">trail.doc </t>' in xml
+    read = _read_xlsx(xlsx)
+    assert [(line, values["source_path"], values["size_bytes"]) for line, values in read] == [
+        (n, r[1], r[2]) for n, r in enumerate(shown, start=2)
+    ]

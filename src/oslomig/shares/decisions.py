@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -203,6 +204,9 @@ def write_review_lists(out: Path, share_id: str, rows: list[list]) -> None:
 
 
 def review_workbook(share_id: str, rows: list[list]) -> bytes:
+    """The review workbook. XlsxWriter lays it out (help sheet, header, formats, widths, drop-down, filter, frozen
+    header); the data rows, tens of thousands in a big share, are then written into the sheet's XML directly as
+    inline strings (XlsxWriter's per-cell calls cost ~70 µs a row; the same cells written here cost a few)."""
     import xlsxwriter
 
     buf = io.BytesIO()
@@ -225,16 +229,28 @@ def review_workbook(share_id: str, rows: list[list]) -> bytes:
     for col, name in enumerate(REVIEW_COLUMNS):
         sheet.write_string(0, col, name, header)
     widths = [len(c) + 2 for c in REVIEW_COLUMNS]
-    for r, row in enumerate(rows, start=1):
-        for col, value in enumerate(row):
+    texts = [[str(v) for v in column] for column in zip(*rows)] if rows else []
+    for col, column in enumerate(texts):
+        if col != 2:  # sizes are numbers
+            widths[col] = max(widths[col], min(max(map(len, column)) + 2, 60))
+    # XlsxWriter writes the rows whose text has a control character or a literal _xHHHH_ (it escapes them into the
+    # shared strings, where Excel and openpyxl read them back as they were), and the decision cells of the first
+    # and last row (so it counts in the format and the sheet's extent); `_with_rows` writes the rest.
+    escaped = set()
+    for column in texts:
+        if _NEEDS_SHARED.search("\n".join(column)):  # rare: then text by text
+            escaped.update(r for r, text in enumerate(column, start=1) if _NEEDS_SHARED.search(text))
+    for r in escaped:
+        for col, value in enumerate(rows[r - 1]):
             if col == 2:
                 sheet.write_number(r, col, int(value))
             else:
-                text = str(value)
-                sheet.write_string(r, col, text)
-                widths[col] = max(widths[col], min(len(text) + 2, 60))
+                sheet.write_string(r, col, str(value))
         sheet.write_blank(r, 9, None, decide)
         sheet.write_blank(r, 10, None, decide)
+    if rows:
+        sheet.write_blank(1, 9, None, decide)
+        sheet.write_blank(len(rows), 10, None, decide)
     widths[9], widths[10] = 12, 40
     for col, width in enumerate(widths):
         sheet.set_column(col, col, width)
@@ -257,4 +273,59 @@ def review_workbook(share_id: str, rows: list[list]) -> bytes:
     sheet.autofilter(0, 0, last, len(REVIEW_COLUMNS) - 1)
     sheet.activate()
     book.close()
-    return buf.getvalue()
+    if not rows:
+        return buf.getvalue()
+    part = f"xl/worksheets/sheet{len(book.worksheets())}.xml"
+    return _with_rows(buf.getvalue(), part, texts, escaped, decide.xf_index)
+
+
+# text that must go through the shared strings: control characters, and literal _xHHHH_ (read back as an escape)
+_NEEDS_SHARED = re.compile(r"[\x00-\x08\x0b-\x1f]|_x[0-9a-fA-F]{4}_")
+
+
+def _inline(column: list[str]) -> list[str]:
+    """Each text's `<is>` element (texts without control characters or literal _xHHHH_), as XlsxWriter writes an
+    inline string: `&`, `<`, `>` as entities, leading or trailing white space preserved."""
+    joined = "".join(column)
+    if "&" in joined or "<" in joined or ">" in joined:
+        column = [t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for t in column]
+    return [
+        f'<is><t xml:space="preserve">{t}</t></is>' if t[:1].isspace() or t[-1:].isspace() else f"<is><t>{t}</t></is>"
+        for t in column
+    ]
+
+
+def _with_rows(xlsx: bytes, part: str, texts: list[list[str]], escaped: set[int], decide_style: int) -> bytes:
+    """The workbook with the data rows (columns of texts, `size_bytes` a number) in `part`'s sheet data after the
+    header row, each ending with the two decision cells in the `decide` style; the `escaped` rows (numbered from 1
+    after the header) as XlsxWriter wrote them. Zip members keep their order, dates and compression, so the bytes
+    stay the same for the same rows."""
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(xlsx))
+    xml = source.read(part).decode("utf-8")
+    start, end = xml.index("<sheetData>") + len("<sheetData>"), xml.index("</sheetData>")
+    written = [row + "</row>" for row in xml[start:end].split("</row>")[:-1]]  # the header row, then by number
+    by_number = {int(row[row.index('r="') + 3 : row.index('"', row.index('r="') + 3)]): row for row in written}
+    cols = [[f"{int(v):.16G}" for v in column] if k == 2 else _inline(column) for k, column in enumerate(texts)]
+    s, t = f' s="{decide_style}"/>', ' t="inlineStr">'
+    rows = [written[0]]
+    for n, (a, b, c, d, e, f, g, h, i) in enumerate(zip(*cols), start=2):
+        if n - 1 in escaped:
+            rows.append(by_number[n])
+            continue
+        rows.append(
+            f'<row r="{n}" spans="1:11"><c r="A{n}"{t}{a}</c><c r="B{n}"{t}{b}</c><c r="C{n}"><v>{c}</v></c>'
+            f'<c r="D{n}"{t}{d}</c><c r="E{n}"{t}{e}</c><c r="F{n}"{t}{f}</c><c r="G{n}"{t}{g}</c><c r="H{n}"{t}{h}</c>'
+            f'<c r="I{n}"{t}{i}</c><c r="J{n}"{s}<c r="K{n}"{s}</row>'
+        )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            data = (
+                (xml[:start] + "".join(rows) + xml[end:]).encode("utf-8")
+                if info.filename == part
+                else source.read(info)
+            )
+            target.writestr(info, data)
+    return out.getvalue()
