@@ -122,9 +122,9 @@ SHARE = st.builds(
 )
 
 
-def _plain_share():
+def _plain_share(folder: str = "Felles"):
     share = ShareSpec.model_validate(
-        {"id": "s", "source": "/srv/s", "target": {"site": "https://t.sharepoint.com/sites/S", "folder": "Felles"}}
+        {"id": "s", "source": "/srv/s", "target": {"site": "https://t.sharepoint.com/sites/S", "folder": folder}}
     )
     return share, SharePolicy()
 
@@ -144,6 +144,23 @@ def _alone(name: bytes, kind="file", size=1024, mtime=1.6e9, attributes=None):
 @example(_plain_share(), *_alone(b"a/x", size=MAX_FILE + 1))
 @example(_plain_share(), *_alone(b"a/x", kind="symlink"))
 @example(_plain_share(), *_alone(b"a/x", attributes=0x4))
+# where a filter over the batch hits: at a row's first byte (its NUL), inside it, at the batch's end, and a space
+# ending one row right before a space opening the next
+@example(_plain_share(), *_alone(b"CON/y"))
+@example(_plain_share(), *_alone(b"b/CON"))
+@example(_plain_share(), *_alone(b" kant/x"))
+@example(_plain_share(), *_alone(b"b/kant "))
+@example(_plain_share(), *_alone(b"b/x /y"))
+@example(_plain_share(), *_alone(b"b/_vti_cnf"))
+@example(_plain_share(), *_alone(b"b/a:b"))
+@example(_plain_share(), *_alone(b'"b'))
+@example(_plain_share(""), *_alone(b"Forms/x"))
+@example(_plain_share(""), *_alone(b"forms/x"))
+@example(
+    _plain_share(),
+    [(b" a ", "file", 1024, 1.6e9, None, False, False)],
+    [(b" b", "file", 1024, 1.6e9, None, False, False)],
+)
 def test_a_batch_is_classified_as_row_by_row(share_policy, clean, tricky):
     """Plain batches with one or two rows that may trip a rule: a filter that misses the one row of its
     batch is caught (in a batch full of odd rows another filter would send every row one by one)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
@@ -30,6 +31,8 @@ SPACE_EDGE = re.compile(r"(?:^|/) | (?:/|$)")
 # so a batch without a hit needs no look at its paths one by one
 INVALID_BYTES = b'"*:<>?\\|' + bytes(range(1, 32)) + b"\x7f"
 RESERVED_IN_BATCH = re.compile(rb"[/\0](?:(?:\.lock|con|prn|aux|nul|com[0-9]|lpt[0-9]|desktop\.ini)(?=[/\0]|$)|~)")
+INVALID_IN_BATCH = re.compile(b"[" + re.escape(INVALID_BYTES) + b"]")
+SPACE_EDGE_IN_BATCH = re.compile(rb"(?<=[/\0]) | (?=[/\0])| \Z")  # only the space is taken: no hit hides another
 # the non-ASCII letters that re.IGNORECASE matches to ASCII ones (İ ı ſ K, as UTF-8): a batch with one is looked at
 # path by path
 FOLDS_TO_ASCII = (b"\xc4\xb0", b"\xc4\xb1", b"\xc5\xbf", b"\xe2\x84\xaa")
@@ -271,22 +274,24 @@ class ShareRules:
         special.update(np.flatnonzero(flagged).tolist())
         folder = self.share.target.folder.strip("/")
         targets = [f"{folder}/{r}" for r in rels] if folder else rels
-        if (
-            self._folder_has_reason
-            or len(raw.translate(None, INVALID_BYTES)) != len(raw)
+        rows: Iterable[int] = ()
+        if self._folder_has_reason or folds:  # every row may have a reason: look at each
+            rows = range(n)
+        elif (
+            len(raw.translate(None, INVALID_BYTES)) != len(raw)
             or (
                 raw.count(b" ") and (b" /" in raw or b"/ " in raw or b" \0" in raw or b"\0 " in raw or raw[-1:] == b" ")
             )
             or RESERVED_IN_BATCH.search(low)
             or b"_vti_" in low
             or (not folder and b"\0forms/" in low)
-            or folds
-        ):  # the batch has a hit: find its rows
-            special.update(
-                i
-                for i, t in enumerate(targets)
-                if INVALID.search(t) or SPACE_EDGE.search(t) or RESERVED_IN_PATH.search(t)
-            )
+        ):  # the batch has a hit: look only at the rows where a filter over the batch hits
+            if starts is None:
+                starts = np.cumsum([0, *map(len, raw_paths)]) + np.arange(n + 1)
+            rows = _rows_hit(raw, low, not folder, starts, np)
+        special.update(
+            i for i in rows if INVALID.search(t := targets[i]) or SPACE_EDGE.search(t) or RESERVED_IN_PATH.search(t)
+        )
         room = MAX_PATH - self.url_prefix_len(self.share.target)
         if raw_paths and max(map(len, targets)) > room:
             special.update(i for i, t in enumerate(targets) if len(t) > room)
@@ -322,3 +327,23 @@ class ShareRules:
         if trimmed:
             reasons.append(("LEADING_TRAILING_SPACE", "migrate"))
         return "/".join(fixed)
+
+
+def _rows_hit(raw: bytes, low: bytes, at_root: bool, starts, np) -> list[int]:
+    """The rows of a NUL-joined batch (`raw`, NUL first; `low` its ASCII lower case; `starts` each row's NUL) where a
+    filter over the batch finds an invalid character, a space at the edge of a name, a reserved name, `_vti_` or
+    (`at_root`) `forms/` as the first folder: the only rows the one-path patterns can find. Each filter looks for its
+    rows only when a test over the whole batch (C string methods, fast) says it has one."""
+    hits = [m.start() for m in RESERVED_IN_BATCH.finditer(low)]
+    if len(raw.translate(None, INVALID_BYTES)) != len(raw):
+        hits += [m.start() for m in INVALID_IN_BATCH.finditer(raw)]
+    if raw.count(b" ") and (b" /" in raw or b"/ " in raw or b" \0" in raw or b"\0 " in raw or raw[-1:] == b" "):
+        hits += [m.start() for m in SPACE_EDGE_IN_BATCH.finditer(raw)]
+    for literal in (b"_vti_", b"\0forms/") if at_root else (b"_vti_",):
+        at = low.find(literal)
+        while at >= 0:
+            hits.append(at)
+            at = low.find(literal, at + 1)
+    if not hits:
+        return []
+    return np.unique(np.searchsorted(starts, hits, side="right") - 1).tolist()
