@@ -238,7 +238,6 @@ class ShareRules:
             special = {i for i, r in enumerate(rels) if "\\x" in r and not raw_paths[i].isascii()}  # not UTF-8
         else:
             special = set()
-        special.update(duplicates)
         n = len(raw_paths)
         if kinds.count("file") != n:
             special.update(i for i, k in enumerate(kinds) if k != "file")
@@ -252,14 +251,16 @@ class ShareRules:
             junk = self.junk.match
             special.update(i for i, r in enumerate(rels) if junk(r[r.rfind("/") + 1 :]))
         starts = None
-        for (rx, _route, _prefix), head in zip(self.routes, self._route_heads):
+        routed: dict[int, int] = {}  # row -> the first route its path matches
+        for k, ((rx, _route, _prefix), head) in enumerate(zip(self.routes, self._route_heads)):
             # a match starts with the glob's literal head, so only rows whose raw path starts with it are candidates
             # (rows that are not UTF-8 are classified one by one already)
             hits = raw.count(head) if head else n
             if not hits:
                 continue
             if not head or (hits > 64 and hits > n // 8):  # a glob opening with a wildcard, or most rows' head
-                special.update(i for i, r in enumerate(rels) if rx.match(r))
+                for i in [i for i, r in enumerate(rels) if rx.match(r)]:
+                    routed.setdefault(i, k)
                 continue
             if starts is None:
                 starts = np.cumsum([0, *map(len, raw_paths)]) + np.arange(n + 1)  # each row's NUL in `raw`
@@ -267,7 +268,8 @@ class ShareRules:
             while at >= 0:
                 found.append(at)
                 at = raw.find(head, at + 1)
-            special.update(i for i in np.searchsorted(starts, found).tolist() if rx.match(rels[i]))
+            for i in [i for i in np.searchsorted(starts, found).tolist() if rx.match(rels[i])]:
+                routed.setdefault(i, k)
         size = np.asarray(sizes, dtype=np.float64)  # float: a size past 2**63 is still compared, not overflowed
         mtime = np.asarray(mtimes, dtype=np.float64)
         flagged = (size == 0) | (size > MAX_FILE) | ((mtime != 0) & (mtime < self.stale_before))
@@ -295,19 +297,31 @@ class ShareRules:
         room = MAX_PATH - self.url_prefix_len(self.share.target)
         if raw_paths and max(map(len, targets)) > room:
             special.update(i for i, t in enumerate(targets) if len(t) > room)
-        classified = {
-            i: self.classify(
-                raw_paths[i],
-                kinds[i],
-                sizes[i],
-                mtimes[i],
-                i in duplicates,
-                raw_paths[i] in unreadable,
-                attributes[i],
+        return rels, targets, self._classify_rows(special, routed, duplicates, rels, targets, raw_paths, kinds, sizes,
+                                                  mtimes, unreadable, attributes)  # fmt: skip
+
+    def _classify_rows(self, special, routed, duplicates, rels, targets, raw_paths, kinds, sizes, mtimes, unreadable,
+                       attributes) -> dict[int, Classified]:  # fmt: skip
+        """The `Classified` of every row with a reason. A row whose only reason is a skip route without a target
+        (a folder left behind) or, outside every route, being a duplicate, is written down at once: no other filter
+        found it, so `classify` would give it that one reason. The others are classified one by one."""
+        target = self.share.target
+        quick = {}
+        for i, k in routed.items():
+            route = self.routes[k][1]
+            if route.action == "skip" and route.target is None and i not in special and i not in duplicates:
+                quick[i] = Classified("skip", ["ROUTED_SKIP"], target, targets[i])
+        for i in duplicates:
+            if i not in special and i not in routed:
+                quick[i] = Classified(self.policy.duplicates, ["DUPLICATE"], target, targets[i])
+        rows = sorted(special.union(routed, duplicates))
+        return {
+            i: quick.get(i)
+            or self.classify(
+                raw_paths[i], kinds[i], sizes[i], mtimes[i], i in duplicates, raw_paths[i] in unreadable, attributes[i]
             )
-            for i in sorted(special)
+            for i in rows
         }
-        return rels, targets, classified
 
     def _fix(self, target_path: str, reasons: list) -> str:
         """Per segment: replace characters SharePoint refuses, trim edge spaces."""
