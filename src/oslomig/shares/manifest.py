@@ -191,6 +191,12 @@ class _ShareWriter:
         return "".join(lines)
 
     def _line(self, row: list) -> str:
+        """The row as csv.writer writes it: joined by commas when no field holds a comma, quote, CR or LF (no field
+        needs quotes then), through the writer otherwise."""
+        if None not in row:
+            line = ",".join(map(str, row))
+            if line.count(",") == len(row) - 1 and '"' not in line and "\r" not in line and "\n" not in line:
+                return line + "\r\n"
         self.csv.writerow(row)
         line = self.csv_buffer.getvalue()
         self.csv_buffer.seek(0)
