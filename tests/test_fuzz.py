@@ -251,9 +251,25 @@ def _run_share_plan(plan, world, case_dir: Path) -> None:
     try:
         shares = [s for s in plan.shares if store.latest_scan(s.id) is not None]
         if shares:
-            write_manifest(plan, store, case_dir / "manifest", TODAY, shares)
+            totals = write_manifest(plan, store, case_dir / "manifest", TODAY, shares)
+            assert totals.digest == _fingerprints(case_dir / "manifest" / "manifest.csv", shares)
     finally:
         store.close()
+
+
+def _fingerprints(manifest_csv: Path, shares) -> dict[str, str]:
+    """Each share's fingerprint computed again from the written manifest, as `share verify` computes it: the deletion
+    gate compares the two."""
+    import hashlib
+
+    from oslomig.shares.manifestcsv import read_rows
+    from oslomig.shares.proof import digest_update
+
+    hashes = {s.id: hashlib.sha256() for s in shares}
+    for _line, row in read_rows(manifest_csv, set(hashes)):
+        if row[4] == "migrate":
+            digest_update(hashes[row[0]], row)
+    return {sid: h.hexdigest() for sid, h in hashes.items()}
 
 
 def _cases() -> list[int]:

@@ -260,6 +260,25 @@ def test_library_limits_are_warnings_on_stderr_and_in_the_summary(tmp_path):
     assert [(w["reason"].split()[0], w["files"]) for w in warnings] == [("FOLDER_OVER_5000", "5001")]
 
 
+def test_folder_counts_of_plain_files(tmp_path):
+    """Plain files (recent, not empty, unique) are placed and counted on the manifest's short path, a folder's run
+    at a time: a folder over the limit, one under it, and the last one over it, each counted exactly."""
+    for folder, n in (("A", 5001), ("B", 4999), ("C", 5003)):
+        (tmp_path / "share" / folder).mkdir(parents=True)
+        for i in range(n):
+            (tmp_path / "share" / folder / f"f{i:05}.txt").write_bytes(f"{folder}{i}".encode())
+    (tmp_path / "plan.yaml").write_text(plan_text(), encoding="utf-8")
+    rows, proc = scan_and_manifest(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert {r["action"] for r in rows.values()} == {"migrate"} and {r["reasons"] for r in rows.values()} == {""}
+    with (tmp_path / "out" / "summary.csv").open(encoding="utf-8", newline="") as handle:
+        warnings = [r for r in csv.DictReader(handle) if r["action"] == "warning"]
+    assert [(w["reason"], w["files"]) for w in warnings] == [
+        ("FOLDER_OVER_5000 https://t.sharepoint.com/sites/S/Shared Documents/A", "5001"),
+        ("FOLDER_OVER_5000 https://t.sharepoint.com/sites/S/Shared Documents/C", "5003"),
+    ]
+
+
 def test_library_item_and_file_limits():
     from oslomig.shares.placement import LibraryCounter
 

@@ -139,7 +139,11 @@ class _ShareWriter:
         tail = f",migrate,,{share.target.site},{share.target.library},"
         digest_tail = f"\x1f{share.target.site}\x1f{share.target.library}\x1f"
         lines, digest = [], []
+        run = 0  # where the plain rows whose fingerprint entries are still to make start in `lines`
         plain_files = plain_bytes = 0
+        # the folder of the last plain row (rows come in path order, so mostly the same folder), its key among the
+        # library's counts, and its plain rows not counted yet
+        last_folder, last_key, uncounted = None, None, 0
         for i in range(len(rels)):
             c = special.get(i)
             if c is None and i not in quoted:
@@ -148,18 +152,28 @@ class _ShareWriter:
                 target_path = targets[i]
                 slash = target_path.rfind("/")
                 folder = target_path[:slash] if slash >= 0 else ""
-                landing = resolved.get(folder) if slash >= 0 else ("", False)
+                if folder == last_folder:  # where a folder lands never changes once known
+                    lands = True
+                else:
+                    landing = resolved.get(folder) if slash >= 0 else ("", False)
+                    lands = landing is not None and not landing[1]
                 low = target_path.lower()
-                if landing is not None and not landing[1] and low not in files and low not in folders:
+                if lands and low not in files and low not in folders:
                     files.add(low)
-                    key = parents.get((library, folder)) or counter._folder(library, folder)
-                    folder_items[key] += 1
-                    shown, size, mod = rels[i], sizes[i], modified[i]
-                    lines.append(f"{head}{shown},{size},{mod}{tail}{target_path}\r\n")
-                    digest.append(f"{shown}\x1f{size}\x1f{mod}{digest_tail}{target_path}\x1e")
+                    if folder != last_folder:
+                        if uncounted:
+                            folder_items[last_key] += uncounted
+                        last_key = parents.get((library, folder)) or counter._folder(library, folder)
+                        last_folder, uncounted = folder, 0
+                    uncounted += 1
+                    size = sizes[i]
+                    lines.append(f"{head}{rels[i]},{size},{modified[i]}{tail}{target_path}\r\n")
                     plain_files += 1
                     plain_bytes += size
                     continue
+            if run < len(lines):
+                digest.append(self._plain_keys("".join(lines[run:]), head, tail, digest_tail))
+            if c is None and i not in quoted:
                 target_path, collided = place(target_path)
                 if not collided:
                     self.counter.add(library, target_path)
@@ -167,6 +181,7 @@ class _ShareWriter:
                     row = self._row(c, i, rels, sizes, modified, kinds, placed=True)
                     lines.append(self._line(row))
                     digest.append("\x1f".join(migrate_key(row)) + "\x1e")
+                    run = len(lines)
                     continue
                 c = Classified("migrate", ["TARGET_COLLISION"], share.target, target_path)
                 c.action = "review"
@@ -175,10 +190,15 @@ class _ShareWriter:
                 c = c or Classified("migrate", [], share.target, targets[i])
                 row = self._row(c, i, rels, sizes, modified, kinds)
             lines.append(self._line(row))
+            run = len(lines)
             if row[4] == "review":
                 self.review_rows.append(row)
             elif row[4] == "migrate":
                 digest.append("\x1f".join(migrate_key(row)) + "\x1e")
+        if uncounted:
+            folder_items[last_key] += uncounted
+        if run < len(lines):
+            digest.append(self._plain_keys("".join(lines[run:]), head, tail, digest_tail))
         self.fingerprint.update("".join(digest).encode("utf-8", "surrogatepass"))
         totals, key = self.totals, (sid, self.dept, "migrate", "-")
         totals.files[key] += plain_files
@@ -189,6 +209,15 @@ class _ShareWriter:
         counter.library_items[library] += plain_files
         counter.library_files[library] += plain_files
         return "".join(lines)
+
+    @staticmethod
+    def _plain_keys(text: str, head: str, tail: str, digest_tail: str) -> str:
+        """The fingerprint entries (`migrate_key`: fields joined by US, rows ended by RS) of consecutive plain rows'
+        manifest lines (`head`, shown path, size, modified, `tail`, target path, CRLF). No field of a plain row holds
+        a comma, CR or LF (it would be quoted), so `tail` (",migrate,,site,library,") is found once a line, where it
+        is, and the other commas are the separators."""
+        body = text[len(head) : -2].replace(tail, digest_tail).replace("\r\n" + head, "\x1e")
+        return body.replace(",", "\x1f") + "\x1e"
 
     def _line(self, row: list) -> str:
         """The row as csv.writer writes it: joined by commas when no field holds a comma, quote, CR or LF (no field
