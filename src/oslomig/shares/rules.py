@@ -263,7 +263,7 @@ class ShareRules:
                     routed.setdefault(i, k)
                 continue
             if starts is None:
-                starts = np.cumsum([0, *map(len, raw_paths)]) + np.arange(n + 1)  # each row's NUL in `raw`
+                starts = _row_starts(raw, np)
             found, at = [], raw.find(head)
             while at >= 0:
                 found.append(at)
@@ -276,21 +276,9 @@ class ShareRules:
         special.update(np.flatnonzero(flagged).tolist())
         folder = self.share.target.folder.strip("/")
         targets = [f"{folder}/{r}" for r in rels] if folder else rels
-        rows: Iterable[int] = ()
-        if self._folder_has_reason or folds:  # every row may have a reason: look at each
-            rows = range(n)
-        elif (
-            len(raw.translate(None, INVALID_BYTES)) != len(raw)
-            or (
-                raw.count(b" ") and (b" /" in raw or b"/ " in raw or b" \0" in raw or b"\0 " in raw or raw[-1:] == b" ")
-            )
-            or RESERVED_IN_BATCH.search(low)
-            or b"_vti_" in low
-            or (not folder and b"\0forms/" in low)
-        ):  # the batch has a hit: look only at the rows where a filter over the batch hits
-            if starts is None:
-                starts = np.cumsum([0, *map(len, raw_paths)]) + np.arange(n + 1)
-            rows = _rows_hit(raw, low, not folder, starts, np)
+        # every row when the share's folder itself has a reason or a letter folds to ASCII, else the rows where a
+        # filter over the batch hits
+        rows: Iterable[int] = range(n) if self._folder_has_reason or folds else _rows_hit(raw, low, not folder, np)
         special.update(
             i for i in rows if INVALID.search(t := targets[i]) or SPACE_EDGE.search(t) or RESERVED_IN_PATH.search(t)
         )
@@ -343,11 +331,16 @@ class ShareRules:
         return "/".join(fixed)
 
 
-def _rows_hit(raw: bytes, low: bytes, at_root: bool, starts, np) -> list[int]:
-    """The rows of a NUL-joined batch (`raw`, NUL first; `low` its ASCII lower case; `starts` each row's NUL) where a
-    filter over the batch finds an invalid character, a space at the edge of a name, a reserved name, `_vti_` or
-    (`at_root`) `forms/` as the first folder: the only rows the one-path patterns can find. Each filter looks for its
-    rows only when a test over the whole batch (C string methods, fast) says it has one."""
+def _row_starts(raw: bytes, np):
+    """Where each row of a NUL-joined batch (NUL first) starts: the offsets of its NULs."""
+    return np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 0)
+
+
+def _rows_hit(raw: bytes, low: bytes, at_root: bool, np) -> list[int]:
+    """The rows of a NUL-joined batch (`raw`, NUL first; `low` its ASCII lower case) where a filter over the batch
+    finds an invalid character, a space at the edge of a name, a reserved name, `_vti_` or (`at_root`) `forms/` as
+    the first folder: the only rows the one-path patterns can find. Each filter looks for its rows only when a test
+    over the whole batch (C string methods, fast) says it has one."""
     hits = [m.start() for m in RESERVED_IN_BATCH.finditer(low)]
     if len(raw.translate(None, INVALID_BYTES)) != len(raw):
         hits += [m.start() for m in INVALID_IN_BATCH.finditer(raw)]
@@ -360,4 +353,4 @@ def _rows_hit(raw: bytes, low: bytes, at_root: bool, starts, np) -> list[int]:
             at = low.find(literal, at + 1)
     if not hits:
         return []
-    return np.unique(np.searchsorted(starts, hits, side="right") - 1).tolist()
+    return np.unique(np.searchsorted(_row_starts(raw, np), hits, side="right") - 1).tolist()
