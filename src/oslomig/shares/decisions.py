@@ -234,8 +234,8 @@ def review_workbook(share_id: str, rows: list[list]) -> bytes:
         if col != 2:  # sizes are numbers
             widths[col] = max(widths[col], min(max(map(len, column)) + 2, 60))
     # XlsxWriter writes the rows whose text has a control character or a literal _xHHHH_ (it escapes them into the
-    # shared strings, where Excel and openpyxl read them back as they were), and the decision cells of the first
-    # and last row (so it counts in the format and the sheet's extent); `_with_rows` writes the rest.
+    # shared strings, which Excel reads back as they were and openpyxl as it always did), and the decision cells of
+    # the first and last row (so it counts in the format and the sheet's extent); `_with_rows` writes the rest.
     escaped = set()
     for column in texts:
         if _NEEDS_SHARED.search("\n".join(column)):  # rare: then text by text
