@@ -90,7 +90,10 @@ class ScanStore:
             if create:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
-                self.db.execute("PRAGMA cache_size=-65536")  # 64 MB of pages: hash updates stay in memory
+                # 8 MB of pages: rows are written once, a batch at a time, and hashes in key order (neighbouring
+                # pages), so more cache only grew memory with the share (measured on the 1,000,000-file listing tree:
+                # peak 175 MB with 64 MB of pages, 60 MB with 8 MB, same time; department tree no slower)
+                self.db.execute("PRAGMA cache_size=-8192")
                 self.db.executescript(SCHEMA)
             columns = {r[1] for r in self.db.execute("PRAGMA table_info(files)")}
             if columns and "attributes" not in columns and create:  # a scan file from before SMB sources
