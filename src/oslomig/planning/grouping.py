@@ -80,7 +80,8 @@ class GroupingResult:
 
 
 def group_id(members: list[str]) -> str:
-    return "G-" + xxhash.xxh64_hexdigest("\n".join(members).encode())[:10]
+    """A group's id: a hash of its sorted membership."""
+    return _group_ids([members])[0]
 
 
 def _group_ids(members_of: list[list[str]]) -> list[str]:
@@ -410,8 +411,8 @@ def _group_records(
     plan: DatabasePlan, inv: Inventory, nodes: _Nodes, db_label, bound_keys, members, migrated_mask, scope_mask, np
 ) -> tuple[list[Group], list[Finding]]:
     """One Group per selected component, in order of its first database. Every list a group holds (members,
-    instances, hosts, systems, agencies, engines, environments) is gathered for all groups at once with numpy, as one
-    flat list sorted by group, then by name; the loop over groups only slices them."""
+    instances, hosts, systems, agencies, engines, environments) is gathered for all groups at once with numpy
+    (`_per_group`); the records are then made by map() over those lists."""
     if not len(members):
         return [], []
     m = _Members(nodes, db_label, members, migrated_mask, np)

@@ -264,11 +264,7 @@ class ShareRules:
                 continue
             if starts is None:
                 starts = _row_starts(raw, np)
-            found, at = [], raw.find(head)
-            while at >= 0:
-                found.append(at)
-                at = raw.find(head, at + 1)
-            for i in [i for i in np.searchsorted(starts, found).tolist() if rx.match(rels[i])]:
+            for i in [i for i in np.searchsorted(starts, _find_all(raw, head)).tolist() if rx.match(rels[i])]:
                 routed.setdefault(i, k)
         size = np.asarray(sizes, dtype=np.float64)  # float: a size past 2**63 is still compared, not overflowed
         mtime = np.asarray(mtimes, dtype=np.float64)
@@ -331,6 +327,15 @@ class ShareRules:
         return "/".join(fixed)
 
 
+def _find_all(text: bytes, literal: bytes) -> list[int]:
+    """Every offset where `literal` starts in `text` (overlapping ones too)."""
+    found, at = [], text.find(literal)
+    while at >= 0:
+        found.append(at)
+        at = text.find(literal, at + 1)
+    return found
+
+
 def _row_starts(raw: bytes, np):
     """Where each row of a NUL-joined batch (NUL first) starts: the offsets of its NULs."""
     return np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 0)
@@ -347,10 +352,7 @@ def _rows_hit(raw: bytes, low: bytes, at_root: bool, np) -> list[int]:
     if raw.count(b" ") and (b" /" in raw or b"/ " in raw or b" \0" in raw or b"\0 " in raw or raw[-1:] == b" "):
         hits += [m.start() for m in SPACE_EDGE_IN_BATCH.finditer(raw)]
     for literal in (b"_vti_", b"\0forms/") if at_root else (b"_vti_",):
-        at = low.find(literal)
-        while at >= 0:
-            hits.append(at)
-            at = low.find(literal, at + 1)
+        hits += _find_all(low, literal)
     if not hits:
         return []
     return np.unique(np.searchsorted(_row_starts(raw, np), hits, side="right") - 1).tolist()
