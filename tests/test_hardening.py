@@ -336,16 +336,16 @@ def test_ctrl_c_while_hashing_exits_130_and_keeps_the_previous_scan(tmp_path, mo
     assert shares.run_scan(None, str(src), [], db, env) == 0
     (src / "new.txt").write_text("added after the first scan")
 
-    real = scan_module._hash_file
+    real = scan_module._hash_path
     calls = {"n": 0}
 
-    def interrupted(path, limit):
+    def interrupted(path, size, limit):
         calls["n"] += 1
         if calls["n"] == 7:
             raise KeyboardInterrupt
-        return real(path, limit)
+        return real(path, size, limit)
 
-    monkeypatch.setattr(scan_module, "_hash_file", interrupted)
+    monkeypatch.setattr(scan_module, "_hash_path", interrupted)
     monkeypatch.setattr(scan_module, "BATCH", 3)  # the interrupt lands with a batch transaction just behind it
     with pytest.raises(typer.Exit) as exit_:
         cli_module._run(lambda: shares.run_scan(None, str(src), [], db, env))

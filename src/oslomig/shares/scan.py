@@ -8,6 +8,7 @@ never downloaded to be listed or hashed.
 
 from __future__ import annotations
 
+import marshal
 import os
 import pwd
 import stat
@@ -115,6 +116,57 @@ def walk_local(root: bytes, after_listing: Callable[[bytes, list], None] | None 
             # sockets, fifos and devices are not documents: not moved, not listed
 
 
+class _Listing:
+    """The local walk's rows, held in a temporary file until the walk is done: which sizes collide is known only
+    then, and a file's prefix hash goes into its row when the row is first written (filling it in afterwards, one
+    UPDATE over every hashed row, cost a department-tree scan a fifth of its time). Only the sizes stay in memory
+    (8 bytes a file). The file is unlinked from the start, so an interrupted scan leaves nothing behind."""
+
+    def __init__(self, directory: str, result: ScanResult, progress=None):
+        import tempfile
+        from array import array
+
+        self.file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 (closed by close())
+        self.result, self.progress = result, progress
+        self.rows: list[tuple] = []
+        self.sizes = array("q")
+
+    def add(self, rel: bytes, kind: str, size: int, mtime: float, owner: str | None) -> None:
+        self.rows.append((rel, kind, size, mtime, owner))
+        self.result.files += 1
+        if kind == "file":
+            self.result.bytes += size
+            if size > 0:
+                self.sizes.append(size)
+        if len(self.rows) >= BATCH:
+            self._spill()
+
+    def _spill(self) -> None:
+        data = marshal.dumps(self.rows)
+        self.file.write(len(data).to_bytes(8, "little"))
+        self.file.write(data)
+        if self.progress:
+            self.progress.advance(len(self.rows))
+        self.rows.clear()
+
+    def colliding_sizes(self) -> tuple[set[int], int]:
+        """Sizes more than one non-empty file has (the only files worth reading), and how many files have them."""
+        import numpy as np
+
+        sizes, counts = np.unique(np.frombuffer(self.sizes, dtype=np.int64), return_counts=True)
+        many = counts > 1
+        return set(sizes[many].tolist()), int(counts[many].sum())
+
+    def batches(self) -> Iterator[list[tuple]]:
+        self._spill()
+        self.file.seek(0)
+        while header := self.file.read(8):
+            yield marshal.loads(self.file.read(int.from_bytes(header, "little")))
+
+    def close(self) -> None:
+        self.file.close()
+
+
 def scan_local(store: ScanStore, share: str, root: str, progress=None, after_listing=None) -> ScanResult:
     root_b = os.fsencode(root.rstrip("/") or "/")
     if not os.path.isdir(root_b):
@@ -122,7 +174,7 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
     scan_id = store.begin_scan(share, root)
     result = ScanResult(share, scan_id)
     owners = _Owners()
-    batch = FileBatch(store, result, progress)
+    listing = _Listing(str(store.path.parent), result, progress)
     problems: list[tuple] = []
     try:
         for item in walk_local(root_b, after_listing):
@@ -130,16 +182,143 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
                 problems.append(item[1:])
                 continue
             kind, rel, size, mtime, uid = item
-            batch.add(rel, kind, size, mtime, owners(uid) if uid >= 0 else None)
-        batch.flush()
+            listing.add(rel, kind, size, mtime, owners(uid) if uid >= 0 else None)
+        _store_listing(store, scan_id, root_b, listing, result, problems)
         store.add_problems(scan_id, problems)
-        hash_local(store, scan_id, root_b, result)
         store.finish_scan(scan_id, share)
     except BaseException:
         store.abandon_scan(scan_id)
         raise
-    result.problems = len(problems) + result.problems
+    finally:
+        listing.close()
+    result.problems = len(problems)
     return result
+
+
+def _store_listing(
+    store: ScanStore, scan_id: int, root: bytes, listing: _Listing, result: ScanResult, problems: list[tuple]
+) -> None:
+    """Writes the rows, a file whose size collides with another's read for its prefix hash on the way (size, then
+    prefix hash, then full hash, as `hash_collisions` does), then the full hashes where prefixes collide too. With
+    many files to read, a worker process reads a batch's files while this one writes the batch before it."""
+    colliding, to_read = listing.colliding_sizes()
+    hashed: list[tuple[bytes, int, str]] = []
+
+    def keep(items: list[tuple[bytes, int]], outcomes: list) -> Iterator[str | None]:
+        for (rel, _size), outcome in zip(items, outcomes, strict=True):
+            if isinstance(outcome, OSError):
+                problems.append((rel, "hash_failed", f"cannot read content: {outcome.strerror or outcome}"))
+                yield None
+            else:
+                yield outcome
+        result.hashed += len(items)
+
+    def write(rows: list[tuple], items: list[tuple[bytes, int]], outcomes) -> None:
+        prefixes = dict(zip((rel for rel, _size in items), keep(items, outcomes.result()), strict=True))
+        hashed.extend((rel, size, h) for rel, size in items if (h := prefixes[rel]) is not None)
+        store.add_files(
+            scan_id,
+            [(rel, kind, size, mtime, owner, prefixes.get(rel)) for rel, kind, size, mtime, owner in rows],
+            True,
+        )
+
+    with _Reader(root, to_read >= POOL_FROM) as reader:
+        pending: list[tuple] = []
+        for rows in listing.batches():
+            items = [(rel, size) for rel, kind, size, _mtime, _owner in rows if kind == "file" and size in colliding]
+            pending.append((rows, items, reader.submit(items, PREFIX_BYTES)))
+            if len(pending) > 1:  # the worker reads this batch while the one before is written
+                write(*pending.pop(0))
+        for args in pending:
+            write(*args)
+        count: dict[tuple[int, str], int] = {}
+        for _rel, size, h in hashed:
+            count[size, h] = count.get((size, h), 0) + 1
+        # small files were read whole: their prefix hash is their full hash
+        full = [(rel, h) for rel, size, h in hashed if count[size, h] > 1 and size <= PREFIX_BYTES]
+        again = [(rel, size) for rel, size, h in hashed if count[size, h] > 1 and size > PREFIX_BYTES]
+        for i in range(0, len(again), BATCH):
+            items = again[i : i + BATCH]
+            outcomes = reader.submit(items, None).result()
+            full.extend((rel, h) for (rel, _size), h in zip(items, keep(items, outcomes), strict=True) if h)
+    store.set_hashes(scan_id, "full_hash", full)
+
+
+POOL_FROM = 20_000  # files to read before a worker process pays for itself (starting it: ~30 ms)
+
+
+def _hash_many(root: bytes, items: list[tuple[bytes, int]], limit: int | None) -> list[str | OSError]:
+    out: list[str | OSError] = []
+    for rel, size in items:
+        try:
+            out.append(_hash_path(root + b"/" + rel, size, limit))
+        except OSError as exc:
+            out.append(exc)
+    return out
+
+
+def _quiet_worker() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scan's to handle: no traceback from a worker
+
+
+class _Done:
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+class _Reader:
+    """Reads files for their hashes, in one worker process when asked (threads do not pay here: each read of a
+    small file gives up and takes back the GIL twice, and the hashing thread then waits on the writing one; measured
+    slower than one thread), else in this process, and where a worker cannot be started (no /dev/shm)."""
+
+    def __init__(self, root: bytes, worker: bool):
+        self.root, self.pool = root, None
+        if worker:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            try:  # fork: the worker starts at once, with the code (and a test's patches) already loaded
+                self.pool = ProcessPoolExecutor(1, multiprocessing.get_context("fork"), initializer=_quiet_worker)
+            except (OSError, ImportError, ValueError):
+                self.pool = None
+
+    def submit(self, items: list[tuple[bytes, int]], limit: int | None):
+        if self.pool is None or not items:
+            return _Done(_hash_many(self.root, items, limit))
+        return self.pool.submit(_hash_many, self.root, items, limit)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _hash_path(path: bytes, size: int, limit: int | None) -> str:
+    """xxh3-128 of a local file's first `limit` bytes (whole when None or when the file is no longer), read with
+    os.open/os.read: a buffered file object per file cost twice the read itself on a tree of small files."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if limit is not None and size <= limit:
+            data = os.read(fd, limit)
+            while len(data) < size and (more := os.read(fd, limit - len(data))):  # a short read before the end
+                data += more
+            return xxhash.xxh3_128_hexdigest(data)
+        h = xxhash.xxh3_128()
+        want = limit if limit is not None else -1
+        while want and (chunk := os.read(fd, min(1 << 20, want) if want > 0 else 1 << 20)):
+            h.update(chunk)
+            if want > 0:
+                want -= len(chunk)
+        return h.hexdigest()
+    finally:
+        os.close(fd)
 
 
 def _hash_file(open_file: Callable[[], IO[bytes]], limit: int | None) -> str:
@@ -153,13 +332,6 @@ def _hash_file(open_file: Callable[[], IO[bytes]], limit: int | None) -> str:
     return h.hexdigest()
 
 
-def hash_local(store: ScanStore, scan_id: int, root: bytes, result: ScanResult) -> None:
-    def open_local(rel: bytes) -> IO[bytes]:
-        return open(root + b"/" + rel, "rb")
-
-    hash_collisions(store, scan_id, result, open_local)
-
-
 def hash_collisions(
     store: ScanStore,
     scan_id: int,
@@ -169,7 +341,7 @@ def hash_collisions(
 ) -> None:
     """Hashes only where sizes collide: size, then a 4 KiB prefix hash, then the full hash where prefixes collide
     too. A file of at most 4 KiB is read once: its prefix hash is its full hash. `open_file` opens a scanned path
-    for reading (a local file, a file on an SMB share); `workers` > 1 reads that many files at a time. The
+    for reading (a file on an SMB share; a local scan reads as it writes, `_store_listing`); `workers` > 1 reads that many files at a time. The
     hashes are kept in memory (only colliding files have any) and written once, in key order (`store_hashes`)."""
     from concurrent.futures import ThreadPoolExecutor
 

@@ -143,13 +143,15 @@ class ScanStore:
         )
         return int(cur.lastrowid)
 
-    def add_files(self, scan_id: int, rows: list[tuple]) -> None:
-        """rows: (path, kind, size, mtime, owner, attributes)"""
+    def add_files(self, scan_id: int, rows: list[tuple], prefix_hashes: bool = False) -> None:
+        """rows: (path, kind, size, mtime, owner, attributes), or with `prefix_hashes` (path, kind, size, mtime,
+        owner, prefix_hash) for a local scan, which hashes before it writes"""
+        column = "prefix_hash" if prefix_hashes else "attributes"
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO files (scan_id, path, kind, size, mtime, owner, attributes) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(scan_id, *r) for r in sorted(rows)],  # key order: the table's B-tree grows at its edge
+                f"INSERT OR REPLACE INTO files (scan_id, path, kind, size, mtime, owner, {column}) "
+                f"VALUES ({int(scan_id)}, ?, ?, ?, ?, ?, ?)",
+                sorted(rows),  # key order: the table's B-tree grows at its edge
             )
 
     def add_problems(self, scan_id: int, rows: list[tuple]) -> None:

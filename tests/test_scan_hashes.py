@@ -1,0 +1,136 @@
+"""The local scan's content hashes, held to a brute-force oracle on generated trees.
+
+A file is read only when its size collides with another non-empty regular file's; its prefix hash is the xxh3-128
+of its first 4 KiB; its full hash is set only when another file has the same size and prefix hash (a file of at
+most 4 KiB was read whole, so its prefix hash is its full hash).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import xxhash
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from oslomig.shares import scan
+from oslomig.shares.scan import scan_local
+from oslomig.shares.store import ScanStore
+
+SIZES = [1, 2, 4095, 4096, 4097, 9000]
+
+
+def content(size: int, head: int, tail: int) -> bytes:
+    """`size` bytes whose first and last byte vary: same size, different prefix; same prefix, different end."""
+    body = bytearray((i * 7) % 251 for i in range(size))
+    if not body:
+        return b""
+    body[0] = head
+    body[-1] = (body[-1] + tail) % 256 if size > 1 else head
+    return bytes(body)
+
+
+files = st.lists(
+    st.tuples(
+        st.sampled_from(["", "a/", "a/b/", "c/"]), st.sampled_from(SIZES + [0]), st.integers(0, 2), st.integers(0, 2)
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+def oracle(root: Path) -> dict[bytes, tuple[str | None, str | None]]:
+    found = {}
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            p = Path(dirpath) / name
+            if p.is_file() and not p.is_symlink():
+                found[os.fsencode(p.relative_to(root))] = p.read_bytes()
+    sizes: dict[int, int] = {}
+    for data in found.values():
+        if data:
+            sizes[len(data)] = sizes.get(len(data), 0) + 1
+    prefix = {rel: xxhash.xxh3_128_hexdigest(d[:4096]) for rel, d in found.items() if d and sizes[len(d)] > 1}
+    pairs: dict[tuple[int, str], int] = {}
+    for rel, h in prefix.items():
+        pairs[len(found[rel]), h] = pairs.get((len(found[rel]), h), 0) + 1
+    out = {}
+    for rel, data in found.items():
+        h = prefix.get(rel)
+        full = xxhash.xxh3_128_hexdigest(data) if h and pairs[len(data), h] > 1 else None
+        out[rel] = (h, full)
+    return out
+
+
+def build(root: Path, spec) -> None:
+    for i, (folder, size, head, tail) in enumerate(spec):
+        d = root / folder
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"f{i}").write_bytes(content(size, head, tail))
+    (root / "link").symlink_to("f0")  # a symlink is listed, never read
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=files, batch=st.sampled_from([2, 3, 5000]), pool=st.booleans())
+@example(spec=[("", 4097, 0, 0), ("a/", 4097, 0, 1), ("c/", 4097, 0, 0)], batch=2, pool=False)
+@example(spec=[("", 4096, 0, 0), ("a/", 4096, 0, 0), ("", 1, 1, 0)], batch=3, pool=True)
+def test_local_hashes_match_the_oracle(tmp_path_factory, monkeypatch, spec, batch, pool):
+    base = tmp_path_factory.mktemp("tree")
+    root = base / "share"
+    build(root, spec)
+    monkeypatch.setattr(scan, "BATCH", batch)  # rows spilled and read back in several batches
+    monkeypatch.setattr(scan, "POOL_FROM", 0 if pool else 10**9)  # hashed by a worker process, or in this one
+    store = ScanStore(base / "s.sqlite")
+    result = scan_local(store, "s", str(root))
+    got = {p: (h, f) for p, kind, h, f in store.db.execute("SELECT path, kind, prefix_hash, full_hash FROM files")}
+    kinds = dict(store.db.execute("SELECT path, kind FROM files"))
+    assert kinds.pop(b"link") == "symlink" and got.pop(b"link") == (None, None)
+    assert got == oracle(root)
+    assert result.files == len(spec) + 1
+    assert sorted(os.listdir(base)) == ["s.sqlite", "s.sqlite-shm", "s.sqlite-wal", "share"]  # no spill file left
+
+
+def test_a_file_that_cannot_be_read_is_a_problem_not_a_hash(tmp_path, monkeypatch):
+    root = tmp_path / "share"
+    root.mkdir()
+    for name in ("a", "b", "c"):
+        (root / name).write_bytes(b"same")
+    real = scan._hash_path
+
+    def denied(path: bytes, size: int, limit):
+        if path.endswith(b"/b"):
+            raise PermissionError(13, "Permission denied")
+        return real(path, size, limit)
+
+    monkeypatch.setattr(scan, "_hash_path", denied)
+    store = ScanStore(tmp_path / "s.sqlite")
+    result = scan_local(store, "s", str(root))
+    rows = {p: (h, f) for p, h, f in store.db.execute("SELECT path, prefix_hash, full_hash FROM files")}
+    assert rows[b"b"] == (None, None)
+    assert rows[b"a"][1] == rows[b"c"][1] == xxhash.xxh3_128_hexdigest(b"same")
+    assert store.db.execute("SELECT path, kind, message FROM problems").fetchall() == [
+        (b"b", "hash_failed", "cannot read content: Permission denied")
+    ]
+    assert result.problems == 1 and result.files == 3
+
+
+def test_interrupted_while_hashing_keeps_the_previous_scan(tmp_path, monkeypatch):
+    root = tmp_path / "share"
+    root.mkdir()
+    (root / "a").write_bytes(b"1")
+    (root / "b").write_bytes(b"2")
+    store = ScanStore(tmp_path / "s.sqlite")
+    scan_local(store, "s", str(root))
+
+    def interrupt(path: bytes, size: int, limit):
+        raise KeyboardInterrupt
+
+    (root / "c").write_bytes(b"3")
+    monkeypatch.setattr(scan, "_hash_path", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        scan_local(store, "s", str(root))
+    scan_id = store.latest_scan("s")[0]
+    assert [r[0] for r in store.iter_files(scan_id)] == [b"a", b"b"]
+    assert sorted(os.listdir(tmp_path)) == ["s.sqlite", "s.sqlite-shm", "s.sqlite-wal", "share"]
