@@ -1,9 +1,12 @@
 """Walk a share once, never following symlinks, streaming entries into the scan store.
 
-Local sources are walked with `os.scandir` on bytes paths (so names that are
-not UTF-8 survive); SSH sources are listed by one `find -printf` on the server
-with NUL-separated fields and hashed there with `sha256sum -z` — files are
-never downloaded to be listed or hashed.
+Local sources are listed by GNU find in a second process (NUL-separated
+records, read while it walks) and, where find is missing or complains about
+anything, walked with `os.scandir` on bytes paths, which records unreadable and
+vanished entries exactly; names that are not UTF-8 survive either way. SSH
+sources are listed by one `find -printf` on the server with NUL-separated
+fields and hashed there with `sha256sum -z` — files are never downloaded to be
+listed or hashed.
 """
 
 from __future__ import annotations
@@ -141,6 +144,16 @@ class _Listing:
         if len(self.rows) >= BATCH:
             self._spill()
 
+    def extend(self, rows: list[tuple]) -> None:
+        """Rows of (path, "file"|"symlink", size, mtime, owner), as `add` takes them one by one."""
+        self.rows.extend(rows)
+        self.result.files += len(rows)
+        sizes = [size for _rel, kind, size, _mtime, _owner in rows if kind == "file"]
+        self.result.bytes += sum(sizes)
+        self.sizes.extend(size for size in sizes if size)
+        if len(self.rows) >= BATCH:
+            self._spill()
+
     def _spill(self) -> None:
         data = marshal.dumps(self.rows)
         self.file.write(len(data).to_bytes(8, "little"))
@@ -174,15 +187,20 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
     scan_id = store.begin_scan(share, root)
     result = ScanResult(share, scan_id)
     owners = _Owners()
-    listing = _Listing(str(store.path.parent), result, progress)
+    directory = str(store.path.parent)
+    listing = _Listing(directory, result, progress)
     problems: list[tuple] = []
     try:
-        for item in walk_local(root_b, after_listing):
-            if item[0] == "problem":
-                problems.append(item[1:])
-                continue
-            kind, rel, size, mtime, uid = item
-            listing.add(rel, kind, size, mtime, owners(uid) if uid >= 0 else None)
+        if after_listing is not None or not list_with_find(root_b, listing, owners):
+            listing.close()  # find could not list it cleanly: the walk below lists it again, exactly
+            result.files = result.bytes = 0
+            listing = _Listing(directory, result, progress)
+            for item in walk_local(root_b, after_listing):
+                if item[0] == "problem":
+                    problems.append(item[1:])
+                    continue
+                kind, rel, size, mtime, uid = item
+                listing.add(rel, kind, size, mtime, owners(uid) if uid >= 0 else None)
         _store_listing(store, scan_id, root_b, listing, result, problems)
         store.add_problems(scan_id, problems)
         store.finish_scan(scan_id, share)
@@ -193,6 +211,86 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
         listing.close()
     result.problems = len(problems)
     return result
+
+
+FIND = ("-mindepth", "1", "-printf", "%y\\0%s\\0%T@\\0%U\\0%P\\0")
+KINDS = {b"f": "file", b"l": "symlink"}  # directories are descended; sockets, fifos and devices are not documents
+
+
+def list_with_find(root: bytes, listing: _Listing, owners: _Owners) -> bool:
+    """Lists the tree with GNU find in a second process, reading its NUL-separated records a megabyte at a time
+    while it walks (the same listing an SSH scan reads; measured at 1,000,000 files: the Python walk took 8 s, find
+    under 3 s on the other core). True when find listed it all without a word on stderr. False when find is
+    missing, is not GNU find, or complained about anything (a directory it could not read, a file that vanished):
+    then the caller walks the tree itself, which records each such entry exactly as the spec says."""
+    import contextlib
+    import fcntl
+    import shutil
+    import subprocess
+    import tempfile
+
+    find = shutil.which("find")
+    if find is None:
+        return False
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(
+                [find, ".", *FIND],
+                cwd=root,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=errors,  # a file, not a pipe: find never blocks on a full pipe we are not reading
+                env={**os.environ, "LC_ALL": "C"},
+            )
+        except OSError:
+            return False
+        assert proc.stdout is not None
+        with contextlib.suppress(OSError):  # find runs ahead by a megabyte while a chunk is parsed (default: 64 KiB)
+            fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
+        names: dict[bytes, str] = {}
+        try:
+            pending = b""
+            while chunk := proc.stdout.read(1 << 20):
+                fields = (pending + chunk).split(b"\0")
+                n = (len(fields) - 1) // 5 * 5
+                pending = b"\0".join(fields[n:])
+                listing.extend(_found_rows(fields, n, names, owners))
+            status = proc.wait()
+        except ValueError:  # a field that is not what -printf was asked for: not a find to trust
+            return False
+        finally:
+            if proc.poll() is None:  # interrupted: find goes too
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        return status == 0 and not pending and errors.tell() == 0
+
+
+def _found_rows(fields: list[bytes], n: int, names: dict[bytes, str], owners: _Owners) -> list[tuple]:
+    """(path, kind, size, mtime, owner) from find's first `n` fields, a column at a time. The time as os.stat gives
+    it: find prints seconds and nanoseconds ("%T@" is sec.nnnnnnnnn0, the sign on the seconds only), and seconds +
+    nanoseconds * 1e-9 is the float os.stat makes of them. The owner's name as the walk looks it up."""
+
+    def owner(uid: bytes) -> str:
+        name = names[uid] = owners(int(uid))
+        return name
+
+    kinds = list(map(KINDS.get, fields[0:n:5]))
+    times = fields[2:n:5]
+    if not all(m[-11:-10] == b"." and m[-1:] == b"0" for m in times):  # not the format read below
+        raise ValueError("find printed a time in an unknown format")
+    mtimes = [int(m[:-11]) + int(m[-10:-1]) * 1e-9 for m in times]
+    rows = list(
+        zip(
+            fields[4:n:5],
+            kinds,
+            map(int, fields[1:n:5]),
+            mtimes,
+            [names[uid] if uid in names else owner(uid) for uid in fields[3:n:5]],
+            strict=True,
+        )
+    )
+    return [row for row in rows if row[1] is not None] if None in kinds else rows
 
 
 def _store_listing(
@@ -341,8 +439,9 @@ def hash_collisions(
 ) -> None:
     """Hashes only where sizes collide: size, then a 4 KiB prefix hash, then the full hash where prefixes collide
     too. A file of at most 4 KiB is read once: its prefix hash is its full hash. `open_file` opens a scanned path
-    for reading (a file on an SMB share; a local scan reads as it writes, `_store_listing`); `workers` > 1 reads that many files at a time. The
-    hashes are kept in memory (only colliding files have any) and written once, in key order (`store_hashes`)."""
+    for reading (a file on an SMB share; a local scan reads as it writes, `_store_listing`); `workers` > 1 reads
+    that many files at a time. The hashes are kept in memory (only colliding files have any) and written once, in
+    key order (`store_hashes`)."""
     from concurrent.futures import ThreadPoolExecutor
 
     failures: list[tuple] = []

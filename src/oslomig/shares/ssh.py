@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from oslomig.shares.scan import FileBatch, ScanResult
+from oslomig.shares.scan import KINDS, FileBatch, ScanResult
 from oslomig.shares.store import ScanStore
 from oslomig.sshconn import SshTarget, connect, parse_ssh_url
 
@@ -18,7 +18,6 @@ LIST = "cd -- {path} && LC_ALL=C find . -mindepth 1 -printf '%y\\0%s\\0%T@\\0%u\
 HASH = "cd -- {path} && LC_ALL=C xargs -0 -r sha256sum -z --"
 FIND_ERROR = re.compile(rb"^find: [`']\./(.*)': (.*)$")
 SHA_ERROR = re.compile(rb"^sha256sum: (.*): (.*)$")
-KINDS = {b"f": "file", b"l": "symlink"}
 
 
 def _records(channel, fields: int):

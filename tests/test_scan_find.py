@@ -1,0 +1,139 @@
+"""A local scan lists the tree with GNU find when it can, and walks it itself when find cannot list it cleanly;
+either way the scan database holds the same rows, byte for byte (times to the last bit)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from oslomig.shares import scan
+from oslomig.shares.scan import scan_local
+from oslomig.shares.store import ScanStore
+
+NAMES = st.one_of(
+    st.sampled_from([b"a", b"B", b"with space ", b"new\nline", b"tab\tx", b"quote'\"", b"back\\slash", b"~$lock.docx"]),
+    st.sampled_from([b"\xff\xfe", b"caf\xc3\xa9", b"caf\xe9", b"-dash", b".hidden", b"x" * 200]),
+)
+TIMES_NS = st.one_of(
+    st.sampled_from([0, 1, 999_999_999, 1_000_000_000, -1, -1_500_000_000, 1_700_000_000_123_456_789]),
+    st.integers(-(10**18), 4 * 10**18),
+)
+ENTRIES = st.lists(
+    st.tuples(
+        st.lists(NAMES, min_size=1, max_size=3),
+        st.sampled_from(["file", "link", "dangling", "fifo", "dir"]),
+        st.integers(0, 5000),
+        TIMES_NS,
+    ),  # fmt: skip
+    min_size=1,
+    max_size=12,
+)
+
+
+def build(root: Path, entries) -> None:
+    root.mkdir()
+    base = os.fsencode(root)
+    for parts, kind, size, mtime_ns in entries:
+        path = os.path.join(base, *parts)
+        parent = os.path.dirname(path)
+        try:
+            os.makedirs(parent, exist_ok=True)
+            if kind == "file":
+                with open(path, "wb") as handle:
+                    handle.write(b"z" * size)
+                os.utime(path, ns=(mtime_ns, mtime_ns))
+            elif kind == "link":
+                os.symlink(b"x" * (size % 7 + 1), path)
+                os.utime(path, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
+            elif kind == "dangling":
+                os.symlink(b"nowhere", path)
+            elif kind == "fifo":
+                os.mkfifo(path)
+            else:
+                os.makedirs(path, exist_ok=True)
+        except OSError:
+            continue  # a name already taken by another kind of entry
+
+
+def rows(store: ScanStore) -> list[tuple]:
+    return store.db.execute(
+        "SELECT hex(path), kind, size, quote(mtime), owner, prefix_hash, full_hash FROM files ORDER BY path"
+    ).fetchall()
+
+
+def walked(tmp: Path, root: Path) -> tuple[list[tuple], scan.ScanResult]:
+    store = ScanStore(tmp / "walked.sqlite")
+    result = scan_local(store, "s", str(root), after_listing=lambda path, entries: None)  # the walk, not find
+    return rows(store), result
+
+
+@pytest.mark.skipif(shutil.which("find") is None, reason="needs find")
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=ENTRIES)
+@example(entries=[([b"d", b"f"], "file", 10, -1_500_000_000), ([b"g"], "file", 10, 1_700_000_000_000_000_001)])
+def test_find_and_the_walk_store_the_same_rows(tmp_path_factory, entries):
+    tmp = tmp_path_factory.mktemp("t")
+    root = tmp / "share"
+    build(root, entries)
+    listing = scan._Listing(str(tmp), scan.ScanResult("s", 0))
+    assert scan.list_with_find(os.fsencode(root), listing, scan._Owners())  # find listed it, no fallback
+    listing.close()
+    store = ScanStore(tmp / "found.sqlite")
+    found = scan_local(store, "s", str(root))
+    expected, result = walked(tmp, root)
+    assert rows(store) == expected
+    assert (found.files, found.bytes, found.hashed) == (result.files, result.bytes, result.hashed)
+
+
+FAKE = """#!/bin/sh
+{body}
+"""
+
+
+def fake_find(tmp: Path, monkeypatch, body: str) -> None:
+    bindir = tmp / "bin"
+    bindir.mkdir()
+    script = bindir / "find"
+    script.write_text(FAKE.format(body=body.replace("REAL", shutil.which("find") or "find")))
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'REAL "$@"; echo "find: \'./gone\': No such file or directory" >&2; exit 1',  # a complaint, status 1
+        'REAL "$@" 2>/dev/null; echo "find: warning: something" >&2',  # a complaint, status 0
+        "exit 1",  # fails, lists nothing
+        'REAL "$@" | head -c 45',  # a record cut short
+        "printf 'f\\0001\\0001700000000.123456789\\0000\\0a\\000'",  # nine digits: not the format read
+        "printf 'f\\000x\\0001700000000.1234567890\\0000\\0a\\000'",  # a size that is not a number
+    ],
+)
+def test_a_find_that_cannot_list_cleanly_leaves_it_to_the_walk(tmp_path, monkeypatch, body):
+    root = tmp_path / "share"
+    build(root, [([b"a"], "file", 3, 10**18), ([b"d", b"b"], "file", 3, 5), ([b"c"], "file", 9, 7)])
+    expected, _ = walked(tmp_path, root)
+    fake_find(tmp_path, monkeypatch, body)
+    listing = scan._Listing(str(tmp_path), scan.ScanResult("s", 0))
+    assert not scan.list_with_find(os.fsencode(root), listing, scan._Owners())
+    listing.close()
+    store = ScanStore(tmp_path / "s.sqlite")
+    result = scan_local(store, "s", str(root))
+    assert rows(store) == expected and result.files == 3 and result.bytes == 15
+
+
+def test_without_find_the_walk_lists_it(tmp_path, monkeypatch):
+    root = tmp_path / "share"
+    build(root, [([b"a"], "file", 3, 10**18), ([b"b"], "file", 3, 5)])
+    expected, _ = walked(tmp_path, root)
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    store = ScanStore(tmp_path / "s.sqlite")
+    scan_local(store, "s", str(root))
+    assert rows(store) == expected
