@@ -42,6 +42,8 @@ def build(root: Path, entries) -> None:
     for parts, kind, size, mtime_ns in entries:
         path = os.path.join(base, *parts)
         parent = os.path.dirname(path)
+        if os.path.lexists(path):
+            continue  # a name already taken (writing into a fifo taken for a file would wait for a reader)
         try:
             os.makedirs(parent, exist_ok=True)
             if kind == "file":

@@ -81,6 +81,8 @@ def test_local_hashes_match_the_oracle(tmp_path_factory, monkeypatch, spec, batc
     root = base / "share"
     build(root, spec)
     monkeypatch.setattr(scan, "BATCH", batch)  # rows spilled and read back in several batches
+    monkeypatch.setattr(scan._Listing, "SIZES_AT_ONCE", batch + 1)  # sizes spilled and read back in chunks
+    monkeypatch.setattr(scan._Listing, "COUNTED_AT_ONCE", batch)  # and counted in several slices
     monkeypatch.setattr(scan, "POOL_FROM", 0 if pool else 10**9)  # hashed by a worker process, or in this one
     store = ScanStore(base / "s.sqlite")
     result = scan_local(store, "s", str(root))
