@@ -360,7 +360,7 @@ def _store_listing(
         pending: list[tuple] = []
         for rows in listing.batches():
             items = [(rel, size) for rel, kind, size, _mtime, _owner in rows if kind == "file" and size in colliding]
-            pending.append((rows, items, reader.submit(items, PREFIX_BYTES)))
+            pending.append((rows, items, reader.submit(items, PREFIX_BYTES, OWN_SHARE)))
             if len(pending) > 1:  # the worker reads this batch while the one before is written
                 write(*pending.pop(0))
         for args in pending:
@@ -373,11 +373,12 @@ def _store_listing(
         again = [(rel, size) for rel, size, h in hashed if count[size, h] > 1 and size > PREFIX_BYTES]
         for i in range(0, len(again), BATCH):
             items = again[i : i + BATCH]
-            outcomes = reader.submit(items, None).result()
+            outcomes = reader.submit(items, None, 0.5).result()  # nothing else to do here meanwhile
             full.extend((rel, h) for (rel, _size), h in zip(items, keep(items, outcomes), strict=True) if h)
     store.set_hashes(scan_id, "full_hash", full)
 
 
+OWN_SHARE = 1 / 6  # of a batch's files read here, not by the worker, after writing the batch before (see README)
 POOL_FROM = 20_000  # files to read before a worker process pays for itself (starting it: ~30 ms)
 
 
@@ -405,6 +406,15 @@ class _Done:
         return self.value
 
 
+class _Shared:
+    def __init__(self, future, root: bytes, rest: list[tuple[bytes, int]], limit: int | None):
+        self.future, self.root, self.rest, self.limit = future, root, rest, limit
+
+    def result(self) -> list[str | OSError]:
+        own = _hash_many(self.root, self.rest, self.limit)  # while the worker reads its part
+        return self.future.result() + own
+
+
 class _Reader:
     """Reads files for their hashes, in one worker process when asked (threads do not pay here: each read of a
     small file gives up and takes back the GIL twice, and the hashing thread then waits on the writing one; measured
@@ -421,10 +431,13 @@ class _Reader:
             except (OSError, ImportError, ValueError):
                 self.pool = None
 
-    def submit(self, items: list[tuple[bytes, int]], limit: int | None):
+    def submit(self, items: list[tuple[bytes, int]], limit: int | None, own: float = 0.0):
+        """The hashes of `items` (or the OSError reading one), when `.result()` is asked for. With a worker, the
+        worker reads all but the `own` share at the end, which this process reads when the result is asked for."""
         if self.pool is None or not items:
             return _Done(_hash_many(self.root, items, limit))
-        return self.pool.submit(_hash_many, self.root, items, limit)
+        cut = len(items) - int(len(items) * own)
+        return _Shared(self.pool.submit(_hash_many, self.root, items[:cut], limit), self.root, items[cut:], limit)
 
     def __enter__(self):
         return self
