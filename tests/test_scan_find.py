@@ -127,8 +127,22 @@ def test_a_find_that_cannot_list_cleanly_leaves_it_to_the_walk(tmp_path, monkeyp
     assert not scan.list_with_find(os.fsencode(root), listing, scan._Owners())
     listing.close()
     store = ScanStore(tmp_path / "s.sqlite")
-    result = scan_local(store, "s", str(root))
+    progress = Counted()
+    monkeypatch.setattr(scan, "BATCH", 1)  # what find lists is counted as it comes
+    result = scan_local(store, "s", str(root), progress=progress)
     assert rows(store) == expected and result.files == 3 and result.bytes == 15
+    assert progress.completed == 3  # what find listed before it failed is not counted twice
+
+
+class Counted:
+    def __init__(self):
+        self.completed = 0
+
+    def advance(self, n: int = 1) -> None:
+        self.completed += n
+
+    def update(self, completed: int) -> None:
+        self.completed = completed
 
 
 def test_without_find_the_walk_lists_it(tmp_path, monkeypatch):

@@ -230,6 +230,8 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
         if after_listing is not None or not list_with_find(root_b, listing, owners):
             listing.close()  # find could not list it cleanly: the walk below lists it again, exactly
             result.files = result.bytes = 0
+            if progress is not None:  # the rows find listed are counted again by the walk
+                progress.update(completed=0)
             listing = _Listing(directory, result, progress)
             for item in walk_local(root_b, after_listing):
                 if item[0] == "problem":
