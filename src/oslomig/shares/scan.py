@@ -147,10 +147,7 @@ class _Listing:
             self.result.bytes += size
             if size > 0:
                 self.sizes.append(size)
-        if len(self.rows) >= BATCH:
-            self._spill()
-        if len(self.sizes) >= self.SIZES_AT_ONCE:
-            self._spill_sizes()
+        self._spill_when_full()
 
     def extend(self, rows: list[tuple]) -> None:
         """Rows of (path, "file"|"symlink", size, mtime, owner), as `add` takes them one by one."""
@@ -159,6 +156,9 @@ class _Listing:
         sizes = [size for _rel, kind, size, _mtime, _owner in rows if kind == "file"]
         self.result.bytes += sum(sizes)
         self.sizes.extend(size for size in sizes if size)
+        self._spill_when_full()
+
+    def _spill_when_full(self) -> None:
         if len(self.rows) >= BATCH:
             self._spill()
         if len(self.sizes) >= self.SIZES_AT_ONCE:
@@ -343,7 +343,7 @@ def _store_listing(
     def keep(items: list[tuple[bytes, int]], outcomes: list) -> Iterator[str | None]:
         for (rel, _size), outcome in zip(items, outcomes, strict=True):
             if isinstance(outcome, OSError):
-                problems.append((rel, "hash_failed", f"cannot read content: {outcome.strerror or outcome}"))
+                problems.append(_hash_failed(rel, outcome))
                 yield None
             else:
                 yield outcome
@@ -367,17 +367,28 @@ def _store_listing(
                 write(*pending.pop(0))
         for args in pending:
             write(*args)
-        count: dict[tuple[int, str], int] = {}
-        for _rel, size, h in hashed:
-            count[size, h] = count.get((size, h), 0) + 1
-        # small files were read whole: their prefix hash is their full hash
-        full = [(rel, h) for rel, size, h in hashed if count[size, h] > 1 and size <= PREFIX_BYTES]
-        again = [(rel, size) for rel, size, h in hashed if count[size, h] > 1 and size > PREFIX_BYTES]
+        full, again = _prefix_collisions(hashed)
         for i in range(0, len(again), BATCH):
             items = again[i : i + BATCH]
             outcomes = reader.submit(items, None, 0.5).result()  # nothing else to do here meanwhile
             full.extend((rel, h) for (rel, _size), h in zip(items, keep(items, outcomes), strict=True) if h)
     store.set_hashes(scan_id, "full_hash", full)
+
+
+def _prefix_collisions(hashed: list[tuple[bytes, int, str]]) -> tuple[list[tuple[bytes, str]], list[tuple[bytes, int]]]:
+    """Of files read for their prefix hash (path, size, hash), those another file matches in size and prefix hash:
+    (path, full hash) of the small ones, read whole, whose prefix hash is their full hash, and (path, size) of the
+    larger ones, which must be read whole."""
+    count: dict[tuple[int, str], int] = {}
+    for _rel, size, h in hashed:
+        count[size, h] = count.get((size, h), 0) + 1
+    small = [(rel, h) for rel, size, h in hashed if count[size, h] > 1 and size <= PREFIX_BYTES]
+    again = [(rel, size) for rel, size, h in hashed if count[size, h] > 1 and size > PREFIX_BYTES]
+    return small, again
+
+
+def _hash_failed(rel: bytes, exc: OSError) -> tuple[bytes, str, str]:
+    return rel, "hash_failed", f"cannot read content: {exc.strerror or exc}"
 
 
 OWN_SHARE = 1 / 6  # of a batch's files read here, not by the worker, after writing the batch before (see README)
@@ -509,7 +520,7 @@ def hash_collisions(
         done = []
         for rel, size, outcome in pool.map(one, items) if pool else map(one, items):
             if isinstance(outcome, OSError):
-                failures.append((rel, "hash_failed", f"cannot read content: {outcome.strerror or outcome}"))
+                failures.append(_hash_failed(rel, outcome))
             else:
                 done.append((rel, size, outcome))
         result.hashed += len(items)
@@ -517,12 +528,8 @@ def hash_collisions(
 
     try:
         prefixes = read_all(store.size_collisions(scan_id), PREFIX_BYTES)
-        count: dict[tuple[int, str], int] = {}
-        for _rel, size, h in prefixes:
-            count[size, h] = count.get((size, h), 0) + 1
-        # small files were read whole: their prefix hash is their full hash
-        full = {rel: h for rel, size, h in prefixes if count[size, h] > 1 and size <= PREFIX_BYTES}
-        again = [(rel, size) for rel, size, h in prefixes if count[size, h] > 1 and size > PREFIX_BYTES]
+        small, again = _prefix_collisions(prefixes)
+        full = dict(small)
         full.update((rel, h) for rel, _size, h in read_all(again, None))
         store.store_hashes(scan_id, [(rel, h, full.get(rel)) for rel, _size, h in prefixes])
     finally:
