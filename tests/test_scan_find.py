@@ -116,6 +116,8 @@ def fake_find(tmp: Path, monkeypatch, body: str) -> None:
         'REAL "$@" | head -c 45',  # a record cut short
         "printf 'f\\0001\\0001700000000.123456789\\0000\\0a\\000'",  # nine digits: not the format read
         "printf 'f\\000x\\0001700000000.1234567890\\0000\\0a\\000'",  # a size that is not a number
+        # lists a file the walk does not find (gone since), then complains: what it listed is not kept
+        "printf 'f\\0001\\0001700000000.1234567890\\0000\\0ghost\\000'; echo 'find: ./x: gone' >&2; exit 1",
     ],
 )
 def test_a_find_that_cannot_list_cleanly_leaves_it_to_the_walk(tmp_path, monkeypatch, body):

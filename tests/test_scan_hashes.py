@@ -73,10 +73,11 @@ def build(root: Path, spec) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(spec=files, batch=st.sampled_from([2, 3, 5000]), pool=st.booleans())
-@example(spec=[("", 4097, 0, 0), ("a/", 4097, 0, 1), ("c/", 4097, 0, 0)], batch=2, pool=False)
-@example(spec=[("", 4096, 0, 0), ("a/", 4096, 0, 0), ("", 1, 1, 0)], batch=3, pool=True)
-def test_local_hashes_match_the_oracle(tmp_path_factory, monkeypatch, spec, batch, pool):
+@given(spec=files, batch=st.sampled_from([2, 3, 5000]), pool=st.booleans(), early=st.sampled_from([0.0, 0.8, 2.0]))
+@example(spec=[("", 4097, 0, 0), ("a/", 4097, 0, 1), ("c/", 4097, 0, 0)], batch=2, pool=False, early=0.8)
+@example(spec=[("", 4096, 0, 0), ("a/", 4096, 0, 0), ("", 1, 1, 0)], batch=3, pool=True, early=0.8)
+@example(spec=[("", 9000, 0, 0), ("a/", 9000, 0, 0), ("", 1, 1, 0), ("c/", 1, 1, 0)], batch=5000, pool=True, early=0.0)
+def test_local_hashes_match_the_oracle(tmp_path_factory, monkeypatch, spec, batch, pool, early):
     base = tmp_path_factory.mktemp("tree")
     root = base / "share"
     build(root, spec)
@@ -84,6 +85,9 @@ def test_local_hashes_match_the_oracle(tmp_path_factory, monkeypatch, spec, batc
     monkeypatch.setattr(scan._Listing, "SIZES_AT_ONCE", batch + 1)  # sizes spilled and read back in chunks
     monkeypatch.setattr(scan._Listing, "COUNTED_AT_ONCE", batch)  # and counted in several slices
     monkeypatch.setattr(scan, "POOL_FROM", 0 if pool else 10**9)  # hashed by a worker process, or in this one
+    # rows of new sizes written during the walk and hashed by an UPDATE (0.0), only when most sizes are new, or
+    # every row written once, with its hashes, after the walk (2.0)
+    monkeypatch.setattr(scan._Listing, "EARLY_FROM", early)
     store = ScanStore(base / "s.sqlite")
     result = scan_local(store, "s", str(root))
     got = {p: (h, f) for p, kind, h, f in store.db.execute("SELECT path, kind, prefix_hash, full_hash FROM files")}
@@ -94,7 +98,9 @@ def test_local_hashes_match_the_oracle(tmp_path_factory, monkeypatch, spec, batc
     assert sorted(os.listdir(base)) == ["s.sqlite", "s.sqlite-shm", "s.sqlite-wal", "share"]  # no spill file left
 
 
-def test_a_file_that_cannot_be_read_is_a_problem_not_a_hash(tmp_path, monkeypatch):
+@pytest.mark.parametrize("early", [0.0, 2.0])  # the first file of the size written during the walk, or none
+@pytest.mark.parametrize("denied_name", ["a", "b", "c"])
+def test_a_file_that_cannot_be_read_is_a_problem_not_a_hash(tmp_path, monkeypatch, early, denied_name):
     root = tmp_path / "share"
     root.mkdir()
     for name in ("a", "b", "c"):
@@ -102,18 +108,20 @@ def test_a_file_that_cannot_be_read_is_a_problem_not_a_hash(tmp_path, monkeypatc
     real = scan._hash_path
 
     def denied(path: bytes, size: int, limit):
-        if path.endswith(b"/b"):
+        if path.endswith(b"/" + denied_name.encode()):
             raise PermissionError(13, "Permission denied")
         return real(path, size, limit)
 
     monkeypatch.setattr(scan, "_hash_path", denied)
+    monkeypatch.setattr(scan._Listing, "EARLY_FROM", early)
     store = ScanStore(tmp_path / "s.sqlite")
     result = scan_local(store, "s", str(root))
     rows = {p: (h, f) for p, h, f in store.db.execute("SELECT path, prefix_hash, full_hash FROM files")}
-    assert rows[b"b"] == (None, None)
-    assert rows[b"a"][1] == rows[b"c"][1] == xxhash.xxh3_128_hexdigest(b"same")
+    denied_path = denied_name.encode()
+    assert rows.pop(denied_path) == (None, None)
+    assert [f for _h, f in rows.values()] == [xxhash.xxh3_128_hexdigest(b"same")] * 2
     assert store.db.execute("SELECT path, kind, message FROM problems").fetchall() == [
-        (b"b", "hash_failed", "cannot read content: Permission denied")
+        (denied_path, "hash_failed", "cannot read content: Permission denied")
     ]
     assert result.problems == 1 and result.files == 3
 

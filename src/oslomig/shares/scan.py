@@ -129,16 +129,22 @@ class _Listing:
 
     SIZES_AT_ONCE = 1 << 17  # sizes held before they go to their file (1 MiB), and read back at a time
     COUNTED_AT_ONCE = 1 << 18  # sizes counted at a time: 2 MiB, and as much again to sort them
+    SEEN_BITS = 24  # sizes seen so far, as bits of a 2 MiB map (a size that only shares a bit waits: no harm)
+    EARLY_FROM = 0.8  # of a batch's files new sizes, for the batch's new sizes to be written at once
 
-    def __init__(self, directory: str, result: ScanResult, progress=None):
+    def __init__(self, directory: str, result: ScanResult, progress=None, write=None):
+        """`write(rows)`, when given, writes rows at once, without hashes: those of a batch whose files are mostly
+        of sizes not seen before (`_write_new`)."""
         import tempfile
 
         self.file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 (closed by close())
         self.size_file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 (closed by close())
-        self.result, self.progress = result, progress
+        self.result, self.progress, self.write = result, progress, write
         self.rows: list[tuple] = []
         self.sizes = array("q")
         self.sized = 0
+        self.seen = None
+        self.early = 0  # files of a size > 0 written at once
 
     def add(self, rel: bytes, kind: str, size: int, mtime: float, owner: str | None) -> None:
         self.rows.append((rel, kind, size, mtime, owner))
@@ -170,12 +176,40 @@ class _Listing:
         self.sizes = array("q")
 
     def _spill(self) -> None:
-        data = marshal.dumps(self.rows)
-        self.file.write(len(data).to_bytes(8, "little"))
-        self.file.write(data)
+        rows = self._write_new(self.rows) if self.write is not None and self.rows else self.rows
+        if rows:
+            data = marshal.dumps(rows)
+            self.file.write(len(data).to_bytes(8, "little"))
+            self.file.write(data)
         if self.progress:
             self.progress.advance(len(self.rows))
-        self.rows.clear()
+        self.rows = []
+
+    def _write_new(self, rows: list[tuple]) -> list[tuple]:
+        """Writes at once the rows no hash can be wanted for yet, and returns the rest to wait for the walk's end.
+        When most of a batch's files have sizes not seen before (a tree of unique sizes), the first file of each
+        such size, and the symlinks and empty files, are written now, while find is still walking on the other
+        core; if a later file shares the size, the row gets its hashes by an UPDATE (`_store_listing`). When
+        sizes repeat (a department tree) the whole batch waits, so each row is written once, with its hash."""
+        import numpy as np
+
+        if self.seen is None:
+            self.seen = np.zeros(1 << (self.SEEN_BITS - 3), dtype=np.uint8)
+        sizes = np.fromiter((size if kind == "file" else 0 for _rel, kind, size, _m, _o in rows), np.int64, len(rows))
+        files = np.flatnonzero(sizes > 0)
+        buckets = (sizes[files].view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - self.SEEN_BITS)
+        buckets, first = np.unique(buckets, return_index=True)
+        byte, bit = buckets >> np.uint64(3), np.left_shift(1, buckets & np.uint64(7)).astype(np.uint8)
+        new = first[(self.seen[byte] & bit) == 0]
+        np.bitwise_or.at(self.seen, byte, bit)
+        if len(new) < self.EARLY_FROM * len(files):
+            return rows
+        now = np.ones(len(rows), dtype=bool)
+        now[files] = False
+        now[files[new]] = True
+        self.write([row for row, at_once in zip(rows, now.tolist(), strict=True) if at_once])
+        self.early += len(new)
+        return [row for row, at_once in zip(rows, now.tolist(), strict=True) if not at_once]
 
     def colliding_sizes(self) -> tuple[set[int], int]:
         """Sizes more than one non-empty file has (the only files worth reading), and how many files have them.
@@ -184,6 +218,7 @@ class _Listing:
         1,000,000 files)."""
         import numpy as np
 
+        self._spill()  # the last rows: those it writes at once must be in the table before `files_of_sizes`
         self._spill_sizes()
         slices = max(1, -(-self.sized // self.COUNTED_AT_ONCE))
         colliding: set[int] = set()
@@ -224,15 +259,20 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
     result = ScanResult(share, scan_id)
     owners = _Owners()
     directory = str(store.path.parent)
-    listing = _Listing(directory, result, progress)
+
+    def write(rows: list[tuple]) -> None:
+        store.add_files(scan_id, [(*row, None) for row in rows], prefix_hashes=True)
+
+    listing = _Listing(directory, result, progress, write)
     problems: list[tuple] = []
     try:
         if after_listing is not None or not list_with_find(root_b, listing, owners):
             listing.close()  # find could not list it cleanly: the walk below lists it again, exactly
+            store.drop_files(scan_id)  # and what was written of find's listing goes
             result.files = result.bytes = 0
             if progress is not None:  # the rows find listed are counted again by the walk
                 progress.update(completed=0)
-            listing = _Listing(directory, result, progress)
+            listing = _Listing(directory, result, progress, write)
             for item in walk_local(root_b, after_listing):
                 if item[0] == "problem":
                     problems.append(item[1:])
@@ -339,6 +379,7 @@ def _store_listing(
     many files to read, a worker process reads a batch's files while this one writes the batch before it."""
     colliding, to_read = listing.colliding_sizes()
     hashed: list[tuple[bytes, int, str]] = []
+    written = store.files_of_sizes(scan_id, colliding) if listing.early and colliding else []
 
     def keep(items: list[tuple[bytes, int]], outcomes: list) -> Iterator[str | None]:
         for (rel, _size), outcome in zip(items, outcomes, strict=True):
@@ -359,6 +400,14 @@ def _store_listing(
         )
 
     with _Reader(root, to_read >= POOL_FROM) as reader:
+        prefixes: list[tuple[bytes, str]] = []  # of rows written during the walk, before their size collided
+        for i in range(0, len(written), BATCH):
+            items = written[i : i + BATCH]
+            outcomes = reader.submit(items, PREFIX_BYTES, 0.5).result()
+            for (rel, size), h in zip(items, keep(items, outcomes), strict=True):
+                if h is not None:
+                    hashed.append((rel, size, h))
+                    prefixes.append((rel, h))
         pending: list[tuple] = []
         for rows in listing.batches():
             items = [(rel, size) for rel, kind, size, _mtime, _owner in rows if kind == "file" and size in colliding]
@@ -372,6 +421,7 @@ def _store_listing(
             items = again[i : i + BATCH]
             outcomes = reader.submit(items, None, 0.5).result()  # nothing else to do here meanwhile
             full.extend((rel, h) for (rel, _size), h in zip(items, keep(items, outcomes), strict=True) if h)
+    store.set_hashes(scan_id, "prefix_hash", prefixes)
     store.set_hashes(scan_id, "full_hash", full)
 
 

@@ -8,6 +8,7 @@ interrupted scan leaves the previous one intact.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sqlite3
 import stat
@@ -47,6 +48,9 @@ CREATE TABLE IF NOT EXISTS problems (
 """
 
 BATCH = 5000
+# Rows written by one INSERT statement: binding and stepping a statement per row cost more than SQLite's own work
+# (1,000,000 listing-tree rows: 3.1-3.3 s one row a statement, 2.2-2.6 s with 250 rows a statement, same runs)
+ROWS_PER_STATEMENT = 250
 
 
 def _check_db_path(path: Path, create: bool) -> bool:
@@ -147,12 +151,19 @@ class ScanStore:
         """rows: (path, kind, size, mtime, owner, attributes), or with `prefix_hashes` (path, kind, size, mtime,
         owner, prefix_hash) for a local scan, which hashes before it writes"""
         column = "prefix_hash" if prefix_hashes else "attributes"
+        insert = f"INSERT OR REPLACE INTO files (scan_id, path, kind, size, mtime, owner, {column}) VALUES "
+        one = f"({int(scan_id)},?,?,?,?,?,?)"
+        rows = sorted(rows)  # key order: the table's B-tree grows at its edge
+        whole = len(rows) - len(rows) % ROWS_PER_STATEMENT
         with self.transaction() as db:
-            db.executemany(
-                f"INSERT OR REPLACE INTO files (scan_id, path, kind, size, mtime, owner, {column}) "
-                f"VALUES ({int(scan_id)}, ?, ?, ?, ?, ?, ?)",
-                sorted(rows),  # key order: the table's B-tree grows at its edge
-            )
+            if whole:
+                values = list(itertools.chain.from_iterable(rows[:whole]))
+                step = len(values) // (whole // ROWS_PER_STATEMENT)
+                db.executemany(
+                    insert + ",".join([one] * ROWS_PER_STATEMENT),
+                    [values[i : i + step] for i in range(0, len(values), step)],
+                )
+            db.executemany(insert + one, rows[whole:])
 
     def add_problems(self, scan_id: int, rows: list[tuple]) -> None:
         """rows: (path, kind, message)"""
@@ -210,6 +221,25 @@ class ScanStore:
                 (scan_id,),
             )
             db.execute("DELETE FROM new_hashes")
+
+    def files_of_sizes(self, scan_id: int, sizes: set[int]) -> list[tuple[bytes, int]]:
+        """(path, size) of the scan's files of a size in `sizes`, in key order: one pass over the table in SQLite,
+        the sizes in a temporary table."""
+        with self.transaction() as db:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_sizes (size INTEGER PRIMARY KEY)")
+            db.execute("DELETE FROM wanted_sizes")
+            db.executemany("INSERT INTO wanted_sizes VALUES (?)", ((size,) for size in sorted(sizes)))
+            rows = db.execute(
+                "SELECT path, size FROM files WHERE scan_id = ? AND kind = 'file' "
+                "AND size IN (SELECT size FROM wanted_sizes) ORDER BY path",
+                (scan_id,),
+            ).fetchall()
+            db.execute("DELETE FROM wanted_sizes")
+        return rows
+
+    def drop_files(self, scan_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM files WHERE scan_id = ?", (scan_id,))
 
     def set_hashes(self, scan_id: int, column: str, rows: list[tuple[bytes, str]]) -> None:
         """Hashes by path, written in key order (neighbouring pages, not a random walk over the table)."""
