@@ -11,6 +11,7 @@ listed or hashed.
 
 from __future__ import annotations
 
+import itertools
 import marshal
 import os
 import pwd
@@ -195,8 +196,9 @@ class _Listing:
 
         if self.seen is None:
             self.seen = np.zeros(1 << (self.SEEN_BITS - 3), dtype=np.uint8)
-        sizes = np.fromiter((size if kind == "file" else 0 for _rel, kind, size, _m, _o in rows), np.int64, len(rows))
-        files = np.flatnonzero(sizes > 0)
+        _paths, kinds, listed, _mtimes, _owners = zip(*rows, strict=True)
+        sizes = np.array(listed, dtype=np.int64)
+        files = np.flatnonzero(np.fromiter(map("file".__eq__, kinds), bool, len(rows)) & (sizes > 0))
         buckets = (sizes[files].view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - self.SEEN_BITS)
         buckets, first = np.unique(buckets, return_index=True)
         byte, bit = buckets >> np.uint64(3), np.left_shift(1, buckets & np.uint64(7)).astype(np.uint8)
@@ -207,9 +209,9 @@ class _Listing:
         now = np.ones(len(rows), dtype=bool)
         now[files] = False
         now[files[new]] = True
-        self.write([row for row, at_once in zip(rows, now.tolist(), strict=True) if at_once])
+        self.write(list(itertools.compress(rows, now.tolist())))
         self.early += len(new)
-        return [row for row, at_once in zip(rows, now.tolist(), strict=True) if not at_once]
+        return list(itertools.compress(rows, (~now).tolist()))
 
     def colliding_sizes(self) -> tuple[set[int], int]:
         """Sizes more than one non-empty file has (the only files worth reading), and how many files have them.
@@ -261,7 +263,7 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
     directory = str(store.path.parent)
 
     def write(rows: list[tuple]) -> None:
-        store.add_files(scan_id, [(*row, None) for row in rows], prefix_hashes=True)
+        store.add_files(scan_id, rows, column=None)
 
     listing = _Listing(directory, result, progress, write)
     problems: list[tuple] = []
@@ -396,7 +398,7 @@ def _store_listing(
         store.add_files(
             scan_id,
             [(rel, kind, size, mtime, owner, prefixes.get(rel)) for rel, kind, size, mtime, owner in rows],
-            True,
+            column="prefix_hash",
         )
 
     with _Reader(root, to_read >= POOL_FROM) as reader:

@@ -147,12 +147,14 @@ class ScanStore:
         )
         return int(cur.lastrowid)
 
-    def add_files(self, scan_id: int, rows: list[tuple], prefix_hashes: bool = False) -> None:
-        """rows: (path, kind, size, mtime, owner, attributes), or with `prefix_hashes` (path, kind, size, mtime,
-        owner, prefix_hash) for a local scan, which hashes before it writes"""
-        column = "prefix_hash" if prefix_hashes else "attributes"
-        insert = f"INSERT OR REPLACE INTO files (scan_id, path, kind, size, mtime, owner, {column}) VALUES "
-        one = f"({int(scan_id)},?,?,?,?,?,?)"
+    def add_files(self, scan_id: int, rows: list[tuple], column: str | None = "attributes") -> None:
+        """rows: (path, kind, size, mtime, owner, attributes); with `column="prefix_hash"` (path, kind, size, mtime,
+        owner, prefix_hash) for a local scan, which hashes before it writes; with `column=None` (path, kind, size,
+        mtime, owner) and nothing else yet."""
+        assert column in ("attributes", "prefix_hash", None)
+        fields = "scan_id, path, kind, size, mtime, owner" + (f", {column}" if column else "")
+        insert = f"INSERT OR REPLACE INTO files ({fields}) VALUES "
+        one = f"({int(scan_id)},?,?,?,?,?{',?' if column else ''})"
         rows = sorted(rows)  # key order: the table's B-tree grows at its edge
         whole = len(rows) - len(rows) % ROWS_PER_STATEMENT
         with self.transaction() as db:
