@@ -498,9 +498,11 @@ def share_scan(
     from oslomig.commands import shares
 
     def call() -> int:
-        from oslomig.models import SshOptions
+        ssh = None  # a local path alone needs no SSH options (nor pydantic to hold them: 0.1 s of start-up)
+        if plan is not None or (source or "").startswith("ssh://"):
+            from oslomig.models import SshOptions
 
-        ssh = SshOptions(key_file=key_file, known_hosts=known_hosts, accept_new_host_key=accept_new_host_key)
+            ssh = SshOptions(key_file=key_file, known_hosts=known_hosts, accept_new_host_key=accept_new_host_key)
         return shares.run_scan(plan, source, list(share or []), db, _env(), ssh)
 
     _run(call)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from oslomig import models
 from oslomig.console import Env
 from oslomig.errors import ConnectError, OslomigError
 from oslomig.problems import Problems
+
+if TYPE_CHECKING:
+    from oslomig import models
 
 REMOTE = ("ssh://", "smb://")
 
 
 def load_share_plan(path: Path, env: Env) -> models.SharePlan | None:
+    from oslomig import models
     from oslomig.commands.common import load_model
     from oslomig.validation import check_share_plan
 
@@ -97,6 +101,7 @@ def _adhoc_id(source: str) -> str:
 
 def ssh_target(source: str, ssh_options: models.SshOptions | None):
     """The SSH connection details of an ssh:// share source."""
+    from oslomig import models
     from oslomig.sshconn import SshTarget, parse_ssh_url
 
     user, host, port, _ = parse_ssh_url(source)
