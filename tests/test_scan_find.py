@@ -155,3 +155,48 @@ def test_without_find_the_walk_lists_it(tmp_path, monkeypatch):
     store = ScanStore(tmp_path / "s.sqlite")
     scan_local(store, "s", str(root))
     assert rows(store) == expected
+
+
+FIELD = st.binary(max_size=12).filter(lambda b: b"\0" not in b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    records=st.lists(st.lists(FIELD, min_size=5, max_size=5), max_size=30),
+    reads=st.lists(st.integers(1, 40), min_size=1, max_size=8),
+    cut=st.integers(0, 3),
+)
+def test_find_records_come_whole_however_the_stream_is_cut(records, reads, cut):
+    """A local listing reads find's pipe, an SSH listing the channel, in pieces that cut records anywhere: every
+    whole record comes out once, in order, and a record cut short by the end is left over, never parsed."""
+    stream = b"".join(field + b"\0" for record in records for field in record)
+    stream += b"x\0" * cut  # the start of one more record
+    pieces = iter(reads * (len(stream) + 1))
+    at = 0
+
+    def read(_limit: int) -> bytes:
+        nonlocal at
+        piece = stream[at : at + next(pieces)]
+        at += len(piece)
+        return piece
+
+    chunks = scan.FieldChunks(read, 5)
+    got = [fields[i : i + 5] for fields, n in chunks for i in range(0, n, 5)]
+    assert got == records
+    assert chunks.pending == b"x\0" * cut
+
+
+def test_an_ssh_listing_keeps_files_and_links_in_order():
+    from oslomig.shares.ssh import _listed_rows
+
+    stream = (
+        b"d\x000\x001.0000000000\x00ann\x00dir\x00"
+        b"f\x003\x001700000000.5000000000\x00ann\x00dir/a b\x00"
+        b"p\x000\x002.0000000000\x00bob\x00fifo\x00"
+        b"l\x007\x00-1.2500000000\x00b\xc3\xb8\xff\x00link\x00"
+    )
+    fields = stream.split(b"\0")
+    assert _listed_rows(fields, 20, {}) == [
+        (b"dir/a b", "file", 3, 1700000000.5, "ann", None),
+        (b"link", "symlink", 7, -1.25, "b\u00f8\ufffd", None),
+    ]

@@ -56,6 +56,14 @@ class FileBatch:
         if len(self.rows) >= BATCH:
             self.flush()
 
+    def extend(self, rows: list[tuple]) -> None:
+        """Rows as `add` takes them, many at once."""
+        self.rows.extend(rows)
+        self.result.files += len(rows)
+        self.result.bytes += sum(size for _rel, kind, size, *_rest in rows if kind in ("file", "offline"))
+        if len(self.rows) >= BATCH:
+            self.flush()
+
     def flush(self) -> None:
         self.store.add_files(self.result.scan_id, self.rows)
         if self.progress:
@@ -328,12 +336,9 @@ def list_with_find(root: bytes, listing: _Listing, owners: _Owners) -> bool:
         with contextlib.suppress(OSError):  # find runs ahead by a megabyte while a chunk is parsed (default: 64 KiB)
             fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
         names: dict[bytes, str] = {}
+        chunks = FieldChunks(proc.stdout.read, 5)
         try:
-            pending = b""
-            while chunk := proc.stdout.read(1 << 20):
-                fields = (pending + chunk).split(b"\0")
-                n = (len(fields) - 1) // 5 * 5
-                pending = b"\0".join(fields[n:])
+            for fields, n in chunks:
                 listing.extend(_found_rows(fields, n, names, owners))
             status = proc.wait()
         except ValueError:  # a field that is not what -printf was asked for: not a find to trust
@@ -343,7 +348,24 @@ def list_with_find(root: bytes, listing: _Listing, owners: _Owners) -> bool:
                 proc.kill()
                 proc.wait()
             proc.stdout.close()
-        return status == 0 and not pending and errors.tell() == 0
+        return status == 0 and not chunks.pending and errors.tell() == 0
+
+
+class FieldChunks:
+    """NUL-terminated fields (find's -printf records: a local listing's, an SSH listing's) read a megabyte at a time
+    and cut at whole records, so a chunk's records are parsed a column at a time (a record at a time cost a Python
+    loop per field). `pending` holds what is left of a record cut short by the end."""
+
+    def __init__(self, read: Callable[[int], bytes], per_record: int):
+        self.read, self.per_record, self.pending = read, per_record, b""
+
+    def __iter__(self) -> Iterator[tuple[list[bytes], int]]:
+        """(fields, n): the chunk's fields; its whole records are the first n."""
+        while chunk := self.read(1 << 20):
+            fields = (self.pending + chunk).split(b"\0")
+            n = (len(fields) - 1) // self.per_record * self.per_record
+            self.pending = b"\0".join(fields[n:])
+            yield fields, n
 
 
 def _found_rows(fields: list[bytes], n: int, names: dict[bytes, str], owners: _Owners) -> list[tuple]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import shlex
+from itertools import repeat
 
-from oslomig.shares.scan import KINDS, FileBatch, ScanResult
+from oslomig.shares.scan import KINDS, FieldChunks, FileBatch, ScanResult
 from oslomig.shares.store import ScanStore
 from oslomig.sshconn import SshTarget, connect, parse_ssh_url
 
@@ -20,21 +21,23 @@ FIND_ERROR = re.compile(rb"^find: [`']\./(.*)': (.*)$")
 SHA_ERROR = re.compile(rb"^sha256sum: (.*): (.*)$")
 
 
-def _records(channel, fields: int):
-    """Yield lists of `fields` NUL-terminated byte strings from a channel's stdout, streaming."""
-    pending = b""
-    record: list[bytes] = []
-    while True:
-        chunk = channel.recv(1 << 20)
-        if not chunk:
-            break
-        parts = (pending + chunk).split(b"\0")
-        pending = parts.pop()
-        for part in parts:
-            record.append(part)
-            if len(record) == fields:
-                yield record
-                record = []
+def _listed_rows(fields: list[bytes], n: int, owners: dict[bytes, str]) -> list[tuple]:
+    """(path, kind, size, mtime, owner, None) of the files and symlinks among find's first `n` fields, a column at a
+    time (directories are listed by their files; sockets, fifos and devices are not documents)."""
+    kinds = list(map(KINDS.get, fields[0:n:5]))
+    names = [owners[o] if o in owners else owners.setdefault(o, o.decode("utf-8", "replace")) for o in fields[3:n:5]]
+    rows = list(
+        zip(
+            fields[4:n:5],
+            kinds,
+            map(int, fields[1:n:5]),
+            map(float, fields[2:n:5]),
+            names,
+            repeat(None),
+            strict=False,  # repeat() is endless; the others are n // 5 long
+        )
+    )
+    return [row for row in rows if row[1] is not None] if None in kinds else rows
 
 
 def scan_ssh(store: ScanStore, share: str, url: str, target: SshTarget | None = None, progress=None) -> ScanResult:
@@ -48,13 +51,9 @@ def scan_ssh(store: ScanStore, share: str, url: str, target: SshTarget | None = 
         channel = transport.open_session()
         channel.exec_command(LIST.format(path=shlex.quote(path)))
         batch = FileBatch(store, result, progress)
-        for kind, size, mtime, owner, rel in _records(channel, 5):
-            if kind == b"d":
-                continue
-            name = KINDS.get(kind)
-            if name is None:  # sockets, fifos, devices: not documents
-                continue
-            batch.add(rel, name, int(size), float(mtime), owner.decode("utf-8", "replace"))
+        owners: dict[bytes, str] = {}
+        for fields, n in FieldChunks(channel.recv, 5):
+            batch.extend(_listed_rows(fields, n, owners))
         batch.flush()
         errors = channel.makefile_stderr("rb").read()
         status = channel.recv_exit_status()
@@ -93,9 +92,10 @@ def _hash_remote(client, store: ScanStore, scan_id: int, path: str, result: Scan
     channel.sendall(b"".join(c + b"\0" for c in candidates))
     channel.shutdown_write()
     hashes = []
-    for (line,) in _records(channel, 1):
-        digest, _, rel = line.partition(b"  ")
-        hashes.append((rel, digest.decode("ascii")))
+    for fields, n in FieldChunks(channel.recv, 1):
+        for line in fields[:n]:
+            digest, _, rel = line.partition(b"  ")
+            hashes.append((rel, digest.decode("ascii")))
     errors = channel.makefile_stderr("rb").read()
     channel.recv_exit_status()
     store.set_hashes(scan_id, "full_hash", hashes)
