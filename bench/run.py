@@ -337,7 +337,9 @@ def bench_schedule(args) -> None:
         row(
             f"{len(grouping.groups):>6,} re-plan",
             f"{t:.2f} s",
-            f"--previous + a blackout for {system}: {a['moved']} moved, {a['scheduled']:,} placed ({a['solver']})",
+            f"--previous + a blackout for {system}: {a['moved']} moved, {a['scheduled']:,} placed, "
+            + ("proven optimal" if a["proven_optimal"] else f"gap {a['gap_hours']} h")
+            + f" ({a['solver']})",
             f"budget 10 s: {'OK' if t <= 10 else 'OVER'}" if n == 400 else "",
         )
 

@@ -467,6 +467,17 @@ def _solve(p: _Problem, keepable, use_solver, force_solver, time_limit, must_mov
     )
     not_kept = [gi for gi, oi in keepable.items() if chosen.get(gi) != oi and gi not in cannot_stay]
     all_kept = not not_kept or (len(not_kept) == 1 and _keeping_all_is_impossible(p, keepable, set(cannot_stay)))
+    if all_kept and len(not_kept) == 1 and len(cannot_stay) == 1 and greedy_finish != bound:
+        # one move more than the fewest possible, and which group takes it is a choice: the greedy moved a
+        # group the one that must move was in the way of; another group making room may finish earlier
+        (must,) = cannot_stay
+        better = _make_room(p, chosen, keepable, must, not_kept[0])
+        if better is not None:
+            chosen = better
+            greedy_finish = max(occs[oi].end for oi in chosen.values())
+        one_more = _one_more_bound(p, chosen, keepable, must, greedy_finish)
+        if one_more is not None and bound is not None and greedy_finish is not None and one_more > bound:
+            bound = min(one_more, greedy_finish)
     if not not_kept and (keepable or must_move) and greedy_finish is not None and greedy_finish != bound:
         # only the groups that cannot stay moved: every schedule with as few moves keeps all the others where they
         # were, so none finishes before the moved groups' earliest places beside them. (With one move more, which
@@ -492,6 +503,111 @@ def _solve(p: _Problem, keepable, use_solver, force_solver, time_limit, must_mov
                 hold = set(fixed) | {gi for gi, oi in keepable.items() if chosen.get(gi) == oi}
                 _left_shift(chosen, p, hold)
     return chosen, solver_name, proven
+
+
+def _make_room(p: _Problem, chosen: dict[int, int], keepable: dict[int, int], must: int, moved: int):
+    """A schedule as good on moves as `chosen` (which moved `moved` as well as `must`, the group that cannot stay)
+    that finishes earlier, or None: `moved` stays where it was, `must` takes an occurrence it shares with one
+    kept group, and that group moves to the occurrence that ends earliest beside all the others. The best such
+    schedule, checked whole (`_valid`)."""
+    occs, options, gap = p.occs, p.options, p.gap
+    base = {gi: oi for gi, oi in chosen.items() if gi != must}
+    base[moved] = keepable[moved]
+    usage = _Usage(p.cap, p.dur)
+    for gi, oi in base.items():
+        usage.add(gi, oi)
+    preds, succs = _predecessors(p.prec), defaultdict(list)
+    for t, q, _ in p.prec:
+        succs[t].append(q)
+
+    def window(gi: int, placed: dict[int, int]) -> tuple[dt.datetime | None, dt.datetime | None]:
+        not_before = max((occs[placed[t]].end + gap for t in preds.get(gi, []) if t in placed), default=None)
+        not_after = min((occs[placed[q]].start - gap for q in succs.get(gi, []) if q in placed), default=None)
+        return not_before, not_after
+
+    def within(oi: int, bounds) -> bool:
+        return (bounds[0] is None or occs[oi].start >= bounds[0]) and (bounds[1] is None or occs[oi].end <= bounds[1])
+
+    holders = defaultdict(list)
+    for gi, oi in base.items():
+        if gi not in p.fixed and gi != moved and keepable.get(gi) == oi:
+            holders[oi].append(gi)
+    ties = set(preds.get(must, [])) | set(succs.get(must, []))
+    ends = sorted((occs[oi].end, gi) for gi, oi in base.items())
+    finish = max(occs[oi].end for oi in chosen.values())
+    best = None
+    for oi in options[must]:
+        if not within(oi, window(must, base)):
+            continue
+        for x in holders.get(oi, []):
+            if x in ties:  # its move would change the window of the group that must move
+                continue
+            usage.add(x, oi, -1)
+            if usage.fits(must, oi):
+                usage.add(must, oi)
+                placed = {**base, must: oi}
+                del placed[x]
+                bounds = window(x, placed)
+                fits = [o for o in options[x] if o != oi and within(o, bounds) and usage.fits(x, o)]
+                if fits:
+                    to = min(fits, key=lambda o: occs[o].end)
+                    others = next((end for end, gi in reversed(ends) if gi != x), occs[to].end)
+                    end = max(others, occs[oi].end, occs[to].end)
+                    if end < finish:
+                        finish, best = end, {**placed, x: to}
+                usage.add(must, oi, -1)
+            usage.add(x, oi)
+    return best if best is not None and _valid(p, best) else None
+
+
+def _one_more_bound(p: _Problem, chosen, keepable, must: int, finish, most: int = 8) -> dt.datetime | None:
+    """A finish no schedule can beat that keeps every group but `must` (which cannot stay) and one other where they
+    were — the fewest moves when keeping all the others is impossible — or None when not worked out. Whichever
+    group y moves, the schedule finishes no earlier than every other kept group's end and than `must` and y placed
+    at their earliest beside the rest (`_replan_bound`); only the few y whose leaving could bring the finish
+    before `finish` need the latter (at most `most` of them, else None)."""
+    kept = {gi: oi for gi, oi in keepable.items() if gi != must}
+    placed = {**kept, **{gi: o.index for gi, o in p.fixed.items()}}
+    if any(gi not in placed and gi != must for gi in chosen):  # a group new to this plan may go anywhere
+        return None
+    ends = sorted(((p.occs[oi].end, gi) for gi, oi in placed.items()), reverse=True)
+    lowest = None
+    checked = 0
+    for y in kept:
+        others = next((end for end, gi in ends if gi != y), None)
+        if others is not None and others >= finish:
+            bound = others
+        else:
+            checked += 1
+            if checked > most:
+                return None
+            rest = {gi: oi for gi, oi in placed.items() if gi != y}
+            bound = _replan_bound(p, rest, {must, y})
+            if bound is None:  # `must` and y cannot both be placed beside the rest: no such schedule
+                continue
+        lowest = bound if lowest is None else min(lowest, bound)
+    return lowest
+
+
+def _valid(p: _Problem, chosen: dict[int, int]) -> bool:
+    """Every group in one of its options (announced ones where announced), test before prod by the gap, and no
+    occurrence over its capacity or an owner's limit."""
+    if any(chosen.get(gi) != o.index for gi, o in p.fixed.items()):
+        return False
+    if any(oi not in p.options[gi] for gi, oi in chosen.items() if gi not in p.fixed):
+        return False
+    for t, q, _ in p.prec:
+        if t in chosen and q in chosen and p.occs[chosen[t]].end + p.gap > p.occs[chosen[q]].start:
+            return False
+    usage = _Usage(p.cap, p.dur)
+    for gi, o in p.fixed.items():  # announced: they hold their place whatever it costs
+        usage.add(gi, o.index)
+    for gi, oi in chosen.items():
+        if gi not in p.fixed:
+            if not usage.fits(gi, oi):
+                return False
+            usage.add(gi, oi)
+    return True
 
 
 def _replan_bound(p: _Problem, chosen: dict[int, int], moved: set[int]) -> dt.datetime | None:
