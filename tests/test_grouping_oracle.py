@@ -197,20 +197,23 @@ _WARNINGS = ("mixed-environments", "partly-migrated", "out-of-scope-member")
         {"grouping": {"bind": ["host"]}, "migrated": ["a3"], "scope": {"engines": ["oracle"], "exclude": []}},
     )
 )  # fmt: skip
-@pytest.mark.parametrize("few, many", [(63, 4096), (0, 0)], ids=["bit-sets-and-dicts", "numpy-sorts"])
-def test_groups_equal_a_plain_union_find(few, many, estate):
+@pytest.mark.parametrize(
+    "few, many, scipy_from", [(63, 4096, 200_000), (0, 0, 0)], ids=["bit-sets-and-dicts", "numpy-sorts"]
+)
+def test_groups_equal_a_plain_union_find(few, many, scipy_from, estate):
     dbs, instances, hosts, systems, plan_fields = estate
     inv = make_inventory(
         dbs, hosts=hosts, systems=systems, instances=instances, agencies=[{"id": "UKE"}, {"id": "BYM"}]
     )
     plan = make_plan(**plan_fields)
-    # small estates take the bit-set and dict paths; (0, 0) sends them the way a big estate's names go
-    saved = grouping._FEW_NAMES, grouping._MANY_NAMES
-    grouping._FEW_NAMES, grouping._MANY_NAMES = few, many
+    # small estates take the bit-set and dict paths and numpy's components; (0, 0, 0) sends them the way a big
+    # estate's names and graph go
+    saved = grouping._FEW_NAMES, grouping._MANY_NAMES, grouping._SCIPY_FROM
+    grouping._FEW_NAMES, grouping._MANY_NAMES, grouping._SCIPY_FROM = few, many, scipy_from
     try:
         result = compute_groups(plan, inv).as_json()
     finally:
-        grouping._FEW_NAMES, grouping._MANY_NAMES = saved
+        grouping._FEW_NAMES, grouping._MANY_NAMES, grouping._SCIPY_FROM = saved
     expected = _oracle(inv, plan)
     assert [g["databases"] for g in result["groups"]] == [g["databases"] for g in expected]
     for got, want in zip(result["groups"], expected):
@@ -240,3 +243,28 @@ def test_rank_matches_python_order(names):
     finally:
         grouping._MANY_NAMES = saved
     assert codes[0] == sorted(set(names)) and [codes[0][c] for c in codes[1].tolist()] == names + names
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    count=st.integers(1, 60),
+    edges=st.lists(st.tuples(st.integers(0, 59), st.integers(0, 59)), max_size=80),
+    chain=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_components_by_numpy_equal_scipys(count, edges, chain, seed):
+    """Hooking and pointer jumping finds scipy's components, numbered alike, on random graphs and on long chains
+    in shuffled order (the most rounds)."""
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    pairs = [(a % count, b % count) for a, b in edges]
+    if chain:
+        order = np.random.default_rng(seed).permutation(count).tolist()
+        pairs += list(zip(order, order[1:]))
+    r = np.array([a for a, _b in pairs], dtype=np.int64)
+    c = np.array([b for _a, b in pairs], dtype=np.int64)
+    graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(count, count)).tocsr()
+    _, expected = connected_components(graph, directed=False)
+    assert grouping._hook_and_jump(count, r, c, np).tolist() == expected.tolist()
