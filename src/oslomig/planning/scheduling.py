@@ -510,24 +510,13 @@ def _make_room(p: _Problem, chosen: dict[int, int], keepable: dict[int, int], mu
     that finishes earlier, or None: `moved` stays where it was, `must` takes an occurrence it shares with one
     kept group, and that group moves to the occurrence that ends earliest beside all the others. The best such
     schedule, checked whole (`_valid`)."""
-    occs, options, gap = p.occs, p.options, p.gap
+    occs, options = p.occs, p.options
     base = {gi: oi for gi, oi in chosen.items() if gi != must}
     base[moved] = keepable[moved]
     usage = _Usage(p.cap, p.dur)
     for gi, oi in base.items():
         usage.add(gi, oi)
-    preds, succs = _predecessors(p.prec), defaultdict(list)
-    for t, q, _ in p.prec:
-        succs[t].append(q)
-
-    def window(gi: int, placed: dict[int, int]) -> tuple[dt.datetime | None, dt.datetime | None]:
-        not_before = max((occs[placed[t]].end + gap for t in preds.get(gi, []) if t in placed), default=None)
-        not_after = min((occs[placed[q]].start - gap for q in succs.get(gi, []) if q in placed), default=None)
-        return not_before, not_after
-
-    def within(oi: int, bounds) -> bool:
-        return (bounds[0] is None or occs[oi].start >= bounds[0]) and (bounds[1] is None or occs[oi].end <= bounds[1])
-
+    preds, succs = _predecessors(p.prec), _successors(p.prec)
     holders = defaultdict(list)
     for gi, oi in base.items():
         if gi not in p.fixed and gi != moved and keepable.get(gi) == oi:
@@ -537,7 +526,7 @@ def _make_room(p: _Problem, chosen: dict[int, int], keepable: dict[int, int], mu
     finish = max(occs[oi].end for oi in chosen.values())
     best = None
     for oi in options[must]:
-        if not within(oi, window(must, base)):
+        if not _within(p, oi, _window(p, preds, succs, must, base)):
             continue
         for x in holders.get(oi, []):
             if x in ties:  # its move would change the window of the group that must move
@@ -547,8 +536,8 @@ def _make_room(p: _Problem, chosen: dict[int, int], keepable: dict[int, int], mu
                 usage.add(must, oi)
                 placed = {**base, must: oi}
                 del placed[x]
-                bounds = window(x, placed)
-                fits = [o for o in options[x] if o != oi and within(o, bounds) and usage.fits(x, o)]
+                bounds = _window(p, preds, succs, x, placed)
+                fits = [o for o in options[x] if o != oi and _within(p, o, bounds) and usage.fits(x, o)]
                 if fits:
                     to = min(fits, key=lambda o: occs[o].end)
                     others = next((end for end, gi in reversed(ends) if gi != x), occs[to].end)
@@ -643,18 +632,10 @@ def _keeping_all_is_impossible(p: _Problem, keepable: dict[int, int], must_move:
     kept = {gi: oi for gi, oi in keepable.items() if gi not in must_move} | {gi: o.index for gi, o in p.fixed.items()}
     for gi, oi in kept.items():
         usage.add(gi, oi)
-    preds, succs = _predecessors(p.prec), defaultdict(list)
-    for t, q, _ in p.prec:
-        succs[t].append(q)
+    preds, succs = _predecessors(p.prec), _successors(p.prec)
     for gi in must_move:
-        not_before = max((p.occs[kept[t]].end + p.gap for t in preds.get(gi, []) if t in kept), default=None)
-        not_after = min((p.occs[kept[q]].start - p.gap for q in succs.get(gi, []) if q in kept), default=None)
-        if not any(
-            (not_before is None or p.occs[oi].start >= not_before)
-            and (not_after is None or p.occs[oi].end <= not_after)
-            and usage.fits(gi, oi)
-            for oi in p.options[gi]
-        ):
+        window = _window(p, preds, succs, gi, kept)
+        if not any(_within(p, oi, window) and usage.fits(gi, oi) for oi in p.options[gi]):
             return True
     return False
 
@@ -793,6 +774,26 @@ def _predecessors(prec) -> dict[int, list[int]]:
     for t, p, _ in prec:
         preds[p].append(t)
     return preds
+
+
+def _successors(prec) -> dict[int, list[int]]:
+    succs = defaultdict(list)
+    for t, p, _ in prec:
+        succs[t].append(p)
+    return succs
+
+
+def _window(p: _Problem, preds, succs, gi: int, placed: dict[int, int]) -> tuple[dt.datetime | None, ...]:
+    """When group `gi` may run beside the placed groups: not before its placed non-prod groups' ends plus the gap,
+    not after its placed prod groups' starts minus the gap (None: no limit)."""
+    not_before = max((p.occs[placed[t]].end + p.gap for t in preds.get(gi, []) if t in placed), default=None)
+    not_after = min((p.occs[placed[q]].start - p.gap for q in succs.get(gi, []) if q in placed), default=None)
+    return not_before, not_after
+
+
+def _within(p: _Problem, oi: int, window: tuple[dt.datetime | None, ...]) -> bool:
+    not_before, not_after = window
+    return (not_before is None or p.occs[oi].start >= not_before) and (not_after is None or p.occs[oi].end <= not_after)
 
 
 def _topological(n: int, prec) -> list[int]:
