@@ -377,21 +377,20 @@ def _found_rows(fields: list[bytes], n: int, names: dict[bytes, str], owners: _O
         name = names[uid] = owners(int(uid))
         return name
 
-    kinds = list(map(KINDS.get, fields[0:n:5]))
     times = fields[2:n:5]
     if not all(m[-11:-10] == b"." and m[-1:] == b"0" for m in times):  # not the format read below
         raise ValueError("find printed a time in an unknown format")
     mtimes = [int(m[:-11]) + int(m[-10:-1]) * 1e-9 for m in times]
-    rows = list(
-        zip(
-            fields[4:n:5],
-            kinds,
-            map(int, fields[1:n:5]),
-            mtimes,
-            [names[uid] if uid in names else owner(uid) for uid in fields[3:n:5]],
-            strict=True,
-        )
-    )
+    return listed_rows(fields, n, mtimes, [names[uid] if uid in names else owner(uid) for uid in fields[3:n:5]])
+
+
+def listed_rows(fields: list[bytes], n: int, mtimes, owners, *extra) -> list[tuple]:
+    """(path, kind, size, mtime, owner, *extra) of the files and symlinks among the first `n` fields of find's
+    records (type, size, time, owner, path: a local listing's and an SSH listing's), a column at a time; the time
+    and owner columns as the caller read them. Directories are listed by their files; sockets, fifos and devices
+    are not documents."""
+    kinds = list(map(KINDS.get, fields[0:n:5]))
+    rows = list(zip(fields[4:n:5], kinds, map(int, fields[1:n:5]), mtimes, owners, *extra, strict=True))
     return [row for row in rows if row[1] is not None] if None in kinds else rows
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from itertools import repeat
 
-from oslomig.shares.scan import KINDS, FieldChunks, FileBatch, ScanResult
+from oslomig.shares.scan import FieldChunks, FileBatch, ScanResult, listed_rows
 from oslomig.shares.store import ScanStore
 from oslomig.sshconn import SshTarget, connect, parse_ssh_url
 
@@ -22,22 +21,10 @@ SHA_ERROR = re.compile(rb"^sha256sum: (.*): (.*)$")
 
 
 def _listed_rows(fields: list[bytes], n: int, owners: dict[bytes, str]) -> list[tuple]:
-    """(path, kind, size, mtime, owner, None) of the files and symlinks among find's first `n` fields, a column at a
-    time (directories are listed by their files; sockets, fifos and devices are not documents)."""
-    kinds = list(map(KINDS.get, fields[0:n:5]))
+    """(path, kind, size, mtime, owner, None) of the files and symlinks among find's first `n` fields: the server's
+    time as find printed it, its user names (%u) decoded once each; no Windows attributes."""
     names = [owners[o] if o in owners else owners.setdefault(o, o.decode("utf-8", "replace")) for o in fields[3:n:5]]
-    rows = list(
-        zip(
-            fields[4:n:5],
-            kinds,
-            map(int, fields[1:n:5]),
-            map(float, fields[2:n:5]),
-            names,
-            repeat(None),
-            strict=False,  # repeat() is endless; the others are n // 5 long
-        )
-    )
-    return [row for row in rows if row[1] is not None] if None in kinds else rows
+    return listed_rows(fields, n, map(float, fields[2:n:5]), names, [None] * (n // 5))
 
 
 def scan_ssh(store: ScanStore, share: str, url: str, target: SshTarget | None = None, progress=None) -> ScanResult:
