@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import array
+import contextlib
 import datetime as dt
 import gc
 import hashlib
 import io
 import json
+import os
+import pickle
 import re
-from collections import defaultdict
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from oslomig import csvout
 from oslomig.atomic import atomic_open, ensure_dir, write_text
@@ -83,132 +90,164 @@ def _keepers(
     return keeper
 
 
-BATCH = 50_000  # rows read, classified and written at a time: memory stays flat in the size of the share
+BATCH = 10_000  # rows read, classified and written at a time: memory stays flat in the size of the share
+# rows of a share from which they are read and classified in a second process while this one places and writes
+PARALLEL_FROM = 200_000
+BULK = True  # runs of plain rows placed whole (False: one by one, the reference the tests compare with)
 NEEDS_QUOTES = re.compile(r'[,"\r\n]')
 
 
-class _ShareWriter:
-    """One share's rows of manifest.csv, a batch at a time, in path order.
+class _Batch(NamedTuple):
+    """A batch of rows classified, before placement: what `_Reader` hands `_ShareWriter`."""
 
-    `ShareRules.classify_many` settles the plain rows (most rows: migrate, no reason, the share's target) over
-    whole columns; they are placed, counted and written on a short path. The rows with a reason, a contact's
-    decision, a target-name collision or a field that needs CSV quotes take the full path, as one by one."""
+    rels: list[str]  # shown paths
+    targets: list[str]  # target paths as the rules make them
+    special: dict[int, Classified]  # the rows with a reason (`ShareRules.classify_many`)
+    modified: list[str]
+    sizes: list[int]
+    kinds: list[str]
+    quoted: set[int]  # rows with a field that needs CSV quotes
 
-    def __init__(self, share, rules, iso_times, keeper, unreadable, by_row, totals, placers, counter):
-        self.share, self.rules, self.iso_times = share, rules, iso_times
-        self.keeper, self.unreadable, self.by_row, self.totals = keeper, unreadable, by_row, totals
-        self.placers, self.counter = placers, counter
-        self.dept = share.department or ""
-        self.decided_here = {shown for sid, shown in by_row if sid == share.id}
-        self.review_rows: list[list] = []
-        self.fingerprint = hashlib.sha256()
-        self.used: set[tuple[str, str]] = set()
+
+class _Reader:
+    """A share's rows in path order, read and classified a batch at a time: the part of the manifest that depends
+    on each row alone (no placement, no totals), so it can run in a second process beside the writer."""
+
+    def __init__(self, share, rules, iso_times, keeper, unreadable):
+        self.rules, self.iso_times, self.keeper, self.unreadable = rules, iso_times, keeper, unreadable
         target = share.target
-        self.library = (target.site, library_url_name(target))
         fixed = [share.id, target.site, target.library, target.folder]  # target paths hold the folder and the path
         self.all_quoted = any(NEEDS_QUOTES.search(f) for f in fixed)
-        self.csv_buffer = io.StringIO()
-        self.csv = csvout.writer(self.csv_buffer)
+        # the targets a row can have, so a batch crosses the pipe with an index instead of the model
+        self.targets = [target, *[r.target for r in share.routes if r.target is not None]]
 
-    def batch(self, batch: list[tuple]) -> str:
-        """The manifest text of these rows; totals, review rows and the fingerprint updated."""
-        paths, kinds, sizes, mtimes, hashes, attributes = (list(col) for col in zip(*batch, strict=True))
+    def prepare(self, rows: list[tuple]) -> _Batch:
+        paths, kinds, sizes, mtimes, hashes, attributes = (list(col) for col in zip(*rows, strict=True))
         keeper = self.keeper
         duplicates = {i for i, h in enumerate(hashes) if h is not None and keeper.get(h, paths[i]) < paths[i]}
         rels, targets, special = self.rules.classify_many(
             paths, kinds, sizes, mtimes, duplicates, self.unreadable, attributes
         )
-        modified = self.iso_times(mtimes)
-        share, sid = self.share, self.share.id
-        self.used = set()
-        if self.decided_here:
-            for i, shown in enumerate(rels):
-                if shown in self.decided_here:
-                    self.used.add((sid, shown))
-                    if i not in special:
-                        special[i] = Classified("migrate", [], share.target, targets[i])
         quoted: set[int] = set(range(len(rels))) if self.all_quoted else set()
         joined = b"\0".join(paths)
         if b"," in joined or b'"' in joined or b"\r" in joined or b"\n" in joined:  # ASCII: never inside UTF-8
             quoted.update(i for i, t in enumerate(rels) if NEEDS_QUOTES.search(t))
-        library, counter = self.library, self.counter
-        placer = self.placers[library]
-        place, files, folders, resolved = placer.place, placer.files, placer.folders, placer.resolved
-        parents, folder_items = counter.parents, counter.folder_items
-        head = f"{sid},"
-        tail = f",migrate,,{share.target.site},{share.target.library},"
-        digest_tail = f"\x1f{share.target.site}\x1f{share.target.library}\x1f"
-        lines, digest = [], []
-        run = 0  # where the plain rows whose fingerprint entries are still to make start in `lines`
-        plain_files = plain_bytes = 0
-        # the folder of the last plain row (rows come in path order, so mostly the same folder), its key among the
-        # library's counts, and its plain rows not counted yet
-        last_folder, last_key, uncounted = None, None, 0
-        for i in range(len(rels)):
-            c = special.get(i)
-            if c is None and i not in quoted:
-                # Placer.place and LibraryCounter.add inline for a file whose folder lands where it is named and
-                # whose name is free: the common case, and the loop's cost
-                target_path = targets[i]
-                slash = target_path.rfind("/")
-                folder = target_path[:slash] if slash >= 0 else ""
-                if folder == last_folder:  # where a folder lands never changes once known
-                    lands = True
-                else:
-                    landing = resolved.get(folder) if slash >= 0 else ("", False)
-                    lands = landing is not None and not landing[1]
-                low = target_path.lower()
-                if lands and low not in files and low not in folders:
-                    files.add(low)
-                    if folder != last_folder:
-                        if uncounted:
-                            folder_items[last_key] += uncounted
-                        last_key = parents.get((library, folder)) or counter._folder(library, folder)
-                        last_folder, uncounted = folder, 0
-                    uncounted += 1
-                    size = sizes[i]
-                    lines.append(f"{head}{rels[i]},{size},{modified[i]}{tail}{target_path}\r\n")
-                    plain_files += 1
-                    plain_bytes += size
-                    continue
-            if run < len(lines):
-                digest.append(self._plain_keys("".join(lines[run:]), head, tail, digest_tail))
-            if c is None and i not in quoted:
-                target_path, collided = place(target_path)
-                if not collided:
-                    self.counter.add(library, target_path)
-                    c = Classified("migrate", [], share.target, target_path)
-                    row = self._row(c, i, rels, sizes, modified, kinds, placed=True)
-                    lines.append(self._line(row))
-                    digest.append("\x1f".join(migrate_key(row)) + "\x1e")
-                    run = len(lines)
-                    continue
-                c = Classified("migrate", ["TARGET_COLLISION"], share.target, target_path)
-                c.action = "review"
-                row = self._row(c, i, rels, sizes, modified, kinds, placed=True)
-            else:
-                c = c or Classified("migrate", [], share.target, targets[i])
-                row = self._row(c, i, rels, sizes, modified, kinds)
-            lines.append(self._line(row))
-            run = len(lines)
-            if row[4] == "review":
-                self.review_rows.append(row)
-            elif row[4] == "migrate":
-                digest.append("\x1f".join(migrate_key(row)) + "\x1e")
-        if uncounted:
-            folder_items[last_key] += uncounted
-        if run < len(lines):
-            digest.append(self._plain_keys("".join(lines[run:]), head, tail, digest_tail))
-        self.fingerprint.update("".join(digest).encode("utf-8", "surrogatepass"))
-        totals, key = self.totals, (sid, self.dept, "migrate", "-")
-        totals.files[key] += plain_files
-        totals.bytes[key] += plain_bytes
-        by_action = totals.by_action[(sid, "migrate")]
-        by_action[0] += plain_files
-        by_action[1] += plain_bytes
-        counter.library_items[library] += plain_files
-        counter.library_files[library] += plain_files
-        return "".join(lines)
+        return _Batch(rels, targets, special, self.iso_times(mtimes), sizes, kinds, quoted)
+
+    def batches(self, store: ScanStore, scan_id: int, rows: int) -> Iterator[_Batch]:
+        """The share's batches; from a second process when the share is big enough to pay for starting one and
+        this machine has a core for it."""
+        if rows < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
+            cursor = store.iter_files(scan_id, owner=False)
+            while batch := cursor.fetchmany(BATCH):
+                yield self.prepare(batch)
+            return
+        yield from self._from_child(store.path, scan_id)
+
+    def _from_child(self, db_path: Path, scan_id: int) -> Iterator[_Batch]:
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")  # the child has the rules, keepers and zone already
+        receiving, sending = context.Pipe(duplex=False)
+        sys.stdout.flush()  # a forked child flushes the standard streams it was given on its way out
+        sys.stderr.flush()
+        child = context.Process(target=self._serve, args=(sending, db_path, scan_id), daemon=True)
+        child.start()
+        sending.close()
+        try:
+            while True:
+                try:
+                    message = receiving.recv_bytes()
+                except EOFError:
+                    raise RuntimeError(f"the process reading {db_path} ended without a word") from None
+                if not message:
+                    break
+                packed = pickle.loads(message)
+                if isinstance(packed, str):
+                    raise RuntimeError(f"reading {db_path}: {packed}")
+                yield self._unpack(packed)
+        finally:
+            receiving.close()
+            if child.is_alive():
+                child.terminate()
+            child.join()
+
+    def _pack(self, b: _Batch) -> tuple:
+        """A batch as a few big objects: the text columns joined by NUL (no path holds one), the sizes as 64-bit
+        integers (SQLite's own), each Classified with its target's index. Pickling a million small strings one by
+        one cost more than classifying them."""
+        index = {id(t): k for k, t in enumerate(self.targets)}
+        special = {i: (c.action, c.reasons, index[id(c.target)], c.target_path) for i, c in b.special.items()}
+        kinds = None if b.kinds.count("file") == len(b.kinds) else "\0".join(b.kinds)
+        return (
+            "\0".join(b.rels),
+            "\0".join(b.targets),
+            special,
+            "\0".join(b.modified),
+            array.array("q", b.sizes).tobytes(),
+            kinds,
+            b.quoted,
+        )
+
+    def _unpack(self, packed: tuple) -> _Batch:
+        rels, targets, special, modified, sizes, kinds, quoted = packed
+        rels = rels.split("\0")
+        column = array.array("q")
+        column.frombytes(sizes)
+        return _Batch(
+            rels,
+            targets.split("\0"),
+            {i: Classified(a, r, self.targets[t], p) for i, (a, r, t, p) in special.items()},
+            modified.split("\0"),
+            column.tolist(),
+            ["file"] * len(rels) if kinds is None else kinds.split("\0"),
+            quoted,
+        )
+
+    def _serve(self, sending, db_path: Path, scan_id: int) -> None:
+        """In the child: each batch prepared and sent, an empty message at the end, an error's text if one comes."""
+        try:
+            store = ScanStore(db_path, create=False)
+            cursor = store.iter_files(scan_id, owner=False)
+            while batch := cursor.fetchmany(BATCH):
+                sending.send_bytes(pickle.dumps(self._pack(self.prepare(batch)), protocol=pickle.HIGHEST_PROTOCOL))
+            sending.send_bytes(b"")
+        except (KeyboardInterrupt, BrokenPipeError):
+            pass  # Ctrl-C reaches both processes; the writer cleans up
+        except Exception as exc:  # the writer raises it as its own
+            with contextlib.suppress(OSError):
+                sending.send_bytes(pickle.dumps(f"{type(exc).__name__}: {exc}"))
+
+
+class _Text:
+    """A batch's manifest lines and the fingerprint entries of its migrate rows, in row order. The entries of a run
+    of plain rows are made from their lines at once (`_plain_keys`) when a full-path row or the end comes."""
+
+    def __init__(self, head: str, tail: str):
+        self.head, self.tail = head, tail
+        self.digest_tail = ""
+        self.lines: list[str] = []
+        self.digest: list[str] = []
+        self.run = 0  # where the plain rows whose fingerprint entries are still to make start in `lines`
+
+    def full(self, line: str, row: list) -> None:
+        """A row written by the full path; its own fingerprint entry when it migrates."""
+        self._flush()
+        self.lines.append(line)
+        self.run = len(self.lines)
+        if row[4] == "migrate":
+            self.digest.append("\x1f".join(migrate_key(row)) + "\x1e")
+
+    def digest_text(self) -> str:
+        self._flush()
+        self.run = len(self.lines)
+        return "".join(self.digest)
+
+    def _flush(self) -> None:
+        if self.run < len(self.lines):
+            self.digest.append(
+                self._plain_keys("".join(self.lines[self.run :]), self.head, self.tail, self.digest_tail)
+            )
 
     @staticmethod
     def _plain_keys(text: str, head: str, tail: str, digest_tail: str) -> str:
@@ -218,6 +257,152 @@ class _ShareWriter:
         is, and the other commas are the separators."""
         body = text[len(head) : -2].replace(tail, digest_tail).replace("\r\n" + head, "\x1e")
         return body.replace(",", "\x1f") + "\x1e"
+
+
+class _ShareWriter:
+    """One share's rows of manifest.csv, a batch at a time, in path order.
+
+    `ShareRules.classify_many` settles the plain rows (most rows: migrate, no reason, the share's target) over
+    whole columns; they are placed, counted and written on a short path. The rows with a reason, a contact's
+    decision, a target-name collision or a field that needs CSV quotes take the full path, as one by one."""
+
+    def __init__(self, share, by_row, totals, placers, counter):
+        self.share, self.by_row, self.totals = share, by_row, totals
+        self.placers, self.counter = placers, counter
+        self.dept = share.department or ""
+        self.decided_here = {shown for sid, shown in by_row if sid == share.id}
+        self.review_rows: list[list] = []
+        self.fingerprint = hashlib.sha256()
+        self.used: set[tuple[str, str]] = set()
+        target = share.target
+        self.library = (target.site, library_url_name(target))
+        self.csv_buffer = io.StringIO()
+        self.csv = csvout.writer(self.csv_buffer)
+
+    def batch(self, batch: _Batch) -> str:
+        """The manifest text of these rows; totals, review rows and the fingerprint updated.
+
+        Between the rows that take the full path, each run of plain rows is placed whole when none of its names is
+        taken (by an earlier row or by another row of the run) and every folder it writes to is known and landed
+        under its own name; otherwise the run goes row by row, exactly as before."""
+        rels, targets, special, modified, sizes, kinds, quoted = batch
+        share, sid = self.share, self.share.id
+        self.used = set()
+        if self.decided_here:
+            for i, shown in enumerate(rels):
+                if shown in self.decided_here:
+                    self.used.add((sid, shown))
+                    if i not in special:
+                        special[i] = Classified("migrate", [], share.target, targets[i])
+        n = len(rels)
+        # lower() of the joined targets is each target's lower(): NUL is neither cased nor case-ignorable, so even a
+        # final sigma is lowered as in its own string
+        lows = "\0".join(targets).lower().split("\0") if n else []
+        text = _Text(f"{sid},", f",migrate,,{share.target.site},{share.target.library},")
+        text.digest_tail = f"\x1f{share.target.site}\x1f{share.target.library}\x1f"
+        self.plain_files = self.plain_bytes = 0
+        start = 0
+        for stop in [*sorted(special.keys() | quoted), n]:
+            if start < stop and not (BULK and self._plain_run(start, stop, batch, lows, text)):
+                self._plain_rows(start, stop, batch, text)
+            if stop < n:
+                self._full_row(stop, batch, text)
+            start = stop + 1
+        self.fingerprint.update(text.digest_text().encode("utf-8", "surrogatepass"))
+        totals, key, counter = self.totals, (sid, self.dept, "migrate", "-"), self.counter
+        totals.files[key] += self.plain_files
+        totals.bytes[key] += self.plain_bytes
+        by_action = totals.by_action[(sid, "migrate")]
+        by_action[0] += self.plain_files
+        by_action[1] += self.plain_bytes
+        counter.library_items[self.library] += self.plain_files
+        counter.library_files[self.library] += self.plain_files
+        return "".join(text.lines)
+
+    def _plain_run(self, start: int, stop: int, batch: _Batch, lows: list[str], text: _Text) -> bool:
+        """Rows start..stop-1, all plain, placed, counted and written whole; False (and nothing done) when one of
+        them would not keep its name or a folder it writes to is new or renamed."""
+        placer, library, counter = self.placers[self.library], self.library, self.counter
+        names = set(lows[start:stop])
+        if len(names) != stop - start or not placer.files.isdisjoint(names) or not placer.folders.isdisjoint(names):
+            return False
+        targets = batch.targets[start:stop]
+        folders = Counter([t.rpartition("/")[0] for t in targets])  # in the order first met, as one by one
+        resolved = placer.resolved
+        for folder in folders:
+            landing = resolved.get(folder) if folder else ("", False)
+            if landing is None or landing[1]:
+                return False
+        placer.files.update(names)
+        parents, folder_items = counter.parents, counter.folder_items
+        for folder, k in folders.items():
+            folder_items[parents.get((library, folder)) or counter._folder(library, folder)] += k
+        sizes = batch.sizes[start:stop]
+        head, tail = text.head, text.tail
+        text.lines += [
+            f"{head}{r},{s},{m}{tail}{t}\r\n"
+            for r, s, m, t in zip(batch.rels[start:stop], sizes, batch.modified[start:stop], targets, strict=True)
+        ]
+        self.plain_files += stop - start
+        self.plain_bytes += sum(sizes)
+        return True
+
+    def _plain_rows(self, start: int, stop: int, batch: _Batch, text: _Text) -> None:
+        """Rows start..stop-1, all plain, one by one: a row whose folder lands where it is named and whose name is
+        free is written on the short path (`Placer.place` and `LibraryCounter.add` inline), others through
+        `Placer.place`, to review when their name is taken."""
+        library, counter = self.library, self.counter
+        placer = self.placers[library]
+        files, folders, resolved = placer.files, placer.folders, placer.resolved
+        parents, folder_items = counter.parents, counter.folder_items
+        targets, sizes, modified, rels = batch.targets, batch.sizes, batch.modified, batch.rels
+        head, tail, lines = text.head, text.tail, text.lines
+        # the folder of the last short-path row (rows come in path order, so mostly the same folder), its key among
+        # the library's counts, and its rows not counted yet
+        last_folder, last_key, uncounted = None, None, 0
+        for i in range(start, stop):
+            target_path = targets[i]
+            slash = target_path.rfind("/")
+            folder = target_path[:slash] if slash >= 0 else ""
+            if folder == last_folder:  # where a folder lands never changes once known
+                lands = True
+            else:
+                landing = resolved.get(folder) if slash >= 0 else ("", False)
+                lands = landing is not None and not landing[1]
+            low = target_path.lower()
+            if lands and low not in files and low not in folders:
+                files.add(low)
+                if folder != last_folder:
+                    if uncounted:
+                        folder_items[last_key] += uncounted
+                    last_key = parents.get((library, folder)) or counter._folder(library, folder)
+                    last_folder, uncounted = folder, 0
+                uncounted += 1
+                size = sizes[i]
+                lines.append(f"{head}{rels[i]},{size},{modified[i]}{tail}{target_path}\r\n")
+                self.plain_files += 1
+                self.plain_bytes += size
+                continue
+            target_path, collided = placer.place(target_path)
+            if collided:  # counted by _row
+                c = Classified("review", ["TARGET_COLLISION"], self.share.target, target_path)
+            else:
+                counter.add(library, target_path)
+                c = Classified("migrate", [], self.share.target, target_path)
+            row = self._row(c, i, batch, placed=True)
+            text.full(self._line(row), row)
+            if row[4] == "review":
+                self.review_rows.append(row)
+        if uncounted:
+            folder_items[last_key] += uncounted
+
+    def _full_row(self, i: int, batch: _Batch, text: _Text) -> None:
+        """A row with a reason, a contact's decision or a field that needs quotes."""
+        c = batch.special.get(i) or Classified("migrate", [], self.share.target, batch.targets[i])
+        row = self._row(c, i, batch)
+        text.full(self._line(row), row)
+        if row[4] == "review":
+            self.review_rows.append(row)
 
     def _line(self, row: list) -> str:
         """The row as csv.writer writes it: joined by commas when no field holds a comma, quote, CR or LF (no field
@@ -232,13 +417,13 @@ class _ShareWriter:
         self.csv_buffer.truncate()
         return line
 
-    def _row(self, c: Classified, i: int, rels, sizes, modified, kinds, placed: bool = False) -> list:
+    def _row(self, c: Classified, i: int, batch: _Batch, placed: bool = False) -> list:
         """The full path for one row: a contact's decision, placement, the totals by every reason."""
         share, totals = self.share, self.totals
-        shown, size, mod = rels[i], sizes[i], modified[i]
+        shown, size, mod, kind = batch.rels[i], batch.sizes[i], batch.modified[i], batch.kinds[i]
         decision = self.by_row.get((share.id, shown)) if self.decided_here else None
         decided = _apply_decision(c, decision, size, mod, shown, share.id, totals)
-        if not placed and c.action != "skip" and kinds[i] in ("file", "offline"):
+        if not placed and c.action != "skip" and kind in ("file", "offline"):
             library = (c.target.site, library_url_name(c.target))
             c.target_path, collided = self.placers[library].place(c.target_path)
             if collided and not decided:  # a contact's decision settles the row; it still gets the free name
@@ -308,13 +493,13 @@ def _write_manifest(plan, store, out, today, shares, progress, decisions, plan_d
                 )
             }
             keeper = _keepers(store, scan_id, rules, unreadable, by_row, share.id, tz)
-            writing = _ShareWriter(share, rules, IsoTimes(tz), keeper, unreadable, by_row, totals, placers, counter)
-            rows = store.iter_files(scan_id, owner=False)
-            while batch := rows.fetchmany(BATCH):
+            reader = _Reader(share, rules, IsoTimes(tz), keeper, unreadable)
+            writing = _ShareWriter(share, by_row, totals, placers, counter)
+            for batch in reader.batches(store, scan_id, scan[3]):
                 handle.write(writing.batch(batch))
                 used.update(writing.used)
                 if progress:
-                    progress.advance(len(batch))
+                    progress.advance(len(batch.rels))
             review_rows, fingerprint = writing.review_rows, writing.fingerprint
             contact = share.contact.email if share.contact else ""
             totals.open_review[share.id] = (contact, len(review_rows))

@@ -1,0 +1,192 @@
+"""The manifest writes a share's rows three ways that must agree byte for byte: one row at a time (the reference),
+runs of plain rows placed whole, and with the rows read and classified in a second process. A run placed whole
+that should have gone row by row would give a file a name another file already has in SharePoint."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from oslomig.models import SharePlan
+from oslomig.shares import manifest, placement
+from oslomig.shares.decisions import Decision
+from oslomig.shares.manifestcsv import iso_time
+from oslomig.shares.store import ScanStore
+
+TODAY = dt.date(2021, 4, 20)
+RECENT, STALE = 1.6e9, 1.0e9
+# names that collide once SharePoint compares them case-insensitively (the sigmas: final and not), that need
+# quotes, that the rules rename (edge spaces, ':') or skip (junk), and plain ones
+NAMES = [
+    "a",
+    "A",
+    "b",
+    "ΟΔΟΣ",
+    "οδος",
+    "οδοσ",
+    "x,y",
+    "k l",
+    " kant",
+    "c:d",
+    "Thumbs.db",
+    "rapport.docx",
+    "RAPPORT.DOCX",
+]
+FOLDERS = ["", "Arkiv", "arkiv", "Felles", "FELLES", "Felles/Sub", "felles/sub", "A", "a", "Ny"]
+
+ROW = st.tuples(
+    st.sampled_from(FOLDERS),
+    st.sampled_from(NAMES),
+    st.sampled_from([0, 7, 7, 100, 1234, 5000]),  # size 7 often: the copies
+    st.sampled_from([RECENT, RECENT, RECENT, STALE]),
+    st.sampled_from(["file"] * 8 + ["symlink"]),
+)
+DECIDED = st.lists(st.tuples(st.integers(0, 39), st.sampled_from(["migrate", "skip"]), st.booleans()), max_size=3)
+ROUTES = st.sampled_from(
+    [
+        [],
+        [{"match": "Arkiv/**", "action": "skip"}],
+        [{"match": "Ny/**", "target": {"site": "https://t.sharepoint.com/sites/S", "folder": "Felles"}}],
+        [{"match": "Felles/**", "target": {"site": "https://t.sharepoint.com/sites/B"}}],
+    ]
+)
+
+
+def _plan(routes: list, folder: str) -> SharePlan:
+    return SharePlan.model_validate(
+        {
+            "kind": "share-migration",
+            "name": "paths",
+            "policy": {"duplicates": "review", "stale_action": "review", "stale_after_years": 5},
+            "shares": [
+                {
+                    "id": "s",
+                    "source": "/srv/s",
+                    "target": {"site": "https://t.sharepoint.com/sites/S", "folder": folder},
+                    "routes": routes,
+                }
+            ],
+        }
+    )
+
+
+def _store(db: Path, rows: list[tuple]) -> None:
+    """A finished scan of these rows; files of size 7 are copies of one another, as a scan hashes them."""
+    store = ScanStore(db)
+    scan_id = store.begin_scan("s", "/srv/s")
+    store.add_files(scan_id, [(p, kind, size, mtime, None, None) for p, kind, size, mtime in rows])
+    copies = [(p, "prefix", "full") for p, kind, size, _ in rows if size == 7 and kind == "file"]
+    if len(copies) > 1:
+        store.store_hashes(scan_id, copies)
+    store.finish_scan(scan_id, "s")
+    store.close()
+
+
+def _write(plan: SharePlan, db: Path, out: Path, decisions) -> tuple[dict[str, bytes], object]:
+    store = ScanStore(db, create=False)
+    try:
+        totals = manifest.write_manifest(plan, store, out, TODAY, plan.shares, decisions=decisions)
+    finally:
+        store.close()
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir())}, totals
+
+
+def _rows(entries) -> list[tuple]:
+    seen, rows = set(), []
+    for folder, name, size, mtime, kind in entries:
+        path = f"{folder}/{name}" if folder else name
+        if path not in seen:
+            seen.add(path)
+            rows.append((path.encode(), kind, size, mtime))
+    return rows
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(ROW, min_size=1, max_size=40),
+    ROUTES,
+    st.sampled_from(["", "Felles", "Data"]),
+    st.sampled_from([1, 2, 3, 7, 50]),
+    DECIDED,
+)
+# a run of two names that are one in SharePoint (the folder is known from the row before the junk file)
+@example(
+    [(f, n, 100, RECENT, "file") for f, n in [("Ny", "A"), ("Ny", "Thumbs.db"), ("Ny", "ΟΔΟΣ"), ("Ny", "οδος")]],
+    [],
+    "",
+    50,
+    [],
+)
+# a run placed whole: two rows counted in their folder
+@example(
+    [(f, n, 100, RECENT, "file") for f, n in [("Ny", "A"), ("Ny", "Thumbs.db"), ("Ny", "b"), ("Ny", "rapport.docx")]],
+    [],
+    "",
+    50,
+    [],
+)
+# a file on a folder's name, after the folder
+@example([(f, n, 100, RECENT, "file") for f, n in [("A", "b"), ("", "Thumbs.db"), ("", "a")]], [], "", 50, [])
+# a run in a folder renamed because a file took its name first
+@example([(f, n, 100, RECENT, "file") for f, n in [("", "A"), ("a", "b"), ("a", "x,y"), ("a", "ΟΔΟΣ")]], [], "", 50, [])
+def test_runs_placed_whole_and_rows_read_in_a_second_process_write_what_one_by_one_writes(
+    tmp_path_factory, monkeypatch, entries, routes, folder, batch, decided
+):
+    tmp = tmp_path_factory.mktemp("paths")
+    rows = _rows(entries)
+    _store(tmp / "scan.sqlite", rows)
+    plan = _plan(routes, folder)
+    decisions = None
+    if decided:  # a contact decided some rows, as they were or as they were before they changed
+        by_row = {}
+        for k, action, same in decided:
+            path, _kind, size, mtime = rows[k % len(rows)]
+            seen = str(size if same else size + 1)
+            by_row[("s", path.decode())] = Decision(action, seen, iso_time(mtime, ZoneInfo(plan.timezone)), "", "r:2")
+        decisions = SimpleNamespace(by_row=by_row)
+
+    monkeypatch.setattr(placement, "FOLDER_ITEMS", 1)  # every folder's count and the library's in summary.csv
+    monkeypatch.setattr(placement, "LIBRARY_ITEMS", 1)
+    monkeypatch.setattr(placement, "LIBRARY_FILES", 1)
+    monkeypatch.setattr(manifest, "BULK", False)
+    monkeypatch.setattr(manifest, "PARALLEL_FROM", 10**9)
+    reference, ref_totals = _write(plan, tmp / "scan.sqlite", tmp / "one", decisions)
+    monkeypatch.setattr(manifest, "BULK", True)
+    monkeypatch.setattr(manifest, "BATCH", batch)
+    whole, whole_totals = _write(plan, tmp / "scan.sqlite", tmp / "whole", decisions)
+    assert whole == reference
+    assert whole_totals == ref_totals
+    if batch in (3, 50):  # forking costs a few milliseconds; some examples are enough
+        monkeypatch.setattr(manifest, "PARALLEL_FROM", 0)
+        forked, forked_totals = _write(plan, tmp / "scan.sqlite", tmp / "forked", decisions)
+        assert forked == reference
+        assert forked_totals == ref_totals
+
+
+def test_an_error_in_the_reading_process_is_raised_by_the_writer(tmp_path, monkeypatch):
+    """The second process dies of an error: the writer raises it (an internal error, exit 3) and leaves no
+    manifest behind, not a short one."""
+    _store(tmp_path / "scan.sqlite", [(f"d/f{i}".encode(), "file", 100 + i, RECENT) for i in range(50)])
+    plan = _plan([], "Felles")
+    monkeypatch.setattr(manifest, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(manifest, "BATCH", 10)
+    prepare = manifest._Reader.prepare
+    calls = []
+
+    def failing(self, rows):
+        calls.append(1)
+        if len(calls) == 3:
+            raise ValueError("disk went away")
+        return prepare(self, rows)
+
+    monkeypatch.setattr(manifest._Reader, "prepare", failing)
+    with pytest.raises(RuntimeError, match="disk went away"):
+        _write(plan, tmp_path / "scan.sqlite", tmp_path / "out", None)
+    assert not (tmp_path / "out" / "manifest.csv").exists()
+    assert calls == []  # the reading happened in the other process
