@@ -35,6 +35,8 @@ NAMES = [
     " kant",
     "c:d",
     "Thumbs.db",
+    "x.tmp",
+    "~$a.docx",
     "rapport.docx",
     "RAPPORT.DOCX",
 ]
@@ -48,17 +50,19 @@ ROW = st.tuples(
     st.sampled_from(["file"] * 8 + ["symlink"]),
 )
 DECIDED = st.lists(st.tuples(st.integers(0, 39), st.sampled_from(["migrate", "skip"]), st.booleans()), max_size=3)
-ROUTES = st.sampled_from(
-    [
-        [],
-        [{"match": "Arkiv/**", "action": "skip"}],
-        [{"match": "Ny/**", "target": {"site": "https://t.sharepoint.com/sites/S", "folder": "Felles"}}],
-        [{"match": "Felles/**", "target": {"site": "https://t.sharepoint.com/sites/B"}}],
-    ]
-)
+ROUTES_LIST = [
+    [],
+    [{"match": "Arkiv/**", "action": "skip"}],
+    [{"match": "Ny/**", "target": {"site": "https://t.sharepoint.com/sites/S", "folder": "Felles"}}],
+    [{"match": "Felles/**", "target": {"site": "https://t.sharepoint.com/sites/B"}}],
+    [{"match": "Ny/**", "target": {"site": "https://t.sharepoint.com/sites/S", "folder": "Ny, gammel"}}],
+]
+ROUTES = st.sampled_from(ROUTES_LIST)
+COMMA_ROUTE = 4
 
 
-def _plan(routes: list, folder: str) -> SharePlan:
+def _plan(routes: list, folder: str, shares: int = 1) -> SharePlan:
+    """Share s, and with `shares=2` share t into the same library: t's folders are known before its first row."""
     return SharePlan.model_validate(
         {
             "kind": "share-migration",
@@ -66,25 +70,28 @@ def _plan(routes: list, folder: str) -> SharePlan:
             "policy": {"duplicates": "review", "stale_action": "review", "stale_after_years": 5},
             "shares": [
                 {
-                    "id": "s",
-                    "source": "/srv/s",
+                    "id": sid,
+                    "source": f"/srv/{sid}",
                     "target": {"site": "https://t.sharepoint.com/sites/S", "folder": folder},
                     "routes": routes,
                 }
+                for sid in "st"[:shares]
             ],
         }
     )
 
 
 def _store(db: Path, rows: list[tuple]) -> None:
-    """A finished scan of these rows; files of size 7 are copies of one another, as a scan hashes them."""
+    """Finished scans of these rows: share s as they are, share t with "-t" after each name. Files of size 7 are
+    copies of one another, as a scan hashes them."""
     store = ScanStore(db)
-    scan_id = store.begin_scan("s", "/srv/s")
-    store.add_files(scan_id, [(p, kind, size, mtime, None, None) for p, kind, size, mtime in rows])
-    copies = [(p, "prefix", "full") for p, kind, size, _ in rows if size == 7 and kind == "file"]
-    if len(copies) > 1:
-        store.store_hashes(scan_id, copies)
-    store.finish_scan(scan_id, "s")
+    for sid, end in (("s", b""), ("t", b"-t")):
+        scan_id = store.begin_scan(sid, f"/srv/{sid}")
+        store.add_files(scan_id, [(p + end, kind, size, mtime, None, None) for p, kind, size, mtime in rows])
+        copies = [(p + end, "prefix", "full") for p, kind, size, _ in rows if size == 7 and kind == "file"]
+        if len(copies) > 1:
+            store.store_hashes(scan_id, copies)
+        store.finish_scan(scan_id, sid)
     store.close()
 
 
@@ -107,6 +114,10 @@ def _rows(entries) -> list[tuple]:
     return rows
 
 
+def _files(*pairs: tuple[str, str]) -> list[tuple]:
+    return [(folder, name, 100, RECENT, "file") for folder, name in pairs]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.lists(ROW, min_size=1, max_size=40),
@@ -114,34 +125,28 @@ def _rows(entries) -> list[tuple]:
     st.sampled_from(["", "Felles", "Data"]),
     st.sampled_from([1, 2, 3, 7, 50]),
     DECIDED,
+    st.sampled_from([1, 2]),
 )
 # a run of two names that are one in SharePoint (the folder is known from the row before the junk file)
-@example(
-    [(f, n, 100, RECENT, "file") for f, n in [("Ny", "A"), ("Ny", "Thumbs.db"), ("Ny", "ΟΔΟΣ"), ("Ny", "οδος")]],
-    [],
-    "",
-    50,
-    [],
-)
+@example(_files(("Ny", "A"), ("Ny", "Thumbs.db"), ("Ny", "ΟΔΟΣ"), ("Ny", "οδος")), [], "", 50, [], 1)
 # a run placed whole: two rows counted in their folder
-@example(
-    [(f, n, 100, RECENT, "file") for f, n in [("Ny", "A"), ("Ny", "Thumbs.db"), ("Ny", "b"), ("Ny", "rapport.docx")]],
-    [],
-    "",
-    50,
-    [],
-)
+@example(_files(("Ny", "A"), ("Ny", "Thumbs.db"), ("Ny", "b"), ("Ny", "rapport.docx")), [], "", 50, [], 1)
 # a file on a folder's name, after the folder
-@example([(f, n, 100, RECENT, "file") for f, n in [("A", "b"), ("", "Thumbs.db"), ("", "a")]], [], "", 50, [])
+@example(_files(("A", "b"), ("", "Thumbs.db"), ("", "a")), [], "", 50, [], 1)
 # a run in a folder renamed because a file took its name first
-@example([(f, n, 100, RECENT, "file") for f, n in [("", "A"), ("a", "b"), ("a", "x,y"), ("a", "ΟΔΟΣ")]], [], "", 50, [])
+@example(_files(("", "A"), ("a", "b"), ("a", "x,y"), ("a", "ΟΔΟΣ")), [], "", 50, [], 1)
+# the second share's run spans two folders of one depth, both known from the first share
+@example(_files(("A", "b"), ("Arkiv", "b")), [], "", 50, [], 2)
+# skipped rows written whole: one of them decided by a contact; two whose target folder holds a comma
+@example(_files(("", "Thumbs.db"), ("", "x.tmp"), ("", "~$a.docx")), [], "", 50, [(0, "skip", True)], 1)
+@example(_files(("Ny", "Thumbs.db"), ("Ny", "x.tmp")), ROUTES_LIST[COMMA_ROUTE], "", 50, [], 1)
 def test_runs_placed_whole_and_rows_read_in_a_second_process_write_what_one_by_one_writes(
-    tmp_path_factory, monkeypatch, entries, routes, folder, batch, decided
+    tmp_path_factory, monkeypatch, entries, routes, folder, batch, decided, shares
 ):
     tmp = tmp_path_factory.mktemp("paths")
     rows = _rows(entries)
     _store(tmp / "scan.sqlite", rows)
-    plan = _plan(routes, folder)
+    plan = _plan(routes, folder, shares)
     decisions = None
     if decided:  # a contact decided some rows, as they were or as they were before they changed
         by_row = {}

@@ -219,6 +219,19 @@ class _Reader:
                 sending.send_bytes(pickle.dumps(f"{type(exc).__name__}: {exc}"))
 
 
+def _run_folders(targets: list[str]) -> dict[str, int]:
+    """Folder -> rows of a run of target paths, in the order first met. Rows come in path order, so a run is mostly
+    one folder: told by two counts over the joined run (every path opens with the first one's folder and holds no
+    more slashes than it) instead of a split per row."""
+    first, k = targets[0].rpartition("/")[0], len(targets)
+    joined = "\0".join(targets)
+    if not first and "/" not in joined:
+        return {"": k}
+    if first and joined.count(f"\0{first}/") == k - 1 and joined.count("/") == k * (first.count("/") + 1):
+        return {first: k}
+    return Counter([t.rpartition("/")[0] for t in targets])
+
+
 class _Text:
     """A batch's manifest lines and the fingerprint entries of its migrate rows, in row order. The entries of a run
     of plain rows are made from their lines at once (`_plain_keys`) when a full-path row or the end comes."""
@@ -237,6 +250,12 @@ class _Text:
         self.run = len(self.lines)
         if row[4] == "migrate":
             self.digest.append("\x1f".join(migrate_key(row)) + "\x1e")
+
+    def unsigned(self, text: str) -> None:
+        """Rows that are not in the fingerprint (skipped), written as they are."""
+        self._flush()
+        self.lines.append(text)
+        self.run = len(self.lines)
 
     def digest_text(self) -> str:
         self._flush()
@@ -301,13 +320,20 @@ class _ShareWriter:
         text = _Text(f"{sid},", f",migrate,,{share.target.site},{share.target.library},")
         text.digest_tail = f"\x1f{share.target.site}\x1f{share.target.library}\x1f"
         self.plain_files = self.plain_bytes = 0
-        start = 0
-        for stop in [*sorted(special.keys() | quoted), n]:
+        stops = sorted(special.keys() | quoted)
+        k = start = 0
+        while True:
+            stop = stops[k] if k < len(stops) else n
             if start < stop and not (BULK and self._plain_run(start, stop, batch, lows, text)):
                 self._plain_rows(start, stop, batch, text)
-            if stop < n:
+            if stop == n:
+                break
+            end = self._skip_run(stop, batch, text) if BULK else stop
+            if end == stop:
                 self._full_row(stop, batch, text)
-            start = stop + 1
+                end = stop + 1
+            k += end - stop  # the rows stop..end-1 are consecutive in `stops`: every one is special
+            start = end
         self.fingerprint.update(text.digest_text().encode("utf-8", "surrogatepass"))
         totals, key, counter = self.totals, (sid, self.dept, "migrate", "-"), self.counter
         totals.files[key] += self.plain_files
@@ -327,7 +353,7 @@ class _ShareWriter:
         if len(names) != stop - start or not placer.files.isdisjoint(names) or not placer.folders.isdisjoint(names):
             return False
         targets = batch.targets[start:stop]
-        folders = Counter([t.rpartition("/")[0] for t in targets])  # in the order first met, as one by one
+        folders = _run_folders(targets)
         resolved = placer.resolved
         for folder in folders:
             landing = resolved.get(folder) if folder else ("", False)
@@ -395,6 +421,45 @@ class _ShareWriter:
                 self.review_rows.append(row)
         if uncounted:
             folder_items[last_key] += uncounted
+
+    def _skip_run(self, start: int, batch: _Batch, text: _Text) -> int:
+        """The rows from `start` that a rule skips (no contact's decision, no field that needs quotes), written and
+        counted whole when there are two or more; where they end, or `start` when they go row by row. A skipped row
+        is not placed, not counted in its library and not in the fingerprint."""
+        special, rels, quoted, decided = batch.special, batch.rels, batch.quoted, self.decided_here
+        stop, n = start, len(rels)
+        while (
+            stop < n
+            and (c := special.get(stop)) is not None
+            and c.action == "skip"
+            and stop not in quoted
+            and not (decided and rels[stop] in decided)
+        ):
+            stop += 1
+        m = stop - start
+        if m < 2:
+            return start
+        sid, sizes, modified = self.share.id, batch.sizes, batch.modified
+        rows = [special[i] for i in range(start, stop)]
+        chunk = "".join(
+            [
+                f"{sid},{r},{s},{t},skip,{';'.join(c.reasons)},{c.target.site},{c.target.library},{c.target_path}\r\n"
+                for r, s, t, c in zip(rels[start:stop], sizes[start:stop], modified[start:stop], rows, strict=True)
+            ]
+        )
+        if chunk.count(",") != 8 * m or '"' in chunk or chunk.count("\r") != m or chunk.count("\n") != m:
+            return start  # a field needs quotes: csv.writer writes these rows
+        text.unsigned(chunk)
+        files, counted, dept, skipped = self.totals.files, self.totals.bytes, self.dept, 0
+        for c, size in zip(rows, sizes[start:stop], strict=True):
+            for reason in c.reasons or ["-"]:
+                files[(sid, dept, "skip", reason)] += 1
+                counted[(sid, dept, "skip", reason)] += size
+            skipped += size
+        by_action = self.totals.by_action[(sid, "skip")]
+        by_action[0] += m
+        by_action[1] += skipped
+        return stop
 
     def _full_row(self, i: int, batch: _Batch, text: _Text) -> None:
         """A row with a reason, a contact's decision or a field that needs quotes."""
