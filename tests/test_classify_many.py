@@ -218,6 +218,8 @@ def test_modified_times_of_a_column_are_written_as_one_by_one():
     stamps = [rng.uniform(-2e9, 4e9) for _ in range(3000)]
     stamps += [1616893200 + rng.uniform(-7200, 7200) for _ in range(2000)]  # around a change to summer time
     stamps += [0.0, 1e-7, 0.9999996, 1616893199.9999995, -0.5, 1e11, float(int(stamps[0]))]
+    # leap days (2000 is one, 2100 is not), the ends of years and of 9999
+    stamps += [951_782_400.0, 951_868_799.0, 4_107_542_399.0, 4_107_542_400.0, 946_684_799.0, 253_402_214_399.0]
     for zone in ("Europe/Oslo", "America/St_Johns", "Australia/Lord_Howe", "UTC"):
         tz = ZoneInfo(zone)
         assert IsoTimes(tz)(stamps) == [iso_time(t, tz) for t in stamps], zone

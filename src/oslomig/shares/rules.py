@@ -30,7 +30,8 @@ SPACE_EDGE = re.compile(r"(?:^|/) | (?:/|$)")
 # whose target path the one-path pattern finds (the characters involved are ASCII, which no UTF-8 sequence holds),
 # so a batch without a hit needs no look at its paths one by one
 INVALID_BYTES = b'"*:<>?\\|' + bytes(range(1, 32)) + b"\x7f"
-RESERVED_IN_BATCH = re.compile(rb"[/\0](?:(?:\.lock|con|prn|aux|nul|com[0-9]|lpt[0-9]|desktop\.ini)(?=[/\0]|$)|~)")
+# over a batch whose NULs are slashes: opening with a literal, the pattern is tried at slashes only (twice as fast)
+RESERVED_IN_BATCH = re.compile(rb"/(?:(?:\.lock|con|prn|aux|nul|com[0-9]|lpt[0-9]|desktop\.ini)(?=/|$)|~)")
 INVALID_IN_BATCH = re.compile(b"[" + re.escape(INVALID_BYTES) + b"]")
 SPACE_EDGE_IN_BATCH = re.compile(rb"(?<=[/\0]) | (?=[/\0])| \Z")  # only the space is taken: no hit hides another
 # the non-ASCII letters that re.IGNORECASE matches to ASCII ones (İ ı ſ K, as UTF-8): a batch with one is looked at
@@ -346,7 +347,7 @@ def _rows_hit(raw: bytes, low: bytes, at_root: bool, np) -> list[int]:
     finds an invalid character, a space at the edge of a name, a reserved name, `_vti_` or (`at_root`) `forms/` as
     the first folder: the only rows the one-path patterns can find. Each filter looks for its rows only when a test
     over the whole batch (C string methods, fast) says it has one."""
-    hits = [m.start() for m in RESERVED_IN_BATCH.finditer(low)]
+    hits = [m.start() for m in RESERVED_IN_BATCH.finditer(low.replace(b"\0", b"/"))]
     if len(raw.translate(None, INVALID_BYTES)) != len(raw):
         hits += [m.start() for m in INVALID_IN_BATCH.finditer(raw)]
     if raw.count(b" ") and (b" /" in raw or b"/ " in raw or b" \0" in raw or b"\0 " in raw or raw[-1:] == b" "):
