@@ -195,3 +195,29 @@ def test_an_error_in_the_reading_process_is_raised_by_the_writer(tmp_path, monke
         _write(plan, tmp_path / "scan.sqlite", tmp_path / "out", None)
     assert not (tmp_path / "out" / "manifest.csv").exists()
     assert calls == []  # the reading happened in the other process
+
+
+def test_ctrl_c_while_the_second_process_reads_leaves_the_previous_manifest_and_no_process(tmp_path, monkeypatch):
+    """Interrupted between batches: the previous outputs stay as they were, nothing half-written is left beside
+    them, and the reading process is gone."""
+    import multiprocessing
+
+    _store(tmp_path / "scan.sqlite", [(f"d/f{i:03d}".encode(), "file", 100 + i, RECENT) for i in range(200)])
+    plan = _plan([], "Felles")
+    before, _ = _write(plan, tmp_path / "scan.sqlite", tmp_path / "out", None)
+    monkeypatch.setattr(manifest, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(manifest, "BATCH", 10)
+    batch = manifest._ShareWriter.batch
+    calls = []
+
+    def interrupted(self, rows):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return batch(self, rows)
+
+    monkeypatch.setattr(manifest._ShareWriter, "batch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _write(plan, tmp_path / "scan.sqlite", tmp_path / "out", None)
+    assert {p.name: p.read_bytes() for p in sorted((tmp_path / "out").iterdir())} == before
+    assert multiprocessing.active_children() == []
