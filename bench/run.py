@@ -576,6 +576,30 @@ def timed_rss(cmd: list[str], runs: int, setup=None) -> tuple[float, int]:
     return statistics.median(times), max(peaks)
 
 
+def peak_pss(cmd: list[str]) -> int:
+    """Peak of the proportional set size (KB) summed over the command and its children, sampled every 20 ms:
+    the memory of a command that forks a second process, each shared page counted once (RSS would count the
+    pages the child shares with its parent twice)."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while proc.poll() is None:
+        pids = [proc.pid]
+        try:
+            pids += [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        except OSError:
+            pass
+        total = 0
+        for pid in pids:
+            try:
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            except OSError:
+                continue
+            total += sum(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
+        peak = max(peak, total)
+        time.sleep(0.02)
+    return peak
+
+
 def bench_share_local(args) -> None:
     sizes = [10_000, 100_000] if args.quick else [100_000, 1_000_000]
     print("share scan, local, warm cache (median of 3; peak memory should stay flat as the tree grows)")
@@ -610,28 +634,17 @@ def bench_manifest(args) -> None:
     )
     # the ad hoc scan named the share after its folder
     print(f"share manifest of {n:,} files (median of 3)")
-    t, rss = timed_rss(
-        [
-            str(BIN / "oslomig"),
-            "share",
-            "manifest",
-            "--plan",
-            str(plan),
-            "--db",
-            str(db),
-            "--out",
-            str(BENCH_DIR / "manifest"),
-            "--today",
-            "2021-04-20",
-        ],
-        3,
-    )
+    cmd = [str(BIN / "oslomig"), "share", "manifest", "--plan", str(plan), "--db", str(db)]
+    cmd += ["--out", str(BENCH_DIR / "manifest"), "--today", "2021-04-20"]
+    t, rss = timed_rss(cmd, 3)
+    # from 200,000 rows a second process reads and classifies: its memory counts too
+    pss = peak_pss(cmd)
     budget = 5 * n / 1_000_000  # SPEC §6: 1,000,000 files in 5 s (scaled for --quick)
     row(
         f"oslomig share manifest, {n:,} files",
         f"{t:.2f} s",
-        f"peak {rss / 1024:.0f} MB (budget 300 MB)",
-        f"budget {budget:g} s: {'OK' if t <= budget and rss <= 300 * 1024 else 'OVER'}",
+        f"peak {pss / 1024:.0f} MB, both processes (largest alone {rss / 1024:.0f} MB; budget 300 MB)",
+        f"budget {budget:g} s: {'OK' if t <= budget and pss <= 300 * 1024 else 'OVER'}",
     )
 
 
