@@ -202,7 +202,8 @@ def test_ctrl_c_while_the_second_process_reads_leaves_the_previous_manifest_and_
     them, and the reading process is gone."""
     import multiprocessing
 
-    _store(tmp_path / "scan.sqlite", [(f"d/f{i:03d}".encode(), "file", 100 + i, RECENT) for i in range(200)])
+    # 3,000 rows in batches of 10: more than the pipe holds, so the reader is still at work when Ctrl-C comes
+    _store(tmp_path / "scan.sqlite", [(f"d/f{i:04d}".encode(), "file", 100 + i, RECENT) for i in range(3000)])
     plan = _plan([], "Felles")
     before, _ = _write(plan, tmp_path / "scan.sqlite", tmp_path / "out", None)
     monkeypatch.setattr(manifest, "PARALLEL_FROM", 0)

@@ -137,7 +137,7 @@ class _Reader:
     def batches(self, store: ScanStore, scan_id: int, rows: int) -> Iterator[_Batch]:
         """The share's batches; from a second process when the share is big enough to pay for starting one and
         this machine has a core for it."""
-        if rows < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
+        if rows < PARALLEL_FROM or len(os.sched_getaffinity(0)) < 2:
             cursor = store.iter_files(scan_id, owner=False)
             while batch := cursor.fetchmany(BATCH):
                 yield self.prepare(batch)
@@ -236,9 +236,8 @@ class _Text:
     """A batch's manifest lines and the fingerprint entries of its migrate rows, in row order. The entries of a run
     of plain rows are made from their lines at once (`_plain_keys`) when a full-path row or the end comes."""
 
-    def __init__(self, head: str, tail: str):
-        self.head, self.tail = head, tail
-        self.digest_tail = ""
+    def __init__(self, head: str, tail: str, digest_tail: str):
+        self.head, self.tail, self.digest_tail = head, tail, digest_tail
         self.lines: list[str] = []
         self.digest: list[str] = []
         self.run = 0  # where the plain rows whose fingerprint entries are still to make start in `lines`
@@ -317,8 +316,8 @@ class _ShareWriter:
         # lower() of the joined targets is each target's lower(): NUL is neither cased nor case-ignorable, so even a
         # final sigma is lowered as in its own string
         lows = "\0".join(targets).lower().split("\0") if n else []
-        text = _Text(f"{sid},", f",migrate,,{share.target.site},{share.target.library},")
-        text.digest_tail = f"\x1f{share.target.site}\x1f{share.target.library}\x1f"
+        site, library = share.target.site, share.target.library
+        text = _Text(f"{sid},", f",migrate,,{site},{library},", f"\x1f{site}\x1f{library}\x1f")
         self.plain_files = self.plain_bytes = 0
         stops = sorted(special.keys() | quoted)
         k = start = 0
@@ -560,11 +559,12 @@ def _write_manifest(plan, store, out, today, shares, progress, decisions, plan_d
             keeper = _keepers(store, scan_id, rules, unreadable, by_row, share.id, tz)
             reader = _Reader(share, rules, IsoTimes(tz), keeper, unreadable)
             writing = _ShareWriter(share, by_row, totals, placers, counter)
-            for batch in reader.batches(store, scan_id, scan[3]):
-                handle.write(writing.batch(batch))
-                used.update(writing.used)
-                if progress:
-                    progress.advance(len(batch.rels))
+            with contextlib.closing(reader.batches(store, scan_id, scan[3])) as batches:  # on error too: no child left
+                for batch in batches:
+                    handle.write(writing.batch(batch))
+                    used.update(writing.used)
+                    if progress:
+                        progress.advance(len(batch.rels))
             review_rows, fingerprint = writing.review_rows, writing.fingerprint
             contact = share.contact.email if share.contact else ""
             totals.open_review[share.id] = (contact, len(review_rows))
