@@ -121,8 +121,8 @@ class _Reader:
         # the targets a row can have, so a batch crosses the pipe with an index instead of the model
         self.targets = [target, *[r.target for r in share.routes if r.target is not None]]
 
-    def prepare(self, rows: list[tuple]) -> _Batch:
-        paths, kinds, sizes, mtimes, hashes, attributes = (list(col) for col in zip(*rows, strict=True))
+    def prepare(self, columns: tuple[list, ...]) -> _Batch:
+        paths, kinds, sizes, mtimes, hashes, attributes = columns
         keeper = self.keeper
         duplicates = {i for i, h in enumerate(hashes) if h is not None and keeper.get(h, paths[i]) < paths[i]}
         rels, targets, special = self.rules.classify_many(
@@ -138,9 +138,8 @@ class _Reader:
         """The share's batches; from a second process when the share is big enough to pay for starting one and
         this machine has a core for it."""
         if rows < PARALLEL_FROM or len(os.sched_getaffinity(0)) < 2:
-            cursor = store.iter_files(scan_id, owner=False)
-            while batch := cursor.fetchmany(BATCH):
-                yield self.prepare(batch)
+            for columns in store.file_columns(scan_id, BATCH):
+                yield self.prepare(columns)
             return
         yield from self._from_child(store.path, scan_id)
 
@@ -208,9 +207,8 @@ class _Reader:
         """In the child: each batch prepared and sent, an empty message at the end, an error's text if one comes."""
         try:
             store = ScanStore(db_path, create=False)
-            cursor = store.iter_files(scan_id, owner=False)
-            while batch := cursor.fetchmany(BATCH):
-                sending.send_bytes(pickle.dumps(self._pack(self.prepare(batch)), protocol=pickle.HIGHEST_PROTOCOL))
+            for columns in store.file_columns(scan_id, BATCH):
+                sending.send_bytes(pickle.dumps(self._pack(self.prepare(columns)), protocol=pickle.HIGHEST_PROTOCOL))
             sending.send_bytes(b"")
         except (KeyboardInterrupt, BrokenPipeError):
             pass  # Ctrl-C reaches both processes; the writer cleans up
