@@ -325,7 +325,8 @@ class _ShareWriter:
                 self._plain_rows(start, stop, batch, text)
             if stop == n:
                 break
-            end = self._skip_run(stop, batch, text) if BULK else stop
+            skipped = BULK and (c := special.get(stop)) is not None and c.action == "skip"
+            end = self._skip_run(stop, batch, text) if skipped else stop
             if end == stop:
                 self._full_row(stop, batch, text)
                 end = stop + 1
@@ -360,12 +361,11 @@ class _ShareWriter:
         parents, folder_items = counter.parents, counter.folder_items
         for folder, k in folders.items():
             folder_items[parents.get((library, folder)) or counter._folder(library, folder)] += k
-        sizes = batch.sizes[start:stop]
+        sizes, rels, modified = batch.sizes[start:stop], batch.rels[start:stop], batch.modified[start:stop]
         head, tail = text.head, text.tail
-        text.lines += [
-            f"{head}{r},{s},{m}{tail}{t}\r\n"
-            for r, s, m, t in zip(batch.rels[start:stop], sizes, batch.modified[start:stop], targets, strict=True)
-        ]
+        # the run's lines as one string: fewer items to join for the fingerprint and the file
+        lines = [f"{head}{r},{s},{m}{tail}{t}\r\n" for r, s, m, t in zip(rels, sizes, modified, targets, strict=True)]
+        text.lines.append("".join(lines))
         self.plain_files += stop - start
         self.plain_bytes += sum(sizes)
         return True
