@@ -8,6 +8,7 @@ import datetime as dt
 import gc
 import hashlib
 import io
+import itertools
 import json
 import os
 import pickle
@@ -124,7 +125,10 @@ class _Reader:
     def prepare(self, columns: tuple[list, ...]) -> _Batch:
         paths, kinds, sizes, mtimes, hashes, attributes = columns
         keeper = self.keeper
-        duplicates = {i for i, h in enumerate(hashes) if h is not None and keeper.get(h, paths[i]) < paths[i]}
+        # the rows with a full hash, found in C (a hash is a non-empty string), then their keepers looked up
+        duplicates = {
+            i for i in itertools.compress(range(len(hashes)), hashes) if keeper.get(hashes[i], paths[i]) < paths[i]
+        }
         rels, targets, special = self.rules.classify_many(
             paths, kinds, sizes, mtimes, duplicates, self.unreadable, attributes
         )
