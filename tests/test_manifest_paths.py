@@ -222,3 +222,14 @@ def test_ctrl_c_while_the_second_process_reads_leaves_the_previous_manifest_and_
         _write(plan, tmp_path / "scan.sqlite", tmp_path / "out", None)
     assert {p.name: p.read_bytes() for p in sorted((tmp_path / "out").iterdir())} == before
     assert multiprocessing.active_children() == []
+
+
+def test_copies_that_are_all_skipped_are_not_called_duplicates(tmp_path):
+    """A content whose every copy a rule skips has no keeper; none of its copies is a DUPLICATE of another."""
+    rows = [(b"Arkiv/a.docx", "file", 7, RECENT), (b"Arkiv/b.docx", "file", 7, RECENT), (b"c.docx", "file", 9, RECENT)]
+    _store(tmp_path / "scan.sqlite", rows)  # size 7: copies of one another
+    plan = _plan(ROUTES_LIST[1], "")
+    written, _ = _write(plan, tmp_path / "scan.sqlite", tmp_path / "out", None)
+    reasons = {r.split(",")[1]: r.split(",")[5] for r in written["manifest.csv"].decode().splitlines()[1:]}
+    assert reasons["Arkiv/a.docx"] == reasons["Arkiv/b.docx"] == "ROUTED_SKIP"
+    assert reasons["c.docx"] == ""
