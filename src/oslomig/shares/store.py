@@ -283,11 +283,10 @@ class ScanStore:
                 kinds[i], hashes[i], attributes[i] = kind, full_hash, attribute
             yield paths, kinds, sizes, mtimes, hashes, attributes
 
-    def iter_files(self, scan_id: int, owner: bool = True):
-        """(path, kind, size, mtime, owner, full_hash, attributes) in path order; attributes is None but for SMB.
-        Without `owner` the column is left out (the manifest reads a million rows and has no use for it)."""
+    def iter_files(self, scan_id: int):
+        """(path, kind, size, mtime, owner, full_hash, attributes) in path order; attributes is None but for SMB."""
         return self.db.execute(
-            f"SELECT path, kind, size, mtime, {'owner, ' if owner else ''}full_hash, {self.attributes} FROM files "
+            f"SELECT path, kind, size, mtime, owner, full_hash, {self.attributes} FROM files "
             "WHERE scan_id = ? ORDER BY path",
             (scan_id,),
         )
