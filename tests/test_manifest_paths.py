@@ -114,6 +114,19 @@ def _rows(entries) -> list[tuple]:
     return rows
 
 
+def _by_action(manifest_csv: bytes) -> dict[tuple[str, str], list[int]]:
+    """(share, action) -> [rows, bytes], counted from the written manifest: what the totals table must say."""
+    import csv
+    import io
+
+    counts: dict[tuple[str, str], list[int]] = {}
+    for row in csv.DictReader(io.StringIO(manifest_csv.decode("utf-8", "surrogateescape"), newline="")):
+        t = counts.setdefault((row["share"], row["action"]), [0, 0])
+        t[0] += 1
+        t[1] += int(row["size_bytes"])
+    return counts
+
+
 def _files(*pairs: tuple[str, str]) -> list[tuple]:
     return [(folder, name, 100, RECENT, "file") for folder, name in pairs]
 
@@ -162,6 +175,7 @@ def test_runs_placed_whole_and_rows_read_in_a_second_process_write_what_one_by_o
     monkeypatch.setattr(manifest, "BULK", False)
     monkeypatch.setattr(manifest, "PARALLEL_FROM", 10**9)
     reference, ref_totals = _write(plan, tmp / "scan.sqlite", tmp / "one", decisions)
+    assert {k: v for k, v in ref_totals.by_action.items() if v[0]} == _by_action(reference["manifest.csv"])
     monkeypatch.setattr(manifest, "BULK", True)
     monkeypatch.setattr(manifest, "BATCH", batch)
     whole, whole_totals = _write(plan, tmp / "scan.sqlite", tmp / "whole", decisions)
@@ -174,6 +188,20 @@ def test_runs_placed_whole_and_rows_read_in_a_second_process_write_what_one_by_o
         assert forked_totals == ref_totals
 
 
+def _raising_on_call(monkeypatch, cls, name: str, n: int, error: BaseException) -> list:
+    """`cls.name` as it was, but its `n`-th call (in this process) raises `error`; the calls made here, listed."""
+    method, calls = getattr(cls, name), []
+
+    def raising(self, *args):
+        calls.append(1)
+        if len(calls) == n:
+            raise error
+        return method(self, *args)
+
+    monkeypatch.setattr(cls, name, raising)
+    return calls
+
+
 def test_an_error_in_the_reading_process_is_raised_by_the_writer(tmp_path, monkeypatch):
     """The second process dies of an error: the writer raises it (an internal error, exit 3) and leaves no
     manifest behind, not a short one."""
@@ -181,16 +209,7 @@ def test_an_error_in_the_reading_process_is_raised_by_the_writer(tmp_path, monke
     plan = _plan([], "Felles")
     monkeypatch.setattr(manifest, "PARALLEL_FROM", 0)
     monkeypatch.setattr(manifest, "BATCH", 10)
-    prepare = manifest._Reader.prepare
-    calls = []
-
-    def failing(self, rows):
-        calls.append(1)
-        if len(calls) == 3:
-            raise ValueError("disk went away")
-        return prepare(self, rows)
-
-    monkeypatch.setattr(manifest._Reader, "prepare", failing)
+    calls = _raising_on_call(monkeypatch, manifest._Reader, "prepare", 3, ValueError("disk went away"))
     with pytest.raises(RuntimeError, match="disk went away"):
         _write(plan, tmp_path / "scan.sqlite", tmp_path / "out", None)
     assert not (tmp_path / "out" / "manifest.csv").exists()
@@ -208,16 +227,7 @@ def test_ctrl_c_while_the_second_process_reads_leaves_the_previous_manifest_and_
     before, _ = _write(plan, tmp_path / "scan.sqlite", tmp_path / "out", None)
     monkeypatch.setattr(manifest, "PARALLEL_FROM", 0)
     monkeypatch.setattr(manifest, "BATCH", 10)
-    batch = manifest._ShareWriter.batch
-    calls = []
-
-    def interrupted(self, rows):
-        calls.append(1)
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return batch(self, rows)
-
-    monkeypatch.setattr(manifest._ShareWriter, "batch", interrupted)
+    _raising_on_call(monkeypatch, manifest._ShareWriter, "batch", 4, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
         _write(plan, tmp_path / "scan.sqlite", tmp_path / "out", None)
     assert {p.name: p.read_bytes() for p in sorted((tmp_path / "out").iterdir())} == before

@@ -246,14 +246,13 @@ class _Text:
 
     def full(self, line: str, row: list) -> None:
         """A row written by the full path; its own fingerprint entry when it migrates."""
-        self._flush()
-        self.lines.append(line)
-        self.run = len(self.lines)
+        self.unsigned(line)
         if row[4] == "migrate":
             self.digest.append("\x1f".join(migrate_key(row)) + "\x1e")
 
     def unsigned(self, text: str) -> None:
-        """Rows that are not in the fingerprint (skipped), written as they are."""
+        """Rows written as they are, after the fingerprint entries of the plain rows before them; none of their own
+        (skipped rows, or a full-path row whose entry `full` adds)."""
         self._flush()
         self.lines.append(text)
         self.run = len(self.lines)
@@ -337,12 +336,8 @@ class _ShareWriter:
             k += end - stop  # the rows stop..end-1 are consecutive in `stops`: every one is special
             start = end
         self.fingerprint.update(text.digest_text().encode("utf-8", "surrogatepass"))
-        totals, key, counter = self.totals, (sid, self.dept, "migrate", "-"), self.counter
-        totals.files[key] += self.plain_files
-        totals.bytes[key] += self.plain_bytes
-        by_action = totals.by_action[(sid, "migrate")]
-        by_action[0] += self.plain_files
-        by_action[1] += self.plain_bytes
+        self._count("migrate", [], self.plain_files, self.plain_bytes)
+        counter = self.counter
         counter.library_items[self.library] += self.plain_files
         counter.library_files[self.library] += self.plain_files
         return "".join(text.lines)
@@ -451,15 +446,13 @@ class _ShareWriter:
         if chunk.count(",") != 8 * m or '"' in chunk or chunk.count("\r") != m or chunk.count("\n") != m:
             return start  # a field needs quotes: csv.writer writes these rows
         text.unsigned(chunk)
-        files, counted, dept, skipped = self.totals.files, self.totals.bytes, self.dept, 0
+        by_reasons: dict[tuple[str, ...], list[int]] = {}  # the run's rows and bytes under each list of reasons
         for c, size in zip(rows, sizes[start:stop], strict=True):
-            for reason in c.reasons or ["-"]:
-                files[(sid, dept, "skip", reason)] += 1
-                counted[(sid, dept, "skip", reason)] += size
-            skipped += size
-        by_action = self.totals.by_action[(sid, "skip")]
-        by_action[0] += m
-        by_action[1] += skipped
+            counts = by_reasons.setdefault(tuple(c.reasons), [0, 0])
+            counts[0] += 1
+            counts[1] += size
+        for reasons, (files, size) in by_reasons.items():
+            self._count("skip", reasons, files, size)
         return stop
 
     def _full_row(self, i: int, batch: _Batch, text: _Text) -> None:
@@ -503,13 +496,19 @@ class _ShareWriter:
         row.append(c.target_path)
         if decided:
             totals.decided[share.id] += 1
-        for reason in c.reasons or ["-"]:
-            totals.files[(share.id, self.dept, c.action, reason)] += 1
-            totals.bytes[(share.id, self.dept, c.action, reason)] += size
-        t = totals.by_action[(share.id, c.action)]
-        t[0] += 1
-        t[1] += size
+        self._count(c.action, c.reasons, 1, size)
         return row
+
+    def _count(self, action: str, reasons, files: int, size: int) -> None:
+        """`files` rows of `size` bytes in all, with this action and these reasons, into the totals: under each
+        reason (or "-") and under the action."""
+        totals, sid = self.totals, self.share.id
+        for reason in reasons or ["-"]:
+            totals.files[(sid, self.dept, action, reason)] += files
+            totals.bytes[(sid, self.dept, action, reason)] += size
+        by_action = totals.by_action[(sid, action)]
+        by_action[0] += files
+        by_action[1] += size
 
 
 def write_manifest(
