@@ -932,8 +932,9 @@ def _left_shift(chosen, p: _Problem, hold) -> None:
 def _solve_cp_sat(p: _Problem, hint, time_limit, bound, keep=None):
     groups, occs, options, fixed, prec, gap, cap, dur = p.unpack()
     cap_min, cap_cnt, limits = cap
-    from ortools.sat.python import cp_model
+    from oslomig.planning.cpsat import cp_model as import_cp_model
 
+    cp_model = import_cp_model()
     model = cp_model.CpModel()
     end_rank = {t: r for r, t in enumerate(sorted({o.end for o in occs}))}
     x: dict[tuple[int, int], Any] = {}
