@@ -16,6 +16,32 @@ def test_cli_import_is_lean():
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
 
 
+def test_the_program_runs_exit_handlers_flushes_and_keeps_the_exit_code(tmp_path):
+    """`oslomig` (cli.entry) skips the interpreter's teardown: exit handlers must still run, output left in
+    stdout's buffer must arrive, and the exit code must be main's."""
+    import os
+
+    code = (
+        "import atexit, sys; from oslomig import cli; "
+        "atexit.register(lambda: sys.stderr.write('handler ran\\n')); sys.argv[0] = 'oslomig'; cli.entry()"
+    )
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout to a pipe: block-buffered
+
+    def program(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, env=buffered
+        )
+
+    cases = [(["schema", "plan"], 0), (["validate", "--format", "xml"], 2), (["validate", str(tmp_path / "no")], 2)]
+    for args, rc in cases:
+        proc = program(*args)
+        assert proc.returncode == rc, (args, proc.stderr)
+        assert proc.stderr.endswith("handler ran\n"), proc.stderr
+    assert json.loads(program("schema", "plan").stdout)
+    # argparse writes the help to sys.stdout and leaves it in the buffer: only the flush brings it out
+    assert "usage: oslomig" in program("--help").stdout
+
+
 def test_help_and_version(cli):
     proc = cli("--help")
     assert proc.returncode == 0

@@ -1,4 +1,4 @@
-from oslomig.cli import main
+from oslomig.cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()
