@@ -326,6 +326,49 @@ def test_a_failed_run_leaves_the_previous_dashboard_as_it_was(season, tmp_path):
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+_DRAWING: dict = {}
+
+
+def _dies_in_the_child(data):
+    """charts.draw, but the chart process (a fork: another pid) dies at once. Module level: the pool pickles it."""
+    import os
+
+    if os.getpid() != _DRAWING["parent"]:
+        os._exit(1)
+    return _DRAWING["draw"](data)
+
+
+@pytest.mark.parametrize("failure", ["cannot fork", "the chart process dies"])
+def test_without_the_chart_process_the_dashboard_is_drawn_here_the_same(season, tmp_path, monkeypatch, failure):
+    """The pictures are drawn in a second process while this one renders the page; where no process can be forked,
+    or the chart process dies, they are drawn here, and the three files are the same bytes."""
+    import concurrent.futures
+    import os
+
+    from oslomig.dashboard import charts
+
+    if failure == "cannot fork":
+
+        def refuse(*args, **kwargs):
+            raise OSError("no fork here")
+
+        monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", refuse)
+    else:
+        monkeypatch.setitem(_DRAWING, "parent", os.getpid())
+        monkeypatch.setitem(_DRAWING, "draw", charts.draw)
+        monkeypatch.setattr(charts, "draw", _dies_in_the_child)
+    out = tmp_path / "out"
+    from conftest import _run_in_process
+
+    proc = _run_in_process(
+        [*season["args"], "--share-plan", str(ROOT / "plans" / "demo-shares.yaml"), "--manifest",
+         str(season["base"] / "manifest"), "--out", str(out)], ROOT, dict(os.environ), None,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for name in ("status.html", "status.png", "status.json"):
+        assert (out / name).read_bytes() == (season["out"] / name).read_bytes(), name
+
+
 def test_the_summary_is_printed_only_on_a_tty(season):
     from oslomig.commands.status import _summary
     from oslomig.console import Env

@@ -11,6 +11,8 @@ from oslomig.console import Env
 from oslomig.errors import NothingInScope, OslomigError
 
 FILES = ("status.html", "status.png", "status.json")
+# where the burn-up's SVG goes in the rendered page: markup no data can produce (the page escapes every `<` it shows)
+BURNUP = "<!--oslomig:burnup-svg-->"
 
 
 def _plan_state(
@@ -69,7 +71,8 @@ def _share_status(share_plan: Path, db: Path | None, manifest: Path | None, out:
 
 class _ChartProcess:
     """matplotlib in a second process: it imports (half a second) while this one reads and schedules the plans,
-    on the other core, then draws. Where a process cannot be forked, the drawing happens here."""
+    on the other core, then draws while this one renders the page. Where a process cannot be forked, the drawing
+    happens here."""
 
     def __init__(self) -> None:
         import concurrent.futures
@@ -78,23 +81,32 @@ class _ChartProcess:
         from oslomig.dashboard import charts
 
         self.pool = None
+        self.future: concurrent.futures.Future | None = None
         try:
             self.pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
             self.pool.submit(charts.warm)
         except (OSError, ValueError):
             self.pool = None
 
-    def draw(self, data: dict) -> tuple[str, bytes]:
+    def start(self, data: dict) -> None:
+        """Begin drawing `data`'s pictures in the chart process; `result` collects them."""
+        from oslomig.dashboard import charts
+
+        self.data = data
+        if self.pool is not None:
+            self.future = self.pool.submit(charts.draw, data)
+
+    def result(self) -> tuple[str, bytes]:
         import concurrent.futures
 
         from oslomig.dashboard import charts
 
-        if self.pool is not None:
+        if self.future is not None:
             try:
-                return self.pool.submit(charts.draw, data).result()
+                return self.future.result()
             except concurrent.futures.process.BrokenProcessPool:
                 pass
-        return charts.draw(data)
+        return charts.draw(self.data)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -138,13 +150,17 @@ def run_status(
             if share_status is None:
                 return 1
         data = gather(states, day, lang, share_status)
-        svg, png = charts.draw(data)
+        charts.start(data)
+        page = render(data, BURNUP)  # while the chart process draws: the burn-up goes in where the mark is
+        svg, png = charts.result()
     finally:
         charts.close()
+    if page.count(BURNUP) != 1:
+        raise RuntimeError("the page template must hold the burn-up exactly once")
     write_many(
         {
             out / "status.json": json.dumps(data, indent=2, ensure_ascii=False) + "\n",
-            out / "status.html": render(data, svg),
+            out / "status.html": page.replace(BURNUP, svg),
             out / "status.png": png,
         }
     )
