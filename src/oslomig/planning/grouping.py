@@ -444,7 +444,7 @@ def _group_records(
     db_ids = nodes.db_ids
     mv, mv_group = m.members[m.moving], m.group[m.moving]
     mv_l = mv.tolist()
-    mv_ids = [db_ids[i] for i in mv_l]
+    mv_ids = list(map(db_ids.__getitem__, mv_l))  # map over a C getter: half a list comprehension's time
     mv_sizes = nodes.size[mv].tolist()
     mv_at = np.searchsorted(mv_group, np.arange(n_groups + 1)).tolist()
     group_label = m.label[m.moving][mv_at[:-1]].tolist()
@@ -473,9 +473,12 @@ def _group_records(
     envs_of = _per_group(n_groups, mv_group, nodes.env_code[mv], nodes.env_names, np)
     # the rarer lists: members already migrated, members outside the scope (both in group order already)
     done_group, done = m.group[~m.moving], m.members[~m.moving]
-    done_flat, done_at = [db_ids[i] for i in done.tolist()], np.searchsorted(done_group, np.arange(n_groups + 1))
+    done_flat, done_at = (
+        list(map(db_ids.__getitem__, done.tolist())),
+        np.searchsorted(done_group, np.arange(n_groups + 1)),
+    )
     outside = ~scope_mask[mv]
-    outside_flat = [db_ids[i] for i in mv[outside].tolist()]
+    outside_flat = list(map(db_ids.__getitem__, mv[outside].tolist()))
     outside_at = np.searchsorted(mv_group[outside], np.arange(n_groups + 1))
     hours_per_gb = 1.0 / plan.timing.throughput_gb_per_hour
     overhead = plan.timing.overhead_hours
