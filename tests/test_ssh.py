@@ -55,3 +55,23 @@ def test_known_host_logs_in(ssh_server):
     _, stdout, _ = client.exec_command("id -un")
     assert stdout.read().decode().strip() == ssh_server.user
     client.close()
+
+
+def test_command_line_ssh_options_need_no_pydantic_and_match_the_share_plans_defaults():
+    """An ad hoc ssh:// scan takes its options from the command line as SshSettings (no pydantic import: 0.25 s of
+    start-up); with nothing given they are a share plan's `ssh:` defaults."""
+    import dataclasses
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from oslomig.commands.shares import ssh_target; from oslomig.sshconn import SshSettings; "
+        "t = ssh_target('ssh://ann@files.example:2222/share', SshSettings(key_file='k')); "
+        "print(t.username, t.host, t.port, t.key_file, t.known_hosts, t.timeout_s, 'pydantic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["ann", "files.example", "2222", "k", "~/.ssh/known_hosts", "30.0", "False"]
+    from oslomig.models import SshOptions
+    from oslomig.sshconn import SshSettings
+
+    assert dataclasses.asdict(SshSettings()) == SshOptions().model_dump()

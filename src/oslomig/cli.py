@@ -505,12 +505,9 @@ def share_scan(p: argparse.ArgumentParser) -> Runner:
 
     def run(a: argparse.Namespace) -> int:
         from oslomig.commands import shares
+        from oslomig.sshconn import SshSettings
 
-        ssh = None  # a local path alone needs no SSH options (nor pydantic to hold them: 0.1 s of start-up)
-        if a.plan is not None or (a.source or "").startswith("ssh://"):
-            from oslomig.models import SshOptions
-
-            ssh = SshOptions(key_file=a.key_file, known_hosts=a.known_hosts, accept_new_host_key=a.accept_new_host_key)
+        ssh = SshSettings(key_file=a.key_file, known_hosts=a.known_hosts, accept_new_host_key=a.accept_new_host_key)
         return shares.run_scan(a.plan, a.source, list(a.share), a.db, _env(), ssh)
 
     return run

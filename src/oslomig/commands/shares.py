@@ -13,6 +13,7 @@ from oslomig.problems import Problems
 
 if TYPE_CHECKING:
     from oslomig import models
+    from oslomig.sshconn import SshSettings
 
 REMOTE = ("ssh://", "smb://")
 
@@ -42,7 +43,7 @@ def run_scan(
     share_ids: list[str],
     db: Path,
     env: Env,
-    ssh: models.SshOptions | None = None,
+    ssh: models.SshOptions | SshSettings | None = None,
 ) -> int:
     from oslomig.shares.store import ScanStore
 
@@ -99,13 +100,12 @@ def _adhoc_id(source: str) -> str:
     return source.rstrip("/").rsplit("/", 1)[-1] or "share"
 
 
-def ssh_target(source: str, ssh_options: models.SshOptions | None):
-    """The SSH connection details of an ssh:// share source."""
-    from oslomig import models
-    from oslomig.sshconn import SshTarget, parse_ssh_url
+def ssh_target(source: str, ssh_options: models.SshOptions | SshSettings | None):
+    """The SSH connection details of an ssh:// share source: a share plan's `ssh:`, else the command line's."""
+    from oslomig.sshconn import SshSettings, SshTarget, parse_ssh_url
 
     user, host, port, _ = parse_ssh_url(source)
-    opts = ssh_options or models.SshOptions()
+    opts = ssh_options or SshSettings()
     return SshTarget(
         host=host,
         port=port,
@@ -135,7 +135,12 @@ def smb_password(share_id: str, spec: models.ShareSpec | None) -> str:
 
 
 def _scan_one(
-    store, share_id: str, source: str, ssh_options: models.SshOptions | None, bar, spec: models.ShareSpec | None
+    store,
+    share_id: str,
+    source: str,
+    ssh_options: models.SshOptions | SshSettings | None,
+    bar,
+    spec: models.ShareSpec | None,
 ):
     if source.startswith("smb://"):
         from oslomig.shares.smb import scan_smb

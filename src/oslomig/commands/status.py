@@ -82,6 +82,7 @@ class _ChartProcess:
 
         self.pool = None
         self.future: concurrent.futures.Future | None = None
+        self.data: dict = {}
         try:
             self.pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
             self.pool.submit(charts.warm)
