@@ -95,6 +95,11 @@ def test_local_hashes_match_the_oracle(tmp_path_factory, monkeypatch, spec, batc
     assert kinds.pop(b"link") == "symlink" and got.pop(b"link") == (None, None)
     assert got == oracle(root)
     assert result.files == len(spec) + 1
+    # files read: every prefix hash, and again whole where a larger file's prefix collides (a small one's prefix
+    # hash is its full hash)
+    sizes = dict(store.db.execute("SELECT path, size FROM files"))
+    reads = sum(1 for h, _ in got.values() if h) + sum(1 for p, (_, f) in got.items() if f and sizes[p] > 4096)
+    assert result.hashed == reads
     assert sorted(os.listdir(base)) == ["s.sqlite", "s.sqlite-shm", "s.sqlite-wal", "share"]  # no spill file left
 
 

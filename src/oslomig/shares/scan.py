@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from operator import itemgetter
+from operator import add, itemgetter
 from typing import IO
 
 import xxhash
@@ -416,13 +416,18 @@ def _store_listing(
         result.hashed += len(items)
 
     def write(rows: list[tuple], items: list[tuple[bytes, int]], outcomes) -> None:
-        prefixes = dict(zip((rel for rel, _size in items), keep(items, outcomes.result()), strict=True))
-        hashed.extend((rel, size, h) for rel, size in items if (h := prefixes[rel]) is not None)
-        store.add_files(
-            scan_id,
-            [(rel, kind, size, mtime, owner, prefixes.get(rel)) for rel, kind, size, mtime, owner in rows],
-            column="prefix_hash",
-        )
+        hashes = outcomes.result()
+        paths = list(map(itemgetter(0), items))
+        if any(map(OSError.__instancecheck__, hashes)):  # a failed read: that batch goes through `keep`
+            hashes = list(keep(items, hashes))
+            read = [(rel, size, h) for (rel, size), h in zip(items, hashes) if h is not None]
+        else:  # the usual batch, every file read: its columns zipped in C
+            result.hashed += len(items)
+            read = list(zip(paths, map(itemgetter(1), items), hashes))
+        prefixes = dict(zip(paths, hashes, strict=True))
+        hashed.extend(read)
+        # each row with its prefix hash (None: not read) appended by map over C functions, not a comprehension
+        store.add_files(scan_id, list(map(add, rows, zip(map(prefixes.get, map(itemgetter(0), rows))))), "prefix_hash")
 
     with _Reader(root, to_read >= POOL_FROM) as reader:
         prefixes: list[tuple[bytes, str]] = []  # of rows written during the walk, before their size collided
