@@ -219,8 +219,8 @@ class _Nodes:
         ag_of = list(map(itemgetter("availability_group"), fields))
         ag_ids = sorted({a for a in ag_of if a})
         db_inst = _lookup(inst_index, map(itemgetter("instance"), fields), np)
-        owner_of = {d: sys_index[s] for d, s in inv.owner.items() if s in sys_index}
-        owner = _lookup(owner_of, db_ids, np) if owner_of else np.full(len(db_ids), -1, dtype=np.int64)
+        # each database's system (None: no owner, -1 from the lookup), one map over C getters: no dict in between
+        owner = _lookup(sys_index, map(inv.owner.get, db_ids), np)
         ag_idx = _lookup({k: i for i, k in enumerate(ag_ids)}, ag_of, np)
         size = np.array(list(map(itemgetter("size_gb"), fields)), dtype=np.float64)
         env_names, env_code = _codes(list(map(itemgetter("environment"), fields)), np, none="other")
