@@ -121,6 +121,7 @@ class _Reader:
         self.all_quoted = any(NEEDS_QUOTES.search(f) for f in fixed)
         # the targets a row can have, so a batch crosses the pipe with an index instead of the model
         self.targets = [target, *[r.target for r in share.routes if r.target is not None]]
+        self.target_index = {id(t): k for k, t in enumerate(self.targets)}
 
     def prepare(self, columns: tuple[list, ...]) -> _Batch:
         paths, kinds, sizes, mtimes, hashes, attributes = columns
@@ -179,7 +180,7 @@ class _Reader:
         """A batch as a few big objects: the text columns joined by NUL (no path holds one), the sizes as 64-bit
         integers (SQLite's own), each Classified with its target's index. Pickling a million small strings one by
         one cost more than classifying them."""
-        index = {id(t): k for k, t in enumerate(self.targets)}
+        index = self.target_index
         special = {i: (c.action, c.reasons, index[id(c.target)], c.target_path) for i, c in b.special.items()}
         kinds = None if b.kinds.count("file") == len(b.kinds) else "\0".join(b.kinds)
         return (
@@ -357,9 +358,8 @@ class _ShareWriter:
             if landing is None or landing[1]:
                 return False
         placer.files.update(names)
-        parents, folder_items = counter.parents, counter.folder_items
         for folder, k in folders.items():
-            folder_items[parents.get((library, folder)) or counter._folder(library, folder)] += k
+            counter.folder_items[counter.folder_key(library, folder)] += k
         sizes, rels, modified = batch.sizes[start:stop], batch.rels[start:stop], batch.modified[start:stop]
         head, tail = text.head, text.tail
         # the run's lines as one string: fewer items to join for the fingerprint and the file
@@ -376,7 +376,7 @@ class _ShareWriter:
         library, counter = self.library, self.counter
         placer = self.placers[library]
         files, folders, resolved = placer.files, placer.folders, placer.resolved
-        parents, folder_items = counter.parents, counter.folder_items
+        folder_items = counter.folder_items
         targets, sizes, modified, rels = batch.targets, batch.sizes, batch.modified, batch.rels
         head, tail, lines = text.head, text.tail, text.lines
         # the folder of the last short-path row (rows come in path order, so mostly the same folder), its key among
@@ -397,7 +397,7 @@ class _ShareWriter:
                 if folder != last_folder:
                     if uncounted:
                         folder_items[last_key] += uncounted
-                    last_key = parents.get((library, folder)) or counter._folder(library, folder)
+                    last_key = counter.folder_key(library, folder)
                     last_folder, uncounted = folder, 0
                 uncounted += 1
                 size = sizes[i]

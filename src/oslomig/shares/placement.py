@@ -101,12 +101,13 @@ class LibraryCounter:
 
     def add(self, library: tuple[str, str], target_path: str) -> None:
         slash = target_path.rfind("/")
-        key = self.parents.get((library, target_path[:slash] if slash >= 0 else ""))
-        if key is None:
-            key = self._folder(library, target_path[:slash] if slash >= 0 else "")
-        self.folder_items[key] += 1
+        self.folder_items[self.folder_key(library, target_path[:slash] if slash >= 0 else "")] += 1
         self.library_items[library] += 1
         self.library_files[library] += 1
+
+    def folder_key(self, library: tuple[str, str], folder: str) -> tuple:
+        """The key `folder`'s files are counted under in `folder_items`; its folders counted the first time."""
+        return self.parents.get((library, folder)) or self._folder(library, folder)
 
     def _folder(self, library: tuple[str, str], folder: str) -> tuple:
         """Count the folders on the way to `folder` once; the key its files are counted under."""
