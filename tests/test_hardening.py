@@ -201,6 +201,12 @@ def test_bad_today_exits_2(today):
     assert proc.returncode == 2 and "--today" in proc.stderr
 
 
+def test_a_bad_through_date_is_named_as_through(tmp_path):
+    proc = run_cli("announce", "--plan", PLAN, "--through", "2021-02-30", "--today", "2021-04-20")
+    no_traceback(proc)
+    assert proc.returncode == 2 and "--through '2021-02-30' is not a date" in proc.stderr, proc.stderr
+
+
 @pytest.mark.parametrize("workers", ["0", "-1"])
 def test_inventory_scan_refuses_zero_workers(workers, tmp_path):
     proc = run_cli(

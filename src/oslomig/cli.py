@@ -64,7 +64,7 @@ def _run(call: Callable[[], int]) -> None:
     raise SystemExit(code)
 
 
-def _parse_date(value: str | None) -> dt.date | None:
+def _parse_date(value: str | None, option: str = "--today") -> dt.date | None:
     if value is None:
         return None
     from oslomig.errors import OslomigError
@@ -74,7 +74,8 @@ def _parse_date(value: str | None) -> dt.date | None:
             raise ValueError(value)
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise OslomigError(f"--today {value!r} is not a date like 2021-04-20 (YYYY-MM-DD, a day that exists)") from None
+        message = f"{option} {value!r} is not a date like 2021-04-20 (YYYY-MM-DD, a day that exists)"
+        raise OslomigError(message) from None
 
 
 def _workers(text: str) -> int:
@@ -410,7 +411,7 @@ def announce(p: argparse.ArgumentParser) -> Runner:
         return loop.run_announce(
             a.plan,
             a.inventory,
-            _parse_date(a.through),
+            _parse_date(a.through, "--through"),
             _parse_date(a.today),
             a.notices,
             a.lang,
