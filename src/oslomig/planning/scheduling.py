@@ -489,7 +489,9 @@ def _solve(p: _Problem, keepable, use_solver, force_solver, time_limit, must_mov
     elif use_solver and n and sum(len(o) for o in options) > MAX_SOLVER_CHOICES:
         solver_name = f"greedy (model of {sum(len(o) for o in options):,} choices too large for the solver)"
     elif use_solver and n and occs:
-        result = _solve_cp_sat(p, chosen, time_limit, bound, keepable)
+        # the relaxation's bound holds for any schedule placing as many groups: it goes to the solver only when the
+        # greedy placed every group that can be placed
+        result = _solve_cp_sat(p, chosen, time_limit, bound if len(chosen) == schedulable else None, keepable)
         if result is not None:
             found, proven = result
 
@@ -930,6 +932,8 @@ def _left_shift(chosen, p: _Problem, hold) -> None:
 
 
 def _solve_cp_sat(p: _Problem, hint, time_limit, bound, keep=None):
+    """CP-SAT from the greedy's `hint`: (group -> occurrence, proven optimal), or None. `bound`: a finish no schedule
+    placing as many groups as can be placed beats (None: none known)."""
     groups, occs, options, fixed, prec, gap, cap, dur = p.unpack()
     cap_min, cap_cnt, limits = cap
     from oslomig.planning.cpsat import cp_model as import_cp_model
@@ -987,8 +991,7 @@ def _solve_cp_sat(p: _Problem, hint, time_limit, bound, keep=None):
         model.add(start_var[q] >= end_var[t] + gap_min - (horizon + gap_min) * (1 - placed_var[q]))
     scheduled = sum(x.values())
     max_rank = max(end_rank.values(), default=0)
-    # the relaxation's bound holds for any schedule placing at least as many groups: tell the solver
-    low = end_rank.get(bound, 0) if bound is not None and len(hint) == _placeable(p) else 0
+    low = end_rank.get(bound, 0) if bound is not None else 0
     makespan = model.new_int_var(low, max_rank, "makespan")
     for (_gi, oi), var in x.items():
         model.add(makespan >= end_rank[occs[oi].end]).only_enforce_if(var)
