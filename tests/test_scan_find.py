@@ -187,16 +187,21 @@ def test_find_records_come_whole_however_the_stream_is_cut(records, reads, cut):
 
 
 def test_an_ssh_listing_keeps_files_and_links_in_order():
-    from oslomig.shares.ssh import _listed_rows
+    from oslomig.shares.ssh import _listed_rows, _passwd_names
 
     stream = (
-        b"d\x000\x001.0000000000\x00ann\x00dir\x00"
-        b"f\x003\x001700000000.5000000000\x00ann\x00dir/a b\x00"
-        b"p\x000\x002.0000000000\x00bob\x00fifo\x00"
-        b"l\x007\x00-1.2500000000\x00b\xc3\xb8\xff\x00link\x00"
+        b"d\x000\x001.0000000000\x001000\x00dir\x00"
+        b"f\x003\x001700000000.5000000000\x001000\x00dir/a b\x00"
+        b"p\x000\x002.0000000000\x001001\x00fifo\x00"
+        b"l\x007\x00-1.2500000000\x001001\x00link\x00"
     )
     fields = stream.split(b"\0")
-    assert _listed_rows(fields, 20, {}) == [
+    # getent's lines; the last, cut short by `head -c`, is left out
+    names = _passwd_names(b"ann:x:1000:1000::/home/ann:/bin/sh\nb\xc3\xb8\xff:x:1001:1001::/:/bin/sh\ncut:x:10")
+    assert names == {b"1000": "ann", b"1001": "b\u00f8\ufffd"}
+    assert _listed_rows(fields, 20, names) == [
         (b"dir/a b", "file", 3, 1700000000.5, "ann", None),
         (b"link", "symlink", 7, -1.25, "b\u00f8\ufffd", None),
     ]
+    # an owner the names miss keeps its number, for the server to look up
+    assert [row[4] for row in _listed_rows(fields, 20, {b"1000": "ann"})] == ["ann", b"1001"]

@@ -82,8 +82,8 @@ def test_local_hashes_match_the_oracle(tmp_path_factory, monkeypatch, spec, batc
     root = base / "share"
     build(root, spec)
     monkeypatch.setattr(scan, "BATCH", batch)  # rows spilled and read back in several batches
-    monkeypatch.setattr(scan._Listing, "SIZES_AT_ONCE", batch + 1)  # sizes spilled and read back in chunks
-    monkeypatch.setattr(scan._Listing, "COUNTED_AT_ONCE", batch)  # and counted in several slices
+    monkeypatch.setattr(scan.SizeTally, "SIZES_AT_ONCE", batch + 1)  # sizes spilled and read back in chunks
+    monkeypatch.setattr(scan.SizeTally, "COUNTED_AT_ONCE", batch)  # and counted in several slices
     monkeypatch.setattr(scan, "POOL_FROM", 0 if pool else 10**9)  # hashed by a worker process, or in this one
     # rows of new sizes written during the walk and hashed by an UPDATE (0.0), only when most sizes are new, or
     # every row written once, with its hashes, after the walk (2.0)

@@ -75,3 +75,151 @@ def test_command_line_ssh_options_need_no_pydantic_and_match_the_share_plans_def
     from oslomig.sshconn import SshSettings
 
     assert dataclasses.asdict(SshSettings()) == SshOptions().model_dump()
+
+
+# ---------------------------------------------------------------- share scans: the OpenSSH client and paramiko
+
+OWNED = {"a.txt": b"abc", "b.txt": b"abc", "c.txt": b"xyz", "solo.bin": b"12345", "sub/nobody.txt": b"n"}
+
+
+@pytest.fixture
+def tree():
+    """A tree sshd's user can read: three files of one size (two the same), one alone, one owned by `nobody` and
+    one by a number no user has (when run as root)."""
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    base = Path(tempfile.mkdtemp(prefix="oslomig-sshtree-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    for rel, data in OWNED.items():
+        (base / rel).parent.mkdir(exist_ok=True)
+        (base / rel).write_bytes(data)
+    (base / "sub" / "no-name.txt").write_bytes(b"qq")
+    if os.geteuid() == 0:
+        os.chown(base / "sub" / "nobody.txt", 65534, 65534)
+        os.chown(base / "sub" / "no-name.txt", 54321, 54321)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _scan(server, root, tmp_path, known=None, accept=False, key=None):
+    from oslomig.shares.ssh import scan_ssh
+    from oslomig.shares.store import ScanStore
+
+    store = ScanStore(tmp_path / "scan.sqlite")
+    try:
+        url = server.url(str(root))
+        t = target(server, known or server.known_hosts, accept)
+        if key is not None:
+            t.key_file = str(key)
+        result = scan_ssh(store, "s", url, t)
+        rows = store.db.execute("SELECT path, kind, size, mtime, owner, full_hash FROM files ORDER BY path").fetchall()
+        return result, rows
+    finally:
+        store.close()
+        (tmp_path / "scan.sqlite").unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("names_bytes", [1 << 20, 0])
+def test_the_openssh_client_and_paramiko_list_and_hash_alike(ssh_server, tree, tmp_path, monkeypatch, names_bytes):
+    """Row for row the same with either client. With no names sent up front (`names_bytes` 0) every row waits for
+    its owner's name, which the server looks up once the listing is done."""
+    import os
+
+    from oslomig.shares import ssh
+    from oslomig.sshconn import openssh_command
+
+    monkeypatch.setattr(ssh, "NAMES_BYTES", names_bytes)
+    assert openssh_command(target(ssh_server, ssh_server.known_hosts), "true") is not None  # not paramiko
+    result, rows = _scan(ssh_server, tree, tmp_path)
+    monkeypatch.setenv("OSLOMIG_SSH_CLIENT", "paramiko")
+    assert openssh_command(target(ssh_server, ssh_server.known_hosts), "true") is None
+    assert _scan(ssh_server, tree, tmp_path) == (result, rows)
+
+    by_path = {r[0]: r for r in rows}
+    assert set(by_path) == {p.encode() for p in OWNED} | {b"sub/no-name.txt"}
+    assert by_path[b"a.txt"][5] == by_path[b"b.txt"][5] != by_path[b"c.txt"][5] is not None  # sizes collide
+    assert by_path[b"solo.bin"][5] is None and by_path[b"sub/nobody.txt"][5] is None  # sizes alone: not hashed
+    assert result.hashed == 3 and result.files == 6 and result.problems == 0
+    if os.geteuid() == 0:
+        assert by_path[b"a.txt"][4] == "root"
+        assert by_path[b"sub/nobody.txt"][4] == "nobody"
+        assert by_path[b"sub/no-name.txt"][4] == "54321"  # no user has it: the number, as a local scan gives it
+
+
+def test_the_openssh_client_keeps_the_host_key_rules(ssh_server, tree, tmp_path):
+    import subprocess
+
+    from oslomig.errors import ConnectError
+
+    empty = tmp_path / "kh" / "known_hosts"
+    with pytest.raises(ConnectError) as err:
+        _scan(ssh_server, tree, tmp_path, known=empty)
+    assert "unknown host key" in str(err.value) and "refused" in str(err.value)
+    assert not empty.exists()
+
+    _result, rows = _scan(ssh_server, tree, tmp_path, known=empty, accept=True)  # trust on first use
+    assert len(rows) == 6 and ssh_server.host_key_line.split()[2] in empty.read_text()
+    assert len(_scan(ssh_server, tree, tmp_path, known=empty)[1]) == 6  # now known: a strict scan works
+
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
+    other = (tmp_path / "other.pub").read_text().split()
+    changed = tmp_path / "changed"
+    changed.write_text(f"[127.0.0.1]:{ssh_server.port} {other[0]} {other[1]}\n")
+    with pytest.raises(ConnectError) as err:
+        _scan(ssh_server, tree, tmp_path, known=changed, accept=True)
+    assert "does not match" in str(err.value)
+
+    with pytest.raises(ConnectError) as err:  # a key the server does not know
+        _scan(ssh_server, tree, tmp_path, key=tmp_path / "other")
+    assert f"login refused for {ssh_server.user}" in str(err.value)
+
+
+def test_the_openssh_client_is_used_only_where_it_can_do_what_paramiko_does(ssh_server, tmp_path, monkeypatch):
+    import os
+
+    from oslomig.sshconn import SshTarget, openssh_command
+
+    argv = openssh_command(target(ssh_server, tmp_path / "kh"), "echo hi")
+    assert argv is not None and argv[-3:] == ["--", "127.0.0.1", "echo hi"]
+    assert "StrictHostKeyChecking=yes" in argv and f"UserKnownHostsFile={tmp_path / 'kh'}" in argv
+    assert "BatchMode=yes" in argv and "GlobalKnownHostsFile=/dev/null" in argv and argv[1:3] == ["-F", "none"]
+    assert "StrictHostKeyChecking=accept-new" in openssh_command(target(ssh_server, tmp_path / "kh", True), "x")
+    assert openssh_command(SshTarget(host="h", username="u", password="pw"), "x") is None  # it would prompt
+    loose = tmp_path / "loose_key"
+    loose.write_bytes(ssh_server.key_file.read_bytes())
+    os.chmod(loose, 0o644)  # the client refuses a private key others can read; paramiko reads it as before
+    assert openssh_command(SshTarget(host="h", username="u", key_file=str(loose)), "x") is None
+    assert openssh_command(SshTarget(host="h", username="u", key_file=str(tmp_path / "none")), "x") is None
+    monkeypatch.setenv("PATH", str(tmp_path))  # no ssh on PATH
+    assert openssh_command(target(ssh_server, tmp_path / "kh"), "x") is None
+
+
+def test_a_silent_server_or_a_missing_folder_is_one_sentence_with_either_client(ssh_server, tmp_path, monkeypatch):
+    import socket
+
+    from oslomig.errors import ConnectError
+    from oslomig.shares.ssh import scan_ssh
+    from oslomig.shares.store import ScanStore
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(5)  # accepts (the kernel does), never speaks
+    store = ScanStore(tmp_path / "s.sqlite")
+    try:
+        for client in ("openssh", "paramiko"):
+            monkeypatch.setenv("OSLOMIG_SSH_CLIENT", client)
+            quiet = target(ssh_server, ssh_server.known_hosts)
+            quiet.port, quiet.timeout_s = silent.getsockname()[1], 1.5
+            with pytest.raises(ConnectError) as err:
+                scan_ssh(store, "s", f"ssh://u@127.0.0.1:{quiet.port}/x", quiet)
+            assert "did not answer as an SSH server within 1.5 s" in str(err.value), client
+            with pytest.raises(ConnectionError) as lost:
+                scan_ssh(store, "s", ssh_server.url("/no/such/folder"), target(ssh_server, ssh_server.known_hosts))
+            assert "listing /no/such/folder failed" in str(lost.value) and "/no/such/folder" in str(lost.value)
+        assert store.db.execute("SELECT count(*) FROM scans").fetchone()[0] == 0  # each attempt abandoned
+    finally:
+        store.close()
+        silent.close()

@@ -129,3 +129,74 @@ def connect(target: SshTarget):
         client.close()
         raise ConnectError(f"{where}: cannot reach: {exc.strerror or exc}") from None
     return client
+
+
+CLIENT_ENV = "OSLOMIG_SSH_CLIENT"  # "paramiko": never the OpenSSH client (share scans; see README)
+
+
+def openssh_command(target: SshTarget, command: str) -> list[str] | None:
+    """The OpenSSH client's command line running `command` on the target with the checks `connect` makes: the
+    host key must be in `known_hosts` (recorded there first when `accept_new_host_key`, OpenSSH's `accept-new`; a
+    changed key is refused either way), no other known-hosts file and no ssh_config are read, nothing prompts.
+    None where `connect` (paramiko) must do it: no `ssh` on PATH, a password (the client would prompt for it), a
+    key file the client would refuse or not find (paramiko reports it as before), or OSLOMIG_SSH_CLIENT=paramiko."""
+    import shutil
+
+    ssh = shutil.which("ssh")
+    if ssh is None or target.password is not None or os.environ.get(CLIENT_ENV, "").lower() == "paramiko":
+        return None
+    known = Path(os.path.expanduser(target.known_hosts))
+    argv = [ssh, "-F", "none", "-T", "-x", "-a", "-p", str(target.port), "-l", target.username]
+    options = {
+        "BatchMode": "yes",
+        "StrictHostKeyChecking": "accept-new" if target.accept_new_host_key else "yes",
+        "UserKnownHostsFile": str(known),
+        "GlobalKnownHostsFile": "/dev/null",
+        "HashKnownHosts": "no",
+        "UpdateHostKeys": "no",
+        "LogLevel": "ERROR",
+        "ConnectTimeout": str(max(1, round(target.timeout_s))),
+    }
+    if target.key_file:
+        key = os.path.expanduser(target.key_file)
+        try:
+            st = os.stat(key)
+        except OSError:
+            return None
+        if st.st_uid != os.geteuid() or st.st_mode & 0o077:  # OpenSSH refuses a private key others can read
+            return None
+        argv += ["-i", key]
+        options["IdentitiesOnly"] = "yes"
+    if target.accept_new_host_key:
+        known.parent.mkdir(parents=True, exist_ok=True)
+    for name, value in options.items():
+        argv += ["-o", f"{name}={value}"]
+    return [*argv, "--", target.host, command]
+
+
+def openssh_failure(target: SshTarget, stderr: str) -> ConnectError:
+    """The OpenSSH client's complaint (exit 255) as the sentence `connect` gives for the same failure."""
+    where = f"{target.host}:{target.port}"
+    known = Path(os.path.expanduser(target.known_hosts))
+    lines = [line.strip() for line in stderr.splitlines() if line.strip() and not line.startswith("@")]
+    text = " ".join(lines)
+    if "IDENTIFICATION HAS CHANGED" in stderr or "has changed and you have requested strict checking" in text:
+        return ConnectError(f"{where}: the host key does not match {known} (a changed or spoofed server); refused")
+    if "host key is known for" in text or "Host key verification failed" in text:
+        return ConnectError(
+            f"{where}: unknown host key, not in {known}; refused (set accept_new_host_key: true to record it)"
+        )
+    if "Permission denied" in text:
+        return ConnectError(f"{where}: login refused for {target.username}")
+    if "Connection refused" in text:
+        return ConnectError(f"{where}: connection refused (no SSH server listening)")
+    if "banner exchange" in text or "kex_exchange_identification" in text:
+        return ConnectError(
+            f"{where}: the server accepted the connection but did not answer as an SSH server "
+            f"within {target.timeout_s:g} s"
+        )
+    if "timed out" in text:
+        return ConnectError(f"{where}: no answer within {target.timeout_s:g} s")
+    if "Could not resolve hostname" in text:
+        return ConnectError(f"{where}: cannot reach: {text.rsplit(': ', 1)[-1]}")
+    return ConnectError(f"{where}: SSH failed: {lines[-1] if lines else 'the ssh client exited with 255'}")

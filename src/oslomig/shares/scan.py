@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from operator import add, itemgetter
-from typing import IO
+from typing import IO, Any
 
 import xxhash
 
@@ -131,15 +131,73 @@ def walk_local(root: bytes, after_listing: Callable[[bytes, list], None] | None 
             # sockets, fifos and devices are not documents: not moved, not listed
 
 
-class _Listing:
-    """The local walk's rows, held in a temporary file until the walk is done: which sizes collide is known only
-    then, and a file's prefix hash goes into its row when the row is first written (filling it in afterwards, one
-    UPDATE over every hashed row, cost a department-tree scan a fifth of its time). The sizes go to a second such
-    file, a megabyte at a time, and are counted a slice of the size range at a time (`colliding_sizes`), so memory
-    stays flat in the size of the share. Both files are unlinked from the start: an interrupted scan leaves nothing."""
+class SizeTally:
+    """The sizes of a listing's non-empty files, to find those more than one file has (the only files worth reading
+    for a hash). Held a megabyte at a time, then in an unlinked temporary file, and counted a slice of the size range
+    at a time (`colliding`), so memory stays flat in the size of the share."""
 
     SIZES_AT_ONCE = 1 << 17  # sizes held before they go to their file (1 MiB), and read back at a time
     COUNTED_AT_ONCE = 1 << 18  # sizes counted at a time: 2 MiB, and as much again to sort them
+
+    def __init__(self, directory: str | None = None):
+        import tempfile
+
+        self.file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 (closed by close())
+        self.sizes = array("q")
+        self.sized = 0
+
+    def extend(self, sizes) -> None:
+        self.sizes.extend(sizes)
+        if len(self.sizes) >= self.SIZES_AT_ONCE:
+            self._spill()
+
+    def _spill(self) -> None:
+        self.sizes.tofile(self.file)
+        self.sized += len(self.sizes)
+        self.sizes = array("q")
+
+    def colliding(self) -> tuple[set[int], int]:
+        """Sizes more than one non-empty file has, and how many files have them. Counted one slice at a time: the
+        sizes whose hash falls in the slice, read back from their file, sorted, neighbours compared (all sizes at
+        once took 8 bytes a file and np.unique as much again: +25 MB at 1,000,000 files). Sizes that never left
+        memory are counted by a Counter, without importing numpy (0.1 s: a tenth of a small SSH scan)."""
+        if not self.sized:
+            counts = Counter(self.sizes)
+            colliding = {size for size, n in counts.items() if n > 1}
+            return colliding, sum(counts[size] for size in colliding)
+        import numpy as np
+
+        self._spill()
+        slices = max(1, -(-self.sized // self.COUNTED_AT_ONCE))
+        colliding: set[int] = set()
+        files = 0
+        for part in range(slices):
+            self.file.seek(0)
+            chosen = []
+            while len(chunk := np.fromfile(self.file, dtype=np.int64, count=self.SIZES_AT_ONCE)):
+                if slices > 1:  # a multiplicative hash: sizes that are all multiples of 4 KiB still spread
+                    chunk = chunk[
+                        (chunk.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15) >> np.uint64(40)) % slices == part
+                    ]
+                chosen.append(chunk)
+            sizes = np.concatenate(chosen) if chosen else np.empty(0, dtype=np.int64)
+            sizes.sort()
+            repeats = sizes[1:] == sizes[:-1]
+            found = np.unique(sizes[1:][repeats])
+            colliding.update(found.tolist())
+            files += int(np.count_nonzero(repeats)) + len(found)
+        return colliding, files
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class _Listing:
+    """The local walk's rows, held in a temporary file until the walk is done: which sizes collide is known only
+    then, and a file's prefix hash goes into its row when the row is first written (filling it in afterwards, one
+    UPDATE over every hashed row, cost a department-tree scan a fifth of its time). The sizes are counted by a
+    `SizeTally`. The file is unlinked from the start: an interrupted scan leaves nothing."""
+
     SEEN_BITS = 24  # sizes seen so far, as bits of a 2 MiB map (a size that only shares a bit waits: no harm)
     EARLY_FROM = 0.8  # of a batch's files new sizes, for the batch's new sizes to be written at once
 
@@ -149,12 +207,10 @@ class _Listing:
         import tempfile
 
         self.file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 (closed by close())
-        self.size_file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 (closed by close())
+        self.tally = SizeTally(directory)
         self.result, self.progress, self.write = result, progress, write
         self.rows: list[tuple] = []
-        self.sizes = array("q")
-        self.sized = 0
-        self.seen = None
+        self.seen: Any = None
         self.early = 0  # files of a size > 0 written at once
 
     def add(self, rel: bytes, kind: str, size: int, mtime: float, owner: str | None) -> None:
@@ -163,8 +219,9 @@ class _Listing:
         if kind == "file":
             self.result.bytes += size
             if size > 0:
-                self.sizes.append(size)
-        self._spill_when_full()
+                self.tally.extend((size,))
+        if len(self.rows) >= BATCH:
+            self._spill()
 
     def extend(self, rows: list[tuple]) -> None:
         """Rows of (path, "file"|"symlink", size, mtime, owner), as `add` takes them one by one."""
@@ -172,19 +229,9 @@ class _Listing:
         self.result.files += len(rows)
         sizes = [size for _rel, kind, size, _mtime, _owner in rows if kind == "file"]
         self.result.bytes += sum(sizes)
-        self.sizes.extend(size for size in sizes if size)
-        self._spill_when_full()
-
-    def _spill_when_full(self) -> None:
+        self.tally.extend(size for size in sizes if size)
         if len(self.rows) >= BATCH:
             self._spill()
-        if len(self.sizes) >= self.SIZES_AT_ONCE:
-            self._spill_sizes()
-
-    def _spill_sizes(self) -> None:
-        self.sizes.tofile(self.size_file)
-        self.sized += len(self.sizes)
-        self.sizes = array("q")
 
     def _spill(self) -> None:
         rows = self._write_new(self.rows) if self.write is not None and self.rows else self.rows
@@ -224,33 +271,10 @@ class _Listing:
         return list(itertools.compress(rows, (~now).tolist()))
 
     def colliding_sizes(self) -> tuple[set[int], int]:
-        """Sizes more than one non-empty file has (the only files worth reading), and how many files have them.
-        Counted one slice at a time: the sizes whose hash falls in the slice, read back from their file, sorted,
-        neighbours compared (all sizes at once took 8 bytes a file and np.unique as much again: +25 MB at
-        1,000,000 files)."""
-        import numpy as np
-
-        self._spill()  # the last rows: those it writes at once must be in the table before `files_of_sizes`
-        self._spill_sizes()
-        slices = max(1, -(-self.sized // self.COUNTED_AT_ONCE))
-        colliding: set[int] = set()
-        files = 0
-        for part in range(slices):
-            self.size_file.seek(0)
-            chosen = []
-            while len(chunk := np.fromfile(self.size_file, dtype=np.int64, count=self.SIZES_AT_ONCE)):
-                if slices > 1:  # a multiplicative hash: sizes that are all multiples of 4 KiB still spread
-                    chunk = chunk[
-                        (chunk.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15) >> np.uint64(40)) % slices == part
-                    ]
-                chosen.append(chunk)
-            sizes = np.concatenate(chosen) if chosen else np.empty(0, dtype=np.int64)
-            sizes.sort()
-            repeats = sizes[1:] == sizes[:-1]
-            found = np.unique(sizes[1:][repeats])
-            colliding.update(found.tolist())
-            files += int(np.count_nonzero(repeats)) + len(found)
-        return colliding, files
+        """The tally's `colliding`, once the last rows are spilled: those it writes at once must be in the table
+        before `files_of_sizes`."""
+        self._spill()
+        return self.tally.colliding()
 
     def batches(self) -> Iterator[list[tuple]]:
         self._spill()
@@ -260,7 +284,7 @@ class _Listing:
 
     def close(self) -> None:
         self.file.close()
-        self.size_file.close()
+        self.tally.close()
 
 
 def scan_local(store: ScanStore, share: str, root: str, progress=None, after_listing=None) -> ScanResult:
@@ -362,11 +386,14 @@ class FieldChunks:
         self.read, self.per_record, self.pending = read, per_record, b""
 
     def __iter__(self) -> Iterator[tuple[list[bytes], int]]:
-        """(fields, n): the chunk's fields; its whole records are the first n."""
-        while chunk := self.read(1 << 20):
+        """(fields, n): the chunk's fields; its whole records are the first n. What is pending already (read by the
+        caller past a preamble) comes first, before any read: the sender may be waiting for an answer."""
+        chunk, self.pending = self.pending, b""
+        while chunk or (chunk := self.read(1 << 20)):
             fields = (self.pending + chunk).split(b"\0")
             n = (len(fields) - 1) // self.per_record * self.per_record
             self.pending = b"\0".join(fields[n:])
+            chunk = b""
             yield fields, n
 
 
