@@ -7,6 +7,7 @@ way OpenSSH's `StrictHostKeyChecking=accept-new` does).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -155,7 +156,7 @@ def openssh_command(target: SshTarget, command: str) -> list[str] | None:
         "HashKnownHosts": "no",
         "UpdateHostKeys": "no",
         "LogLevel": "ERROR",
-        "ConnectTimeout": str(max(1, round(target.timeout_s))),
+        "ConnectTimeout": str(max(1, math.ceil(target.timeout_s))),  # whole seconds, never shorter than asked
     }
     if target.key_file:
         key = os.path.expanduser(target.key_file)
