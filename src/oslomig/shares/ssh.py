@@ -21,13 +21,14 @@ from oslomig.shares.scan import FieldChunks, FileBatch, ScanResult, SizeTally, l
 from oslomig.shares.store import ScanStore
 from oslomig.sshconn import SshTarget, connect, openssh_command, openssh_failure, parse_ssh_url
 
-# One session. First the server's user names, as many as `getent passwd` lists in a megabyte (find's %u looks each
-# file's owner up again: 1.1 s per 100,000 files here, three times the listing), then the listing with numeric
-# owners, then a record of find's exit status (type "E": find's %y never prints it). Then it waits for a line of
-# owners the names missed (a directory's users that getent does not list), looks those up, and runs sha256sum over
-# the NUL-separated paths the scanner sends once it knows which sizes collide.
+# One session. First the server's local user names (`getent -s files`, else /etc/passwd, a megabyte at most: never a
+# directory's enumeration, which can take minutes), then the listing with numeric owners (find's %u looks each file's
+# owner up again: 1.1 s per 100,000 files here, three times the listing), then a record of find's exit status (type
+# "E": find's %y never prints it). Then it reads a line of the owners those names missed (a directory's users), looks
+# just those up, and runs sha256sum over the NUL-separated paths the scanner sends once it knows which sizes collide.
 SCRIPT = (
-    "cd -- {path} && {{ getent passwd | head -c {names_bytes}; printf '\\000'; "
+    "cd -- {path} && {{ {{ getent -s files passwd 2>/dev/null || cat /etc/passwd; }} | head -c {names_bytes}; "
+    "printf '\\000'; "
     "LC_ALL=C find . -mindepth 1 -printf '%y\\0%s\\0%T@\\0%U\\0%P\\0'; printf 'E\\000%d\\000\\000\\000\\000' $?; }} && "
     "{{ IFS= read -r owners; [ -n \"$owners\" ] && getent passwd $owners; printf '\\000'; "
     "LC_ALL=C xargs -0 -r sha256sum -z --; }}"
