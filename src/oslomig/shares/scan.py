@@ -210,6 +210,7 @@ class _Listing:
         self.tally = SizeTally(directory)
         self.result, self.progress, self.write = result, progress, write
         self.rows: list[tuple] = []
+        self.waiting: list[tuple] = []  # rows that wait for the walk's end, gathered a batch at a time
         self.seen: Any = None
         self.early = 0  # files of a size > 0 written at once
 
@@ -233,12 +234,17 @@ class _Listing:
         if len(self.rows) >= BATCH:
             self._spill()
 
-    def _spill(self) -> None:
+    def _spill(self, last: bool = False) -> None:
+        """The batch's rows to the file, but those written at once. What waits is gathered into batches of at least
+        BATCH rows (the `last` one apart): the listing tree left ~100 rows a batch, and writing each such batch in
+        a transaction of its own cost 0.7 s at 1,000,000 files."""
         rows = self._write_new(self.rows) if self.write is not None and self.rows else self.rows
-        if rows:
-            data = marshal.dumps(rows)
+        self.waiting.extend(rows)
+        if self.waiting and (last or len(self.waiting) >= BATCH):
+            data = marshal.dumps(self.waiting)
             self.file.write(len(data).to_bytes(8, "little"))
             self.file.write(data)
+            self.waiting = []
         if self.progress:
             self.progress.advance(len(self.rows))
         self.rows = []
@@ -277,7 +283,7 @@ class _Listing:
         return self.tally.colliding()
 
     def batches(self) -> Iterator[list[tuple]]:
-        self._spill()
+        self._spill(last=True)
         self.file.seek(0)
         while header := self.file.read(8):
             yield marshal.loads(self.file.read(int.from_bytes(header, "little")))
