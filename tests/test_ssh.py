@@ -223,3 +223,74 @@ def test_a_silent_server_or_a_missing_folder_is_one_sentence_with_either_client(
     finally:
         store.close()
         silent.close()
+
+
+def test_a_server_that_goes_quiet_mid_scan_ends_the_scan_with_a_sentence(ssh_server, tmp_path):
+    """The link dies after the handshake and part of the listing (a proxy stops passing bytes either way, and keeps
+    both sockets open): the OpenSSH client's keep-alive probes go unanswered and the scan ends in one sentence,
+    instead of a nightly run that never returns."""
+    import os
+    import shutil
+    import socket
+    import tempfile
+    import threading
+    from pathlib import Path
+
+    from oslomig.errors import ConnectError
+    from oslomig.shares.ssh import scan_ssh
+    from oslomig.shares.store import ScanStore
+
+    root = Path(tempfile.mkdtemp(prefix="oslomig-quiet-", dir="/tmp"))
+    os.chmod(root, 0o755)
+    for i in range(3000):  # a listing of ~150 KB: the link dies part of the way through
+        (root / f"dokument-{i:05d}.txt").touch()
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    passed = {"from_server": 0}
+
+    def pump(src: socket.socket, dst: socket.socket, count: bool) -> None:
+        try:
+            while data := src.recv(4096):
+                if passed["from_server"] > 40_000:
+                    return  # the link is dead: nothing more passes, nothing is closed
+                dst.sendall(data)
+                if count:
+                    passed["from_server"] += len(data)
+        except OSError:
+            pass
+
+    def proxy() -> None:
+        client, _ = listener.accept()
+        server = socket.create_connection(("127.0.0.1", ssh_server.port))
+        held.extend([client, server])
+        threading.Thread(target=pump, args=(client, server, False), daemon=True).start()
+        pump(server, client, True)
+
+    threading.Thread(target=proxy, daemon=True).start()
+    quiet = target(ssh_server, tmp_path / "kh", accept=True)  # the proxy's port is a new host to known_hosts
+    quiet.port, quiet.timeout_s = listener.getsockname()[1], 1
+    outcome: list[BaseException] = []
+
+    def scan() -> None:
+        store = ScanStore(tmp_path / "s.sqlite")  # SQLite connections stay in the thread that made them
+        try:
+            scan_ssh(store, "s", f"ssh://{ssh_server.user}@127.0.0.1:{quiet.port}{root}", quiet)
+        except BaseException as exc:
+            outcome.append(exc)
+        finally:
+            store.close()
+
+    scanning = threading.Thread(target=scan, daemon=True)  # a scan that hangs fails the test, not the run
+    try:
+        scanning.start()
+        scanning.join(30)
+        assert not scanning.is_alive(), "the scan still waits for a server that went quiet 30 s ago"
+        assert passed["from_server"] > 40_000  # it did die mid-listing, after the handshake
+        assert len(outcome) == 1 and isinstance(outcome[0], ConnectError), outcome
+        assert "the server stopped answering during the scan" in str(outcome[0])
+    finally:
+        listener.close()
+        for sock in held:
+            sock.close()
+        scanning.join(30)
+        shutil.rmtree(root, ignore_errors=True)

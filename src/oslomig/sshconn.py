@@ -155,8 +155,12 @@ def openssh_command(target: SshTarget, command: str) -> list[str] | None:
         "GlobalKnownHostsFile": "/dev/null",
         "HashKnownHosts": "no",
         "UpdateHostKeys": "no",
-        "LogLevel": "ERROR",
+        "LogLevel": "INFO",  # not ERROR: "Timeout, server … not responding" is logged at INFO
         "ConnectTimeout": str(max(1, math.ceil(target.timeout_s))),  # whole seconds, never shorter than asked
+        # a server gone quiet mid-scan (a dead link, not a slow `find`: sshd answers these itself) ends the scan
+        # after three unanswered probes instead of leaving a nightly run hanging
+        "ServerAliveInterval": str(max(1, math.ceil(target.timeout_s))),
+        "ServerAliveCountMax": "3",
     }
     if target.key_file:
         key = os.path.expanduser(target.key_file)
@@ -198,6 +202,8 @@ def openssh_failure(target: SshTarget, stderr: str) -> ConnectError:
         )
     if "timed out" in text:
         return ConnectError(f"{where}: no answer within {target.timeout_s:g} s")
+    if "not responding" in text:
+        return ConnectError(f"{where}: the server stopped answering during the scan")
     if "Could not resolve hostname" in text:
         return ConnectError(f"{where}: cannot reach: {text.rsplit(': ', 1)[-1]}")
     return ConnectError(f"{where}: SSH failed: {lines[-1] if lines else 'the ssh client exited with 255'}")
