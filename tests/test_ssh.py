@@ -294,3 +294,29 @@ def test_a_server_that_goes_quiet_mid_scan_ends_the_scan_with_a_sentence(ssh_ser
             sock.close()
         scanning.join(30)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("stderr", "said"),
+    [
+        (
+            "find: './Permission denied': Permission denied\nTimeout, server 10.0.0.5 not responding.\n",
+            "stopped answering",
+        ),
+        (
+            "find: './a': Permission denied\nclient_loop: send disconnect: Broken pipe\n",
+            "SSH failed: client_loop: send",
+        ),
+        ("ssh: connect to host 10.0.0.5 port 22: Connection timed out\n", "no answer within 30 s"),
+        ("ssh: Could not resolve hostname filsrv9: Name or service not known\n", "cannot reach: Name or service"),
+        ("root@10.0.0.5: Permission denied (publickey).\n", "login refused for ann"),
+        ("", "SSH failed: the ssh client exited with 255"),
+    ],
+)
+def test_the_openssh_clients_complaints_read_as_connects_sentences(stderr, said):
+    """Recorded stderr of a client that exited 255: the remote commands' lines that came before (find's, naming
+    files) never decide the sentence."""
+    from oslomig.sshconn import SshTarget, openssh_failure
+
+    message = str(openssh_failure(SshTarget(host="10.0.0.5", username="ann"), stderr))
+    assert message.startswith("10.0.0.5:22: ") and said in message, message

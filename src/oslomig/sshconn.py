@@ -179,12 +179,18 @@ def openssh_command(target: SshTarget, command: str) -> list[str] | None:
     return [*argv, "--", target.host, command]
 
 
+REMOTE_NOISE = ("@", "find: ", "sha256sum: ", "xargs: ", "sh: ", "head: ", "cat: ", "getent: ")
+
+
 def openssh_failure(target: SshTarget, stderr: str) -> ConnectError:
     """The OpenSSH client's complaint (exit 255) as the sentence `connect` gives for the same failure."""
     where = f"{target.host}:{target.port}"
     known = Path(os.path.expanduser(target.known_hosts))
-    lines = [line.strip() for line in stderr.splitlines() if line.strip() and not line.startswith("@")]
+    # the client's own lines: not the remote commands' (a file named "Permission denied" is not a refused login)
+    lines = [line.strip() for line in stderr.splitlines() if line.strip() and not line.startswith(REMOTE_NOISE)]
     text = " ".join(lines)
+    if "not responding" in text:
+        return ConnectError(f"{where}: the server stopped answering during the scan")
     if "IDENTIFICATION HAS CHANGED" in stderr or "has changed and you have requested strict checking" in text:
         return ConnectError(f"{where}: the host key does not match {known} (a changed or spoofed server); refused")
     if "host key is known for" in text or "Host key verification failed" in text:
@@ -202,8 +208,6 @@ def openssh_failure(target: SshTarget, stderr: str) -> ConnectError:
         )
     if "timed out" in text:
         return ConnectError(f"{where}: no answer within {target.timeout_s:g} s")
-    if "not responding" in text:
-        return ConnectError(f"{where}: the server stopped answering during the scan")
     if "Could not resolve hostname" in text:
         return ConnectError(f"{where}: cannot reach: {text.rsplit(': ', 1)[-1]}")
     return ConnectError(f"{where}: SSH failed: {lines[-1] if lines else 'the ssh client exited with 255'}")
