@@ -8,6 +8,7 @@ most 4 KiB was read whole, so its prefix hash is its full hash).
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,54 @@ def test_interrupted_while_hashing_keeps_the_previous_scan(tmp_path, monkeypatch
     scan_id = store.latest_scan("s")[0]
     assert [r[0] for r in store.iter_files(scan_id)] == [b"a", b"b"]
     assert sorted(os.listdir(tmp_path)) == ["s.sqlite", "s.sqlite-shm", "s.sqlite-wal", "share"]
+
+
+def _disk_full(scan_id: int, data: bytes) -> None:
+    raise RuntimeError("database or disk is full")
+
+
+_write_rows = scan._write_rows
+
+
+def _slow_write(scan_id: int, data: bytes) -> None:
+    time.sleep(0.3)  # still writing when the scan is interrupted
+    _write_rows(scan_id, data)
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("database or disk is full"), KeyboardInterrupt()])
+def test_a_writer_process_that_fails_or_an_interrupt_during_the_walk_keeps_the_previous_scan(
+    tmp_path, monkeypatch, failure
+):
+    """The rows written during the walk go in from a second process: its failure reaches the scan, which is
+    abandoned, as is one interrupted while that process writes; the previous scan stays whole either way."""
+    root = tmp_path / "share"
+    for d in range(4):
+        (root / f"d{d}").mkdir(parents=True)
+        for f in range(5):
+            (root / f"d{d}" / f"f{f}").write_bytes(b"x" * (d * 5 + f + 1))  # sizes all new: written at once
+    store = ScanStore(tmp_path / "s.sqlite")
+    scan_local(store, "s", str(root))
+    before = list(store.iter_files(store.latest_scan("s")[0]))
+    monkeypatch.setattr(scan, "BATCH", 3)  # several batches, so the writer process starts
+    monkeypatch.setattr(scan.FieldChunks, "CHUNK", 64)  # find's listing read a few records at a time
+    written: list[int] = []
+    real = scan._Writer.add
+
+    def add(self, rows):
+        written.append(len(rows))
+        if len(written) == 3 and isinstance(failure, KeyboardInterrupt):
+            raise failure  # interrupted with batches still with the writer
+        real(self, rows)
+
+    monkeypatch.setattr(scan._Writer, "add", add)
+    # sent to the forked writer by name
+    monkeypatch.setattr(scan, "_write_rows", _disk_full if isinstance(failure, RuntimeError) else _slow_write)
+    (root / "new.txt").write_bytes(b"new")
+    with pytest.raises(type(failure)):
+        scan_local(store, "s", str(root))
+    assert len(written) >= 3
+    if isinstance(failure, KeyboardInterrupt):
+        time.sleep(1)  # a writer left running would have written its batches by now
+    assert list(store.iter_files(store.latest_scan("s")[0])) == before
+    assert store.db.execute("SELECT count(*) FROM scans").fetchone()[0] == 1  # the failed one abandoned
+    assert store.db.execute("SELECT count(*) FROM files").fetchone()[0] == len(before)

@@ -276,6 +276,10 @@ class _Listing:
         self.early += len(new)
         return list(itertools.compress(rows, (~now).tolist()))
 
+    def spill(self) -> None:
+        """The rows listed so far to the file, or written at once."""
+        self._spill()
+
     def colliding_sizes(self) -> tuple[set[int], int]:
         """The tally's `colliding`, once the last rows are spilled: those it writes at once must be in the table
         before `files_of_sizes`."""
@@ -302,19 +306,20 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
     owners = _Owners()
     directory = str(store.path.parent)
 
-    def write(rows: list[tuple]) -> None:
-        store.add_files(scan_id, rows, column=None)
-
-    listing = _Listing(directory, result, progress, write)
+    writer = _Writer(store, scan_id)
+    listing = _Listing(directory, result, progress, writer.add)
     problems: list[tuple] = []
     try:
-        if after_listing is not None or not list_with_find(root_b, listing, owners):
+        listed = after_listing is None and list_with_find(root_b, listing, owners)
+        listing.spill()  # the last rows written at once go to the writer too
+        writer.close()  # every row written at once is in: the database is this process's again
+        if not listed:
             listing.close()  # find could not list it cleanly: the walk below lists it again, exactly
             store.drop_files(scan_id)  # and what was written of find's listing goes
             result.files = result.bytes = 0
             if progress is not None:  # the rows find listed are counted again by the walk
                 progress.update(completed=0)
-            listing = _Listing(directory, result, progress, write)
+            listing = _Listing(directory, result, progress, writer.add)  # the writer is closed: rows go in here
             for item in walk_local(root_b, after_listing):
                 if item[0] == "problem":
                     problems.append(item[1:])
@@ -325,6 +330,7 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
         store.add_problems(scan_id, problems)
         store.finish_scan(scan_id, share)
     except BaseException:
+        writer.abort()  # the batch being written is finished first: then the scan's rows go
         store.abandon_scan(scan_id)
         raise
     finally:
@@ -388,6 +394,8 @@ class FieldChunks:
     and cut at whole records, so a chunk's records are parsed a column at a time (a record at a time cost a Python
     loop per field). `pending` holds what is left of a record cut short by the end."""
 
+    CHUNK = 1 << 20
+
     def __init__(self, read: Callable[[int], bytes], per_record: int):
         self.read, self.per_record, self.pending = read, per_record, b""
 
@@ -395,7 +403,7 @@ class FieldChunks:
         """(fields, n): the chunk's fields; its whole records are the first n. What is pending already (read by the
         caller past a preamble) comes first, before any read: the sender may be waiting for an answer."""
         chunk, self.pending = self.pending, b""
-        while chunk or (chunk := self.read(1 << 20)):
+        while chunk or (chunk := self.read(self.CHUNK)):
             fields = (self.pending + chunk).split(b"\0")
             n = (len(fields) - 1) // self.per_record * self.per_record
             self.pending = b"\0".join(fields[n:])
@@ -539,6 +547,72 @@ class _Shared:
     def result(self) -> list[str | OSError]:
         own = _hash_many(self.root, self.rest, self.limit)  # while the worker reads its part
         return self.future.result() + own
+
+
+_child_store: ScanStore | None = None  # in a `_Writer` process: its own connection to the scan database
+
+
+def _writer_started(path: str) -> None:
+    global _child_store
+    _quiet_worker()
+    _child_store = ScanStore(path)  # never the connection inherited from the parent
+
+
+def _write_rows(scan_id: int, data: bytes) -> None:
+    assert _child_store is not None
+    _child_store.add_files(scan_id, marshal.loads(data), column=None)
+
+
+class _Writer:
+    """Writes the rows of a local walk that go in at once (`_Listing._write_new`) from a second process, while this
+    one parses find's output: SQLite's inserts are half this process's work, and `find` leaves its core idle half
+    the time. Started at the first batch (a small tree never forks); rows go as marshal bytes, at most `AHEAD`
+    batches ahead. Where no process can be started, and once closed, rows are written here. The caller must not
+    write to the database itself while it is open; `close()` waits for every batch and raises the first failure."""
+
+    AHEAD = 2
+
+    def __init__(self, store: ScanStore, scan_id: int):
+        self.store, self.scan_id = store, scan_id
+        self.pool = None
+        self.pending: list = []
+        self.closed = False
+
+    def add(self, rows: list[tuple]) -> None:
+        if self.pool is None and not self.closed:
+            self._start()
+        if self.pool is None:
+            self.store.add_files(self.scan_id, rows, column=None)
+            return
+        self.pending.append(self.pool.submit(_write_rows, self.scan_id, marshal.dumps(rows)))
+        while len(self.pending) > self.AHEAD:
+            self.pending.pop(0).result()
+
+    def _start(self) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        try:  # fork: the worker starts at once, with the code (and a test's patches) already loaded
+            context = multiprocessing.get_context("fork")
+            self.pool = ProcessPoolExecutor(1, context, initializer=_writer_started, initargs=(str(self.store.path),))
+        except (OSError, ImportError, ValueError):
+            self.closed = True
+
+    def close(self) -> None:
+        """Every batch written (the first failure raised); from now on rows are written here."""
+        try:
+            while self.pending:
+                self.pending.pop(0).result()
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        """No more batches; the one being written is finished (so the caller can drop the scan's rows after)."""
+        self.closed = True
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+        self.pending = []
 
 
 class _Reader:
