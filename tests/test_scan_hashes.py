@@ -201,3 +201,20 @@ def test_a_writer_process_that_fails_or_an_interrupt_during_the_walk_keeps_the_p
     assert list(store.iter_files(store.latest_scan("s")[0])) == before
     assert store.db.execute("SELECT count(*) FROM scans").fetchone()[0] == 1  # the failed one abandoned
     assert store.db.execute("SELECT count(*) FROM files").fetchone()[0] == len(before)
+
+
+def test_only_a_walk_of_several_batches_starts_a_writer_process(tmp_path, monkeypatch):
+    root = tmp_path / "share"
+    root.mkdir()
+    for f in range(12):
+        (root / f"f{f}").write_bytes(b"x" * (f + 1))
+    started: list[int] = []
+    monkeypatch.setattr(scan._Writer, "_start", lambda self: started.append(self.batches))  # rows then go in here
+    store = ScanStore(tmp_path / "s.sqlite")
+    assert scan_local(store, "s", str(root)).files == 12
+    assert started == []  # one batch: written here, no fork
+    monkeypatch.setattr(scan, "BATCH", 3)
+    monkeypatch.setattr(scan.FieldChunks, "CHUNK", 32)
+    assert scan_local(store, "s", str(root)).files == 12
+    assert started and started[0] == 2  # from the second batch
+    assert len(list(store.iter_files(store.latest_scan("s")[0]))) == 12

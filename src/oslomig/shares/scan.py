@@ -566,9 +566,10 @@ def _write_rows(scan_id: int, data: bytes) -> None:
 class _Writer:
     """Writes the rows of a local walk that go in at once (`_Listing._write_new`) from a second process, while this
     one parses find's output: SQLite's inserts are half this process's work, and `find` leaves its core idle half
-    the time. Started at the first batch (a small tree never forks); rows go as marshal bytes, at most `AHEAD`
-    batches ahead. Where no process can be started, and once closed, rows are written here. The caller must not
-    write to the database itself while it is open; `close()` waits for every batch and raises the first failure."""
+    the time. The first batch is written here and the process started at the second (a tree of one batch never
+    forks); rows go as marshal bytes, at most `AHEAD` batches ahead. Where no process can be started, and once
+    closed, rows are written here. The caller must not write to the database itself while it is open; `close()`
+    waits for every batch and raises the first failure."""
 
     AHEAD = 2
 
@@ -577,9 +578,11 @@ class _Writer:
         self.pool = None
         self.pending: list = []
         self.closed = False
+        self.batches = 0
 
     def add(self, rows: list[tuple]) -> None:
-        if self.pool is None and not self.closed:
+        self.batches += 1
+        if self.pool is None and not self.closed and self.batches > 1:
             self._start()
         if self.pool is None:
             self.store.add_files(self.scan_id, rows, column=None)
