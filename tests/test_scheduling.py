@@ -672,3 +672,38 @@ def test_a_replan_on_full_nights_is_optimal_when_the_greedy_says_so(case):
     changed = plan.model_copy(update={"blackouts": [blackout]})
     again = replan_not_beaten_by_the_solver(changed, inv, grouping, today, first["assignments"])
     event(f"{len(again.moved)} moved; {again.solver.split(' ')[0]}; proven {again.proven_optimal}")
+
+
+def test_a_greedy_that_leaves_a_placeable_group_out_at_the_bound_is_not_called_optimal():
+    """Three groups, three Tuesdays, one group a night. X (the largest, so placed first) can take the 4th or the
+    18th, Y and Z the 4th or the 11th. The greedy puts X on the 4th and Y on the 11th: Z is left out, and the finish
+    (the 11th) equals the bound for the two it placed. That is no proof: all three fit (X on the 18th), and the
+    solver finds it."""
+    dbs = [
+        {"id": "x1/A/big", "instance": "x1/A", "size_gb": 600},
+        {"id": "y1/A/app", "instance": "y1/A", "size_gb": 10},
+        {"id": "z1/A/app", "instance": "z1/A", "size_gb": 10},
+    ]
+    systems = [{"id": f"S{k}", "agency": "UKE", "databases": [db["id"]]} for k, db in enumerate(dbs)]
+    inv = make_inventory(dbs, systems=systems)
+    plan = make_plan(
+        period={"start": "2021-05-03", "end": "2021-05-19"},
+        windows=[{"name": "tue", "weekdays": ["tue"], "start": "18:00", "hours": 10, "max_groups": 1}],
+        notice_days=0,
+        blackouts=[
+            {"name": "x-busy", "from": "2021-05-11", "to": "2021-05-11", "systems": ["S0"]},
+            {"name": "yz-busy", "from": "2021-05-18", "to": "2021-05-18", "systems": ["S1", "S2"]},
+        ],
+    )
+    grouping = compute_groups(plan, inv)
+    greedy = build_schedule(plan, inv, grouping, dt.date(2021, 5, 1), use_solver=False)
+    assert len(greedy.assignments) == 2 and not greedy.proven_optimal  # the case: the greedy alone misses one
+    result = build_schedule(plan, inv, grouping, dt.date(2021, 5, 1))
+    assert verify_schedule(result.as_json(), plan, inv, dt.date(2021, 5, 1)) == []
+    starts = {a["databases"][0]: a["start"][:10] for a in result.as_json()["assignments"]}
+    assert starts == {"x1/A/big": "2021-05-18", "y1/A/app": "2021-05-04", "z1/A/app": "2021-05-11"} or starts == {
+        "x1/A/big": "2021-05-18",
+        "y1/A/app": "2021-05-11",
+        "z1/A/app": "2021-05-04",
+    }
+    assert result.proven_optimal and result.solver != "greedy"
