@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,7 @@ def test_local_hashes_match_the_oracle(tmp_path_factory, monkeypatch, spec, batc
     monkeypatch.setattr(scan.SizeTally, "SIZES_AT_ONCE", batch + 1)  # sizes spilled and read back in chunks
     monkeypatch.setattr(scan.SizeTally, "COUNTED_AT_ONCE", batch)  # and counted in several slices
     monkeypatch.setattr(scan, "POOL_FROM", 0 if pool else 10**9)  # hashed by a worker process, or in this one
+    monkeypatch.setattr(scan, "SORTED_FROM", 0 if pool else 10**9)  # shared keys sorted as numbers, or counted
     # rows of new sizes written during the walk and hashed by an UPDATE (0.0), only when most sizes are new, or
     # every row written once, with its hashes, after the walk (2.0)
     monkeypatch.setattr(scan._Listing, "EARLY_FROM", early)
@@ -218,3 +220,24 @@ def test_only_a_walk_of_several_batches_starts_a_writer_process(tmp_path, monkey
     assert scan_local(store, "s", str(root)).files == 12
     assert started and started[0] == 2  # from the second batch
     assert len(list(store.iter_files(store.latest_scan("s")[0]))) == 12
+
+
+HEXES = ["0123456789abcdef" * 2, "01234567" + "f" * 24, "01234567" + "0" * 24, "fedcba98" * 4, "00000000" * 4]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(HEXES)), max_size=40))
+def test_shared_keys_sorted_as_numbers_or_counted_agree(items):
+    """`_shared_keys` sorts many files' keys as numbers (size, the hash's first 32 bits) and counts only runs:
+    hashes that share their first 32 bits and differ after, sizes that differ under one hash, must come out as the
+    Counter over every key says."""
+    hashed = [(f"f{i}".encode(), size, h) for i, (size, h) in enumerate(items)]
+    counted = {key for key, n in Counter((size, h) for _rel, size, h in hashed).items() if n > 1}
+    saved = scan.SORTED_FROM
+    try:
+        scan.SORTED_FROM = 0
+        assert scan._shared_keys(hashed) == counted
+        scan.SORTED_FROM = 10**9
+        assert scan._shared_keys(hashed) == counted
+    finally:
+        scan.SORTED_FROM = saved
