@@ -132,6 +132,7 @@ def test_the_openssh_client_and_paramiko_list_and_hash_alike(ssh_server, tree, t
     from oslomig.sshconn import openssh_command
 
     monkeypatch.setattr(ssh, "NAMES_BYTES", names_bytes)
+    monkeypatch.delenv("OSLOMIG_SSH_CLIENT", raising=False)
     assert openssh_command(target(ssh_server, ssh_server.known_hosts), "true") is not None  # not paramiko
     result, rows = _scan(ssh_server, tree, tmp_path)
     monkeypatch.setenv("OSLOMIG_SSH_CLIENT", "paramiko")
@@ -149,8 +150,10 @@ def test_the_openssh_client_and_paramiko_list_and_hash_alike(ssh_server, tree, t
         assert by_path[b"sub/no-name.txt"][4] == "54321"  # no user has it: the number, as a local scan gives it
 
 
-def test_the_openssh_client_keeps_the_host_key_rules(ssh_server, tree, tmp_path):
+def test_the_openssh_client_keeps_the_host_key_rules(ssh_server, tree, tmp_path, monkeypatch):
     import subprocess
+
+    monkeypatch.delenv("OSLOMIG_SSH_CLIENT", raising=False)
 
     from oslomig.errors import ConnectError
 
@@ -182,6 +185,7 @@ def test_the_openssh_client_is_used_only_where_it_can_do_what_paramiko_does(ssh_
 
     from oslomig.sshconn import SshTarget, openssh_command
 
+    monkeypatch.delenv("OSLOMIG_SSH_CLIENT", raising=False)
     argv = openssh_command(target(ssh_server, tmp_path / "kh"), "echo hi")
     assert argv is not None and argv[-3:] == ["--", "127.0.0.1", "echo hi"]
     assert "StrictHostKeyChecking=yes" in argv and f"UserKnownHostsFile={tmp_path / 'kh'}" in argv
@@ -225,7 +229,7 @@ def test_a_silent_server_or_a_missing_folder_is_one_sentence_with_either_client(
         silent.close()
 
 
-def test_a_server_that_goes_quiet_mid_scan_ends_the_scan_with_a_sentence(ssh_server, tmp_path):
+def test_a_server_that_goes_quiet_mid_scan_ends_the_scan_with_a_sentence(ssh_server, tmp_path, monkeypatch):
     """The link dies after the handshake and part of the listing (a proxy stops passing bytes either way, and keeps
     both sockets open): the OpenSSH client's keep-alive probes go unanswered and the scan ends in one sentence,
     instead of a nightly run that never returns."""
@@ -240,6 +244,7 @@ def test_a_server_that_goes_quiet_mid_scan_ends_the_scan_with_a_sentence(ssh_ser
     from oslomig.shares.ssh import scan_ssh
     from oslomig.shares.store import ScanStore
 
+    monkeypatch.delenv("OSLOMIG_SSH_CLIENT", raising=False)  # the OpenSSH client's keep-alive is what is tested
     root = Path(tempfile.mkdtemp(prefix="oslomig-quiet-", dir="/tmp"))
     os.chmod(root, 0o755)
     for i in range(3000):  # a listing of ~150 KB: the link dies part of the way through
@@ -320,3 +325,27 @@ def test_the_openssh_clients_complaints_read_as_connects_sentences(stderr, said)
 
     message = str(openssh_failure(SshTarget(host="10.0.0.5", username="ann"), stderr))
     assert message.startswith("10.0.0.5:22: ") and said in message, message
+
+
+def test_paramiko_is_imported_without_invoke_and_invoke_still_imports_after():
+    """`paramiko.config` imports `invoke` (0.1 s) only for ssh_config's `Match exec`, which oslomig never reads:
+    the connection code imports paramiko without it, and a later `import invoke` still gets the real module."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import importlib.util, sys
+        from oslomig.sshconn import _paramiko
+        p = _paramiko()
+        print("invoke" in sys.modules, p.config.invoke is None, p.SSHClient.__name__)
+        if importlib.util.find_spec("invoke") is not None:  # paramiko's dependency, where installed
+            import invoke
+            print(invoke.__name__, hasattr(invoke, "Context"))
+        else:
+            print("invoke", True)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True", "SSHClient", "invoke", "True"]
