@@ -132,6 +132,29 @@ def walk_local(root: bytes, after_listing: Callable[[bytes, list], None] | None 
             # sockets, fifos and devices are not documents: not moved, not listed
 
 
+class Spool:
+    """Batches of rows in an unlinked temporary file (marshal, each after its length), read back in order: memory
+    stays flat in the size of the share, and an interrupted scan leaves nothing."""
+
+    def __init__(self, directory: str | None = None):
+        import tempfile
+
+        self.file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 (closed by close())
+
+    def append(self, rows: list[tuple]) -> None:
+        data = marshal.dumps(rows)
+        self.file.write(len(data).to_bytes(8, "little"))
+        self.file.write(data)
+
+    def __iter__(self) -> Iterator[list[tuple]]:
+        self.file.seek(0)
+        while header := self.file.read(8):
+            yield marshal.loads(self.file.read(int.from_bytes(header, "little")))
+
+    def close(self) -> None:
+        self.file.close()
+
+
 class SizeTally:
     """The sizes of a listing's non-empty files, to find those more than one file has (the only files worth reading
     for a hash). Held a megabyte at a time, then in an unlinked temporary file, and counted a slice of the size range
@@ -196,8 +219,8 @@ class SizeTally:
 class _Listing:
     """The local walk's rows, held in a temporary file until the walk is done: which sizes collide is known only
     then, and a file's prefix hash goes into its row when the row is first written (filling it in afterwards, one
-    UPDATE over every hashed row, cost a department-tree scan a fifth of its time). The sizes are counted by a
-    `SizeTally`. The file is unlinked from the start: an interrupted scan leaves nothing."""
+    UPDATE over every hashed row, cost a department-tree scan a fifth of its time). The rows wait in a `Spool`, the
+    sizes are counted by a `SizeTally`."""
 
     SEEN_BITS = 24  # sizes seen so far, as bits of a 2 MiB map (a size that only shares a bit waits: no harm)
     EARLY_FROM = 0.8  # of a batch's files new sizes, for the batch's new sizes to be written at once
@@ -205,9 +228,7 @@ class _Listing:
     def __init__(self, directory: str, result: ScanResult, progress=None, write=None):
         """`write(rows)`, when given, writes rows at once, without hashes: those of a batch whose files are mostly
         of sizes not seen before (`_write_new`)."""
-        import tempfile
-
-        self.file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 (closed by close())
+        self.spool = Spool(directory)
         self.tally = SizeTally(directory)
         self.result, self.progress, self.write = result, progress, write
         self.rows: list[tuple] = []
@@ -242,9 +263,7 @@ class _Listing:
         rows = self._write_new(self.rows) if self.write is not None and self.rows else self.rows
         self.waiting.extend(rows)
         if self.waiting and (last or len(self.waiting) >= BATCH):
-            data = marshal.dumps(self.waiting)
-            self.file.write(len(data).to_bytes(8, "little"))
-            self.file.write(data)
+            self.spool.append(self.waiting)
             self.waiting = []
         if self.progress:
             self.progress.advance(len(self.rows))
@@ -289,12 +308,10 @@ class _Listing:
 
     def batches(self) -> Iterator[list[tuple]]:
         self._spill(last=True)
-        self.file.seek(0)
-        while header := self.file.read(8):
-            yield marshal.loads(self.file.read(int.from_bytes(header, "little")))
+        yield from self.spool
 
     def close(self) -> None:
-        self.file.close()
+        self.spool.close()
         self.tally.close()
 
 
@@ -617,14 +634,8 @@ class _Writer:
             self.pending.pop(0).result()
 
     def _start(self) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        try:  # fork: the worker starts at once, with the code (and a test's patches) already loaded
-            context = multiprocessing.get_context("fork")
-            self.pool = ProcessPoolExecutor(1, context, initializer=_writer_started, initargs=(str(self.store.path),))
-        except (OSError, ImportError, ValueError):
-            self.closed = True
+        self.pool = _one_worker(_writer_started, str(self.store.path))
+        self.closed = self.pool is None  # no worker: every batch is written here
 
     def close(self) -> None:
         """Every batch written (the first failure raised); from now on rows are written here."""
@@ -643,21 +654,26 @@ class _Writer:
         self.pending = []
 
 
+def _one_worker(initializer: Callable[..., None], *initargs):
+    """A pool of one forked worker process (it starts at once, with the code and a test's patches already loaded),
+    or None where none can be started (no /dev/shm, no fork)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    try:
+        return ProcessPoolExecutor(1, multiprocessing.get_context("fork"), initializer=initializer, initargs=initargs)
+    except (OSError, ImportError, ValueError):
+        return None
+
+
 class _Reader:
     """Reads files for their hashes, in one worker process when asked (threads do not pay here: each read of a
     small file gives up and takes back the GIL twice, and the hashing thread then waits on the writing one; measured
     slower than one thread), else in this process, and where a worker cannot be started (no /dev/shm)."""
 
     def __init__(self, root: bytes, worker: bool):
-        self.root, self.pool = root, None
-        if worker:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            try:  # fork: the worker starts at once, with the code (and a test's patches) already loaded
-                self.pool = ProcessPoolExecutor(1, multiprocessing.get_context("fork"), initializer=_quiet_worker)
-            except (OSError, ImportError, ValueError):
-                self.pool = None
+        self.root = root
+        self.pool = _one_worker(_quiet_worker) if worker else None
 
     def submit(self, items: list[tuple[bytes, int]], limit: int | None, own: float = 0.0):
         """The hashes of `items` (or the OSError reading one), when `.result()` is asked for. With a worker, the

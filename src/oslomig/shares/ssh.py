@@ -11,13 +11,12 @@ import, handshake and decryption ran in this process (~40% of a scan).
 from __future__ import annotations
 
 import contextlib
-import marshal
 import re
 import shlex
 import threading
 from collections.abc import Callable, Iterator
 
-from oslomig.shares.scan import FieldChunks, FileBatch, ScanResult, SizeTally, listed_rows
+from oslomig.shares.scan import FieldChunks, FileBatch, ScanResult, SizeTally, Spool, listed_rows
 from oslomig.shares.store import ScanStore
 from oslomig.sshconn import SshTarget, connect, openssh_command, openssh_failure, parse_ssh_url
 
@@ -57,8 +56,9 @@ def _passwd_names(passwd: bytes) -> dict[bytes, str]:
     return names
 
 
-def _through_nul(read: Callable[[int], bytes], data: bytes = b"") -> tuple[bytes, bytes] | None:
+def _through_nul(read: Callable[[int], bytes]) -> tuple[bytes, bytes] | None:
     """(what comes before the next NUL, what was read after it), or None when the stream ends first."""
+    data = b""
     while (cut := data.find(b"\0")) < 0:
         if not (chunk := read(1 << 20)):
             return None
@@ -67,14 +67,12 @@ def _through_nul(read: Callable[[int], bytes], data: bytes = b"") -> tuple[bytes
 
 
 class _Owners:
-    """Rows whose owner's number the first names missed, held in an unlinked temporary file (memory stays flat)
-    until the server has looked those numbers up."""
+    """Rows whose owner's number the first names missed, held in a `Spool` until the server has looked those
+    numbers up."""
 
     def __init__(self, names: dict[bytes, str], directory: str):
-        import tempfile
-
         self.names = names
-        self.file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 (closed by close())
+        self.spool = Spool(directory)
         self.missing: set[bytes] = set()
 
     def hold(self, rows: list[tuple]) -> list[tuple]:
@@ -83,8 +81,7 @@ class _Owners:
         if not held:
             return rows
         self.missing.update(row[4] for row in held)
-        data = marshal.dumps(held)
-        self.file.write(len(data).to_bytes(8, "little") + data)
+        self.spool.append(held)
         return [row for row in rows if type(row[4]) is not bytes]
 
     def question(self) -> bytes:
@@ -93,13 +90,11 @@ class _Owners:
 
     def held(self, names: dict[bytes, str]) -> Iterator[list[tuple]]:
         """The held rows, each owner's number replaced by its name (or the number, where the server has none)."""
-        self.file.seek(0)
-        while header := self.file.read(8):
-            rows = marshal.loads(self.file.read(int.from_bytes(header, "little")))
+        for rows in self.spool:
             yield [(*row[:4], names.get(row[4]) or row[4].decode("ascii", "replace"), *row[5:]) for row in rows]
 
     def close(self) -> None:
-        self.file.close()
+        self.spool.close()
 
 
 class _Session:
@@ -109,7 +104,6 @@ class _Session:
     as it comes, so it never stalls the script either)."""
 
     read: Callable[[int], bytes]
-    pending = b""  # read past the owners' names: the first hashes
 
     def write(self, data: bytes) -> None:
         """A little of the script's input (a line it reads before its output goes on)."""
@@ -236,21 +230,22 @@ def scan_ssh(store: ScanStore, share: str, url: str, target: SshTarget | None = 
     scan_id = store.begin_scan(share, url)
     result = ScanResult(share, scan_id)
     directory = str(store.path.parent)
-    tally, owners, find_status = SizeTally(directory), None, None
+    tally, owners, find_status, hashes = SizeTally(directory), None, None, []
     try:
         if (first := _through_nul(session.read)) is not None:
             owners = _Owners(_passwd_names(first[0]), directory)
-            find_status = _read_listing(session, first[1], FileBatch(store, result, progress), tally, owners)
-        hashes = _hash_remote(session, store, scan_id, tally, owners) if find_status is not None else []
+            batch = FileBatch(store, result, progress)
+            find_status = _read_listing(session, first[1], batch, tally, owners)
+            if find_status is not None:
+                rest = _write_held(session, batch, owners)
+                hashes = _hash_remote(session, store, scan_id, tally, rest)
         status, errors = session.finish()
+        failed = ConnectionError(f"{host}: listing {path} failed: {errors.decode('utf-8', 'replace').strip()[:300]}")
         if find_status is None:  # the session ended before the listing did
-            failure = session.failure(status, errors)
-            if failure is not None:
-                raise failure
-            raise ConnectionError(f"{host}: listing {path} failed: {errors.decode('utf-8', 'replace').strip()[:300]}")
+            raise session.failure(status, errors) or failed
         problems = _problems(store, scan_id, errors)
         if find_status not in (0, 1) or (find_status == 1 and not problems and result.files == 0):
-            raise ConnectionError(f"{host}: listing {path} failed: {errors.decode('utf-8', 'replace').strip()[:300]}")
+            raise failed
         store.set_hashes(scan_id, "full_hash", hashes)
         result.hashed += len(hashes)
         store.add_problems(scan_id, problems)
@@ -279,33 +274,32 @@ def _read_listing(session: _Session, data: bytes, batch: FileBatch, tally: SizeT
         tally.extend(size for _rel, kind, size, *_rest in rows if kind == "file" and size)
         batch.extend(owners.hold(rows))
         if end:
-            _write_held(session, batch, owners)
             return int(fields[n - 4])
     batch.flush()
     return None
 
 
-def _write_held(session: _Session, batch: FileBatch, owners: _Owners) -> None:
-    """Asks the server for the names the first ones missed, and writes the rows held for them."""
+def _write_held(session: _Session, batch: FileBatch, owners: _Owners) -> bytes:
+    """Asks the server for the names the first ones missed, and writes the rows held for them; what was read past
+    the names (the first hashes, if any)."""
     session.write(owners.question())
     answer = _through_nul(session.read)
     names = _passwd_names(answer[0] + b"\n") if answer is not None else {}
     for rows in owners.held(names):
         batch.extend(rows)
     batch.flush()
-    session.pending = answer[1] if answer is not None else b""
+    return answer[1] if answer is not None else b""
 
 
-def _hash_remote(
-    session: _Session, store: ScanStore, scan_id: int, tally: SizeTally, owners: _Owners | None
-) -> list[tuple[bytes, str]]:
-    """Full SHA-256 on the server, only for files whose sizes collide: (path, hash) of each file hashed."""
+def _hash_remote(session: _Session, store: ScanStore, scan_id: int, tally: SizeTally, rest: bytes) -> list[tuple]:
+    """Full SHA-256 on the server, only for files whose sizes collide: (path, hash) of each file hashed. `rest`:
+    what was read of the hashes already."""
     colliding, _files = tally.colliding()
     candidates = [rel for rel, _size in store.files_of_sizes(scan_id, colliding)] if colliding else []
     session.send(b"".join(c + b"\0" for c in candidates))
     hashes = []
     chunks = FieldChunks(session.read, 1)
-    chunks.pending = session.pending
+    chunks.pending = rest
     for fields, n in chunks:
         for line in fields[:n]:
             digest, _, rel = line.partition(b"  ")
