@@ -92,6 +92,24 @@ def _paramiko():
     return paramiko
 
 
+def _failed(target: SshTarget, what: str, detail: str = "") -> ConnectError:
+    """The one sentence for a failed connection, the same whichever client met it (`connect`, `openssh_failure`)."""
+    known = Path(os.path.expanduser(target.known_hosts))
+    sentence = {
+        "changed key": f"the host key does not match {known} (a changed or spoofed server); refused",
+        "unknown key": f"unknown host key, not in {known}; refused (set accept_new_host_key: true to record it)",
+        "login": f"login refused for {target.username}",
+        "not ssh": "the server accepted the connection but did not answer as an SSH server "
+        f"within {target.timeout_s:g} s",
+        "no answer": f"no answer within {target.timeout_s:g} s",
+        "refused": "connection refused (no SSH server listening)",
+        "stopped": "the server stopped answering during the scan",
+        "unreachable": f"cannot reach: {detail}",
+        "other": f"SSH failed: {detail}",
+    }[what]
+    return ConnectError(f"{target.host}:{target.port}: {sentence}")
+
+
 def connect(target: SshTarget):
     """An open paramiko SSHClient, or ConnectError with a plain sentence (never a secret)."""
     paramiko = _paramiko()
@@ -106,7 +124,6 @@ def connect(target: SshTarget):
         client.set_missing_host_key_policy(_AcceptNewPolicy(known))
     else:
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    where = f"{target.host}:{target.port}"
     try:
         client.connect(
             target.host,
@@ -122,32 +139,25 @@ def connect(target: SshTarget):
         )
     except paramiko.BadHostKeyException:
         client.close()
-        raise ConnectError(
-            f"{where}: the host key does not match {known} (a changed or spoofed server); refused"
-        ) from None
+        raise _failed(target, "changed key") from None
     except paramiko.SSHException as exc:
         client.close()
         if "not found in known_hosts" in str(exc):
-            raise ConnectError(
-                f"{where}: unknown host key, not in {known}; refused (set accept_new_host_key: true to record it)"
-            ) from None
+            raise _failed(target, "unknown key") from None
         if isinstance(exc, paramiko.AuthenticationException):
-            raise ConnectError(f"{where}: login refused for {target.username}") from None
+            raise _failed(target, "login") from None
         if "banner" in str(exc) or "No existing session" in str(exc):
-            raise ConnectError(
-                f"{where}: the server accepted the connection but did not answer as an SSH server "
-                f"within {target.timeout_s:g} s"
-            ) from None
-        raise ConnectError(f"{where}: SSH failed: {' '.join(str(exc).split())}") from None
+            raise _failed(target, "not ssh") from None
+        raise _failed(target, "other", " ".join(str(exc).split())) from None
     except (TimeoutError, EOFError):
         client.close()
-        raise ConnectError(f"{where}: no answer within {target.timeout_s:g} s") from None
+        raise _failed(target, "no answer") from None
     except (ConnectionRefusedError, paramiko.ssh_exception.NoValidConnectionsError):
         client.close()
-        raise ConnectError(f"{where}: connection refused (no SSH server listening)") from None
+        raise _failed(target, "refused") from None
     except OSError as exc:
         client.close()
-        raise ConnectError(f"{where}: cannot reach: {exc.strerror or exc}") from None
+        raise _failed(target, "unreachable", str(exc.strerror or exc)) from None
     return client
 
 
@@ -203,30 +213,23 @@ REMOTE_NOISE = ("@", "find: ", "sha256sum: ", "xargs: ", "sh: ", "head: ", "cat:
 
 def openssh_failure(target: SshTarget, stderr: str) -> ConnectError:
     """The OpenSSH client's complaint (exit 255) as the sentence `connect` gives for the same failure."""
-    where = f"{target.host}:{target.port}"
-    known = Path(os.path.expanduser(target.known_hosts))
     # the client's own lines: not the remote commands' (a file named "Permission denied" is not a refused login)
     lines = [line.strip() for line in stderr.splitlines() if line.strip() and not line.startswith(REMOTE_NOISE)]
     text = " ".join(lines)
     if "not responding" in text:
-        return ConnectError(f"{where}: the server stopped answering during the scan")
+        return _failed(target, "stopped")
     if "IDENTIFICATION HAS CHANGED" in stderr or "has changed and you have requested strict checking" in text:
-        return ConnectError(f"{where}: the host key does not match {known} (a changed or spoofed server); refused")
+        return _failed(target, "changed key")
     if "host key is known for" in text or "Host key verification failed" in text:
-        return ConnectError(
-            f"{where}: unknown host key, not in {known}; refused (set accept_new_host_key: true to record it)"
-        )
+        return _failed(target, "unknown key")
     if "Permission denied" in text:
-        return ConnectError(f"{where}: login refused for {target.username}")
+        return _failed(target, "login")
     if "Connection refused" in text:
-        return ConnectError(f"{where}: connection refused (no SSH server listening)")
+        return _failed(target, "refused")
     if "banner exchange" in text or "kex_exchange_identification" in text:
-        return ConnectError(
-            f"{where}: the server accepted the connection but did not answer as an SSH server "
-            f"within {target.timeout_s:g} s"
-        )
+        return _failed(target, "not ssh")
     if "timed out" in text:
-        return ConnectError(f"{where}: no answer within {target.timeout_s:g} s")
+        return _failed(target, "no answer")
     if "Could not resolve hostname" in text:
-        return ConnectError(f"{where}: cannot reach: {text.rsplit(': ', 1)[-1]}")
-    return ConnectError(f"{where}: SSH failed: {lines[-1] if lines else 'the ssh client exited with 255'}")
+        return _failed(target, "unreachable", text.rsplit(": ", 1)[-1])
+    return _failed(target, "other", lines[-1] if lines else "the ssh client exited with 255")
