@@ -194,6 +194,69 @@ def test_an_interrupted_atomic_write_keeps_the_previous_file(tmp_path, sig):
 # ------------------------------------------------------------ arguments
 
 
+def _slow_syncs(monkeypatch, fail: bool = False) -> list:
+    """os.fdatasync replaced: each call records the file's size on disk, sleeps so that writes go on beside it,
+    then checks its descriptor is still open (or fails, when `fail`)."""
+    import time
+
+    seen: list = []
+
+    def fdatasync(fd: int) -> None:
+        seen.append(os.fstat(fd).st_size)
+        time.sleep(0.15)
+        if fail:
+            raise OSError(28, "No space left on device")
+        try:
+            os.fstat(fd)
+        except OSError as exc:
+            seen.append(exc)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    return seen
+
+
+def test_a_big_output_is_synced_behind_its_writer_and_never_closed_under_a_sync(tmp_path, monkeypatch):
+    import time
+
+    from oslomig.atomic import SyncBehind, atomic_open
+
+    seen = _slow_syncs(monkeypatch)
+    target = tmp_path / "manifest.csv"
+    with atomic_open(target, newline="") as handle, SyncBehind(handle, every=1000) as behind:
+        for k in range(40):
+            line = f"{k:04d}," + "x" * 295 + "\r\n"
+            handle.write(line)
+            behind.wrote(len(line))
+            time.sleep(0.02)  # a writer with work between its writes
+            if k == 3:
+                deadline = time.monotonic() + 10
+                while not seen and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert seen == [4 * 302]  # the bytes written so far were flushed before the sync began
+    assert target.read_bytes().decode() == "".join(f"{k:04d}," + "x" * 295 + "\r\n" for k in range(40))
+    assert 2 <= len(seen) <= 7  # ten marks passed; a sync while the last still runs is skipped, not waited for
+    assert all(isinstance(size, int) and size % 302 == 0 for size in seen)  # and never saw a closed file
+
+
+def test_a_failed_sync_behind_the_writer_keeps_the_previous_file(tmp_path, monkeypatch):
+    from oslomig.atomic import SyncBehind, atomic_open
+
+    _slow_syncs(monkeypatch, fail=True)
+    target = tmp_path / "manifest.csv"
+    target.write_text("previous, complete\n")
+    with pytest.raises(OSError, match="No space"), atomic_open(target) as handle, SyncBehind(handle, 10) as behind:
+        handle.write("x" * 20)
+        behind.wrote(20)
+    assert target.read_text() == "previous, complete\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.csv"]
+    # an error of the writer's own goes on, not the sync's
+    with pytest.raises(KeyboardInterrupt), atomic_open(target) as handle, SyncBehind(handle, 10) as behind:
+        handle.write("x" * 20)
+        behind.wrote(20)
+        raise KeyboardInterrupt
+    assert target.read_text() == "previous, complete\n"
+
+
 @pytest.mark.parametrize("today", ["garbage", "2021-02-30", "", "20210420"])
 def test_bad_today_exits_2(today):
     proc = run_cli("schedule", "--plan", PLAN, "--today", today)

@@ -106,6 +106,56 @@ def atomic_open(
         raise
 
 
+class SyncBehind:
+    """A big file's data put on disk behind its writer: once `every` bytes more are written, they are flushed and
+    `fdatasync`ed in a thread (which lets go of the GIL) while the writer goes on, so the fsync before the rename
+    finds only the tail left (190 MB of manifest here: that fsync took 0.27-0.30 s, 0.03 s with this). Use it
+    inside `atomic_open`'s block and tell it what was written: leaving it waits for the thread, so the file is
+    never closed under a sync, and raises the sync's error (after an error of the block's own, that one goes on)."""
+
+    EVERY = 32 << 20
+
+    def __init__(self, handle: IO[Any], every: int = EVERY):
+        self.handle, self.every = handle, every
+        self.since = 0
+        self.pool: Any = None
+        self.pending: Any = None
+
+    def wrote(self, n: int) -> None:
+        """`n` more bytes (or characters) written to the handle."""
+        self.since += n
+        if self.since < self.every or (self.pending is not None and not self.pending.done()):
+            return  # below the mark, or the last sync still running: the next write tries again
+        self._wait()
+        self.handle.flush()
+        if self.pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oslomig-sync")
+        self.pending = self.pool.submit(os.fdatasync, self.handle.fileno())
+        self.since = 0
+
+    def _wait(self) -> None:
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def __enter__(self) -> SyncBehind:
+        return self
+
+    def __exit__(self, kind, *_exc) -> None:
+        try:
+            if kind is None:
+                self._wait()
+            else:
+                with contextlib.suppress(OSError):
+                    self._wait()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
+                self.pool = None
+
+
 def write_text(path: Path | str, text: str) -> None:
     with atomic_open(path, "w", newline="") as handle:
         handle.write(text)

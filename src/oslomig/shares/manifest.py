@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from oslomig import csvout
-from oslomig.atomic import atomic_open, ensure_dir, write_text
+from oslomig.atomic import SyncBehind, atomic_open, ensure_dir, write_text
 from oslomig.errors import OslomigError
 from oslomig.models import SharePlan, ShareSpec
 from oslomig.shares.manifestcsv import MANIFEST_COLUMNS, IsoTimes, iso_time
@@ -543,7 +543,7 @@ def _write_manifest(plan, store, out, today, shares, progress, decisions, plan_d
     ensure_dir(out)
     placers: dict[tuple[str, str], Placer] = defaultdict(Placer)
     counter = LibraryCounter()
-    with atomic_open(out / "manifest.csv", newline="") as handle:
+    with atomic_open(out / "manifest.csv", newline="") as handle, SyncBehind(handle) as behind:
         handle.write(csvout.to_text([], MANIFEST_COLUMNS))
         for share in shares:
             scan = store.latest_scan(share.id)
@@ -562,7 +562,9 @@ def _write_manifest(plan, store, out, today, shares, progress, decisions, plan_d
             writing = _ShareWriter(share, by_row, totals, placers, counter)
             with contextlib.closing(reader.batches(store, scan_id, scan[3])) as batches:  # on error too: no child left
                 for batch in batches:
-                    handle.write(writing.batch(batch))
+                    text = writing.batch(batch)
+                    handle.write(text)
+                    behind.wrote(len(text))
                     used.update(writing.used)
                     if progress:
                         progress.advance(len(batch.rels))
