@@ -205,3 +205,85 @@ def test_an_ssh_listing_keeps_files_and_links_in_order():
     ]
     # an owner the names miss keeps its number, for the server to look up
     assert [row[4] for row in _listed_rows(fields, 20, {b"1000": "ann"})] == ["ann", b"1001"]
+
+
+def _times_one_by_one(times: list[bytes]) -> list[float]:
+    if not all(m[-11:-10] == b"." and m[-1:] == b"0" for m in times):
+        raise ValueError("unknown format")
+    return [int(m[:-11]) + int(m[-10:-1]) * 1e-9 for m in times]
+
+
+def _outcome(read, times):
+    try:
+        return read(times)
+    except ValueError:
+        return ValueError
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pairs=st.lists(st.tuples(st.integers(-(10**17), 10**18 - 1), st.integers(0, 999_999_999)), max_size=40),
+    width=st.integers(1, 19),
+    spoil=st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(b"0123456789.-+ x_\xff")), max_size=2),
+)
+@example(pairs=[(1_700_000_000, 123_456_789)] * 3, width=10, spoil=[])
+@example(pairs=[(1, 0), (-1, 500_000_000)], width=1, spoil=[])
+def test_find_times_read_a_column_at_a_time_as_one_by_one(pairs, width, spoil):
+    """find's times, most often of one width (read by numpy a column at a time), sometimes of several or signed or
+    spoiled (read one by one): the same floats to the last bit, or a ValueError for both."""
+    times = [b"%0*d.%09d0" % (width, s % 10**width if s >= 0 else s, ns) for s, ns in pairs]
+    for at, byte in spoil:
+        if times:
+            k = at % len(times)
+            m = bytearray(times[k])
+            m[at % len(m)] = byte
+            times[k] = bytes(m)
+    assert _outcome(scan.find_times, times) == _outcome(_times_one_by_one, times)
+
+
+ROWS = st.lists(
+    st.tuples(
+        st.binary(min_size=1, max_size=6),
+        st.sampled_from(["file", "symlink"]),
+        st.integers(0, 2**63 - 1),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.sampled_from([None, "ann", "bob", b"1001", 1, 1.0, True]),  # numbers: 1 == 1.0 == True, yet stored apart
+        st.sampled_from([None, 0, 1, 32, "ab12", b"x"]),
+    ),
+    max_size=25,
+    unique_by=lambda row: row[0],
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=ROWS, uniform=st.sets(st.sampled_from([1, 4, 5])), column=st.sampled_from(["attributes", "prefix_hash"]))
+@example(rows=[(b"%d" % k, "file", 1, 1.0, 1.0 if k else 1, None) for k in range(4)], uniform={1}, column="prefix_hash")
+def test_rows_go_in_as_given_whether_a_column_is_bound_once_or_row_by_row(tmp_path_factory, monkeypatch, rows, uniform,
+                                                                           column):  # fmt: skip
+    """add_files binds a text column that is the same in every row once per statement: the table holds the rows as
+    given, each value of its own type, as plain one-row inserts would."""
+    from oslomig.shares import store as store_module
+
+    monkeypatch.setattr(store_module, "ROWS_PER_STATEMENT", 4)
+    first = rows[0] if rows else ()
+    rows = [tuple(first[k] if k in uniform else value for k, value in enumerate(row)) for row in rows]
+    if column == "prefix_hash":
+        rows = [(*row[:5], None if row[5] is None else str(row[5])) for row in rows]
+    where = tmp_path_factory.mktemp("rows")
+    store = ScanStore(where / "s.sqlite")
+    scan_id = store.begin_scan("s", "/s")
+    store.add_files(scan_id, rows, column)
+    got = store.db.execute(
+        f"SELECT path, kind, size, mtime, owner, {column}, typeof(owner), typeof({column}) FROM files ORDER BY path"
+    ).fetchall()
+    plain = ScanStore(where / "plain.sqlite")
+    plain_id = plain.begin_scan("s", "/s")
+    plain.db.executemany(
+        f"INSERT INTO files (scan_id, path, kind, size, mtime, owner, {column}) VALUES ({plain_id}, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    expected = plain.db.execute(
+        f"SELECT path, kind, size, mtime, owner, {column}, typeof(owner), typeof({column}) FROM files ORDER BY path"
+    ).fetchall()
+    assert got == expected
+    assert len(got) == len(rows)

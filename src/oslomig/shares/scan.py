@@ -438,11 +438,42 @@ def _found_rows(fields: list[bytes], n: int, names: dict[bytes, str], owners: _O
         name = names[uid] = owners(int(uid))
         return name
 
-    times = fields[2:n:5]
+    uids = fields[3:n:5]
+    if uids and uids.count(uids[0]) == len(uids):  # one owner for the whole chunk: the usual share
+        owned = [names[uids[0]] if uids[0] in names else owner(uids[0])] * len(uids)
+    else:
+        owned = [names[uid] if uid in names else owner(uid) for uid in uids]
+    return listed_rows(fields, n, find_times(fields[2:n:5]), owned)
+
+
+def find_times(times: list[bytes]) -> list[float]:
+    """find's "%T@" times (sec.nnnnnnnnn0) as os.stat makes them: seconds + nanoseconds * 1e-9. When every time has
+    the width of the first and no sign (the usual chunk: ten digits of seconds), numpy reads them a column of digits
+    at a time and does the same two float operations (1,000,000 times: 0.05 s instead of about 1 s a time at a
+    time); otherwise they are read one by one. ValueError for a time in another format."""
+    import numpy as np
+
+    width, count = (len(times[0]), len(times)) if times else (0, 0)
+    dot = width - 11  # where the point is; the seconds before it, at most 18 digits (no int64 overflow)
+    if 1 <= dot <= 18:
+        grid = np.frombuffer(b"".join(times), dtype=np.uint8)
+        if len(grid) == width * count:
+            grid = grid.reshape(count, width)
+            digits = grid - np.uint8(48)  # not a digit: 10 or more (uint8 wraps below '0')
+            # every row a point where the first has it, a 0 last and digits elsewhere: each time is then exactly
+            # `width` long (each has one point, 11 from its end), so the rows are the times
+            if (
+                (grid[:, dot] == ord(".")).all()
+                and (grid[:, -1] == ord("0")).all()
+                and (digits[:, :dot] < 10).all()
+                and (digits[:, dot + 1 : -1] < 10).all()
+            ):
+                seconds = digits[:, :dot] @ (10 ** np.arange(dot - 1, -1, -1, dtype=np.int64))
+                nanoseconds = digits[:, dot + 1 : -1] @ (10 ** np.arange(8, -1, -1, dtype=np.int64))
+                return (seconds.astype(np.float64) + nanoseconds.astype(np.float64) * 1e-9).tolist()
     if not all(m[-11:-10] == b"." and m[-1:] == b"0" for m in times):  # not the format read below
         raise ValueError("find printed a time in an unknown format")
-    mtimes = [int(m[:-11]) + int(m[-10:-1]) * 1e-9 for m in times]
-    return listed_rows(fields, n, mtimes, [names[uid] if uid in names else owner(uid) for uid in fields[3:n:5]])
+    return [int(m[:-11]) + int(m[-10:-1]) * 1e-9 for m in times]
 
 
 def listed_rows(fields: list[bytes], n: int, mtimes, owners, *extra) -> list[tuple]:
