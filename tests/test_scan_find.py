@@ -274,7 +274,8 @@ def test_rows_go_in_as_given_whether_a_column_is_bound_once_or_row_by_row(tmp_pa
     scan_id = store.begin_scan("s", "/s")
     store.add_files(scan_id, rows, column)
     got = store.db.execute(
-        f"SELECT path, kind, size, mtime, owner, {column}, typeof(owner), typeof({column}) FROM files ORDER BY path"
+        f"SELECT path, kind, size, mtime, owner, {column}, typeof(path), typeof(owner), typeof({column}) FROM files "
+        "ORDER BY path"
     ).fetchall()
     plain = ScanStore(where / "plain.sqlite")
     plain_id = plain.begin_scan("s", "/s")
@@ -283,7 +284,8 @@ def test_rows_go_in_as_given_whether_a_column_is_bound_once_or_row_by_row(tmp_pa
         rows,
     )
     expected = plain.db.execute(
-        f"SELECT path, kind, size, mtime, owner, {column}, typeof(owner), typeof({column}) FROM files ORDER BY path"
+        f"SELECT path, kind, size, mtime, owner, {column}, typeof(path), typeof(owner), typeof({column}) FROM files "
+        "ORDER BY path"
     ).fetchall()
     assert got == expected
     assert len(got) == len(rows)

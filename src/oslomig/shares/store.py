@@ -162,7 +162,9 @@ class ScanStore:
         Rows go in ROWS_PER_STATEMENT at a time, in key order. A text column the same in every row of the batch
         (kind, owner, the last: a share's files mostly have one owner and no attributes yet) is bound once per
         statement, as its first parameters, and each row binds only the rest (1,000,000 listing-tree rows: SQLite
-        took 2.8-3.4 s of CPU instead of 3.6-4.1 s)."""
+        took 2.8-3.4 s of CPU instead of 3.6-4.1 s). Paths are bound as bytearrays: pysqlite looks for an adapter
+        for every `bytes` (and None) it binds, 1.36 s per 1,000,000 paths here against 0.37 s for a bytearray (0.28 s
+        to make them); SQLite stores the same BLOB."""
         assert column in ("attributes", "prefix_hash", None)
         names = ["path", "kind", "size", "mtime", "owner"] + ([column] if column else [])
         insert = f"INSERT OR REPLACE INTO files (scan_id, {', '.join(names)}) VALUES "
@@ -177,7 +179,7 @@ class ScanStore:
                 per_row = len(each)
                 flat: list = [None] * (per_row * whole)
                 for i, k in enumerate(each):
-                    flat[i::per_row] = columns[k]
+                    flat[i::per_row] = list(map(bytearray, columns[k])) if k == 0 else columns[k]  # paths: BLOB
                 step = per_row * ROWS_PER_STATEMENT
                 head = [columns[k][0] for k in shared]
                 values = []
@@ -187,7 +189,10 @@ class ScanStore:
                 db.executemany(
                     insert + ",".join(values), [[*head, *flat[i : i + step]] for i in range(0, len(flat), step)]
                 )
-            db.executemany(insert + f"({int(scan_id)}," + ",".join("?" * len(names)) + ")", rows[whole:])
+            db.executemany(
+                insert + f"({int(scan_id)}," + ",".join("?" * len(names)) + ")",
+                [(bytearray(row[0]), *row[1:]) for row in rows[whole:]],
+            )
 
     def add_problems(self, scan_id: int, rows: list[tuple]) -> None:
         """rows: (path, kind, message)"""
@@ -238,7 +243,7 @@ class ScanStore:
         with self.transaction() as db:
             db.execute("CREATE TEMP TABLE IF NOT EXISTS new_hashes (path BLOB PRIMARY KEY, prefix TEXT, full TEXT)")
             db.execute("DELETE FROM new_hashes")
-            db.executemany("INSERT INTO new_hashes VALUES (?, ?, ?)", sorted(rows))
+            db.executemany("INSERT INTO new_hashes VALUES (?, ?, ?)", [(bytearray(p), *h) for p, *h in sorted(rows)])
             db.execute(
                 "UPDATE files SET prefix_hash = h.prefix, full_hash = h.full FROM new_hashes AS h "
                 "WHERE files.scan_id = ? AND files.path = h.path",
@@ -271,7 +276,7 @@ class ScanStore:
         with self.transaction() as db:
             db.executemany(
                 f"UPDATE files SET {column} = ? WHERE scan_id = ? AND path = ?",
-                [(h, scan_id, p) for p, h in sorted(rows)],
+                [(h, scan_id, bytearray(p)) for p, h in sorted(rows)],
             )
 
     # -- reading
