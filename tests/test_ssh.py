@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from oslomig.errors import ConnectError
@@ -60,7 +62,6 @@ def test_known_host_logs_in(ssh_server):
 def test_command_line_ssh_options_need_no_pydantic_and_match_the_share_plans_defaults():
     """An ad hoc ssh:// scan takes its options from the command line as SshSettings (no pydantic import: 0.25 s of
     start-up); with nothing given they are a share plan's `ssh:` defaults."""
-    import dataclasses
     import subprocess
     import sys
 
@@ -70,7 +71,7 @@ def test_command_line_ssh_options_need_no_pydantic_and_match_the_share_plans_def
         "print(t.username, t.host, t.port, t.key_file, t.known_hosts, t.timeout_s, 'pydantic' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["ann", "files.example", "2222", "k", "~/.ssh/known_hosts", "30.0", "False"]
+    assert out == ["ann", "files.example", "2222", "k", "~/.ssh/known_hosts", "30", "False"]
     from oslomig.models import SshOptions
     from oslomig.sshconn import SshSettings
 
@@ -113,7 +114,7 @@ def _scan(server, root, tmp_path, known=None, accept=False, key=None):
         url = server.url(str(root))
         t = target(server, known or server.known_hosts, accept)
         if key is not None:
-            t.key_file = str(key)
+            t = dataclasses.replace(t, key_file=str(key))
         result = scan_ssh(store, "s", url, t)
         rows = store.db.execute("SELECT path, kind, size, mtime, owner, full_hash FROM files ORDER BY path").fetchall()
         return result, rows
@@ -216,7 +217,7 @@ def test_a_silent_server_or_a_missing_folder_is_one_sentence_with_either_client(
         for client in ("openssh", "paramiko"):
             monkeypatch.setenv("OSLOMIG_SSH_CLIENT", client)
             quiet = target(ssh_server, ssh_server.known_hosts)
-            quiet.port, quiet.timeout_s = silent.getsockname()[1], 1.5
+            quiet = dataclasses.replace(quiet, port=silent.getsockname()[1], timeout_s=1.5)
             with pytest.raises(ConnectError) as err:
                 scan_ssh(store, "s", f"ssh://u@127.0.0.1:{quiet.port}/x", quiet)
             assert "did not answer as an SSH server within 1.5 s" in str(err.value), client
@@ -273,7 +274,7 @@ def test_a_server_that_goes_quiet_mid_scan_ends_the_scan_with_a_sentence(ssh_ser
 
     threading.Thread(target=proxy, daemon=True).start()
     quiet = target(ssh_server, tmp_path / "kh", accept=True)  # the proxy's port is a new host to known_hosts
-    quiet.port, quiet.timeout_s = listener.getsockname()[1], 1
+    quiet = dataclasses.replace(quiet, port=listener.getsockname()[1], timeout_s=1)
     outcome: list[BaseException] = []
 
     def scan() -> None:

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from oslomig.sshconn import KNOWN_HOSTS, TIMEOUT_S
+
 Engine = Literal["sqlserver", "oracle", "postgres"]
 Environment = Literal["prod", "test", "dev", "staging", "other"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -475,9 +477,9 @@ class HostTarget(Model):
     username: Text
     key_file: Optional[Text] = None
     password_env: Optional[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = None
-    known_hosts: Text = "~/.ssh/known_hosts"
+    known_hosts: Text = KNOWN_HOSTS
     accept_new_host_key: bool = False
-    timeout_s: float = Field(default=30, gt=0, le=86400)
+    timeout_s: float = Field(default=TIMEOUT_S, gt=0, le=86400)
     os: Optional[Literal["windows", "posix"]] = Field(
         default=None,
         description="windows: inventoried with PowerShell over SSH; posix: with sh; default: asked of the host",
@@ -533,9 +535,9 @@ class SshOptions(Model):
     """How to reach an ssh:// share (host keys are always checked)."""
 
     key_file: Optional[Text] = None
-    known_hosts: Text = "~/.ssh/known_hosts"
+    known_hosts: Text = KNOWN_HOSTS
     accept_new_host_key: bool = False
-    timeout_s: float = Field(default=30, gt=0, le=86400)
+    timeout_s: float = Field(default=TIMEOUT_S, gt=0, le=86400)
 
 
 class ShareSpec(Model):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from oslomig.errors import ConnectError
@@ -19,16 +20,10 @@ from oslomig.errors import ConnectError
 SSH_URL = re.compile(r"^ssh://(?P<user>[^@/\s]+)@(?P<host>\[[^\]]+\]|[^/:\s]+)(?::(?P<port>\d+))?(?P<path>/.*)$")
 
 
-@dataclass
-class SshTarget:
-    host: str
-    port: int = 22
-    username: str = ""
-    key_file: str | None = None
-    password: str | None = None
-    known_hosts: str = "~/.ssh/known_hosts"
-    accept_new_host_key: bool = False
-    timeout_s: float = 30.0
+# The defaults of every way to name an SSH connection: a share plan's `ssh:` and an inventory's host targets
+# (models), the command line's options (SshSettings).
+KNOWN_HOSTS = "~/.ssh/known_hosts"
+TIMEOUT_S = 30  # seconds (an int, as the schemas have always printed the default)
 
 
 @dataclass(frozen=True)
@@ -37,9 +32,26 @@ class SshSettings:
     same defaults), without pydantic, whose import (0.25 s) an ad hoc scan would otherwise pay for three values."""
 
     key_file: str | None = None
-    known_hosts: str = "~/.ssh/known_hosts"
+    known_hosts: str = KNOWN_HOSTS
     accept_new_host_key: bool = False
-    timeout_s: float = 30.0
+    timeout_s: float = TIMEOUT_S
+
+
+@dataclass(frozen=True, kw_only=True)
+class SshTarget(SshSettings):
+    """One SSH connection: where, as whom, and the settings."""
+
+    host: str
+    port: int = 22
+    username: str = ""
+    password: str | None = None
+
+    @classmethod
+    def reaching(cls, host: str, port: int, username: str, how: Any, password: str | None = None) -> SshTarget:
+        """The target with the settings of `how`: SshSettings, a share plan's `ssh:` or an inventory's host target
+        (anything with SshSettings' fields)."""
+        settings = {f.name: getattr(how, f.name) for f in fields(SshSettings)}
+        return cls(host=host, port=port, username=username, password=password, **settings)
 
 
 def parse_ssh_url(url: str) -> tuple[str, str, int, str]:

@@ -105,16 +105,7 @@ def ssh_target(source: str, ssh_options: models.SshOptions | SshSettings | None)
     from oslomig.sshconn import SshSettings, SshTarget, parse_ssh_url
 
     user, host, port, _ = parse_ssh_url(source)
-    opts = ssh_options or SshSettings()
-    return SshTarget(
-        host=host,
-        port=port,
-        username=user,
-        key_file=opts.key_file,
-        known_hosts=opts.known_hosts,
-        accept_new_host_key=opts.accept_new_host_key,
-        timeout_s=opts.timeout_s,
-    )
+    return SshTarget.reaching(host, port, user, ssh_options or SshSettings())
 
 
 def smb_password(share_id: str, spec: models.ShareSpec | None) -> str:

@@ -167,18 +167,7 @@ def scan_host(t: models.HostTarget) -> dict:
 
     password = read_secret(t) if t.password_env else None
     try:
-        client = connect(
-            SshTarget(
-                host=t.host,
-                port=t.port,
-                username=t.username,
-                key_file=t.key_file,
-                password=password,
-                known_hosts=t.known_hosts,
-                accept_new_host_key=t.accept_new_host_key,
-                timeout_s=t.timeout_s,
-            )
-        )
+        client = connect(SshTarget.reaching(t.host, t.port, t.username, t, password))
     except ConnectError as exc:
         raise ConnectError(f"{t.name}: {exc}") from None
     try:
