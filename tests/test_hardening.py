@@ -194,16 +194,15 @@ def test_an_interrupted_atomic_write_keeps_the_previous_file(tmp_path, sig):
 # ------------------------------------------------------------ arguments
 
 
-def _slow_syncs(monkeypatch, fail: bool = False) -> list:
-    """os.fdatasync replaced: each call records the file's size on disk, sleeps so that writes go on beside it,
-    then checks its descriptor is still open (or fails, when `fail`)."""
-    import time
-
+def _held_syncs(monkeypatch, fail: bool = False):
+    """os.fdatasync replaced: each call records the file's size on disk, then waits until the test lets it go
+    (`release`), then checks its descriptor is still open (or fails, when `fail`). No timing is assumed."""
     seen: list = []
+    release = threading.Event()
 
     def fdatasync(fd: int) -> None:
         seen.append(os.fstat(fd).st_size)
-        time.sleep(0.15)
+        assert release.wait(30), "the test never let the sync go"
         if fail:
             raise OSError(28, "No space left on device")
         try:
@@ -212,36 +211,51 @@ def _slow_syncs(monkeypatch, fail: bool = False) -> list:
             seen.append(exc)
 
     monkeypatch.setattr(os, "fdatasync", fdatasync)
-    return seen
+    return seen, release
+
+
+def _until(condition) -> None:
+    import time
+
+    deadline = time.monotonic() + 30
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def test_a_big_output_is_synced_behind_its_writer_and_never_closed_under_a_sync(tmp_path, monkeypatch):
-    import time
-
     from oslomig.atomic import SyncBehind, atomic_open
 
-    seen = _slow_syncs(monkeypatch)
+    seen, release = _held_syncs(monkeypatch)
     target = tmp_path / "manifest.csv"
+    lines = [f"{k:04d}," + "x" * 295 + "\r\n" for k in range(40)]  # 302 bytes each; a sync every 1,000
     with atomic_open(target, newline="") as handle, SyncBehind(handle, every=1000) as behind:
-        for k in range(40):
-            line = f"{k:04d}," + "x" * 295 + "\r\n"
+        for line in lines[:4]:
             handle.write(line)
             behind.wrote(len(line))
-            time.sleep(0.02)  # a writer with work between its writes
-            if k == 3:
-                deadline = time.monotonic() + 10
-                while not seen and time.monotonic() < deadline:
-                    time.sleep(0.01)
-                assert seen == [4 * 302]  # the bytes written so far were flushed before the sync began
-    assert target.read_bytes().decode() == "".join(f"{k:04d}," + "x" * 295 + "\r\n" for k in range(40))
-    assert 2 <= len(seen) <= 7  # ten marks passed; a sync while the last still runs is skipped, not waited for
-    assert all(isinstance(size, int) and size % 302 == 0 for size in seen)  # and never saw a closed file
+        _until(lambda: seen)
+        assert seen == [4 * 302]  # the bytes written so far were flushed before the sync began
+        for line in lines[4:24]:  # five more marks while that sync runs: each skipped, none waited for
+            handle.write(line)
+            behind.wrote(len(line))
+        assert seen == [4 * 302]
+        release.set()
+        _until(lambda: behind.pending is not None and behind.pending.done())
+        release.clear()
+        for line in lines[24:]:  # the next write starts the next sync, with everything written before it
+            handle.write(line)
+            behind.wrote(len(line))
+        _until(lambda: len(seen) == 2)
+        assert seen == [4 * 302, 25 * 302]  # at the first write after the first sync ended
+        threading.Timer(0.3, release.set).start()  # the last sync still runs when the block is left
+    assert target.read_bytes().decode() == "".join(lines)
+    assert seen == [4 * 302, 25 * 302]  # and no sync saw its file closed under it
 
 
 def test_a_failed_sync_behind_the_writer_keeps_the_previous_file(tmp_path, monkeypatch):
     from oslomig.atomic import SyncBehind, atomic_open
 
-    _slow_syncs(monkeypatch, fail=True)
+    _seen, release = _held_syncs(monkeypatch, fail=True)
+    release.set()
     target = tmp_path / "manifest.csv"
     target.write_text("previous, complete\n")
     with pytest.raises(OSError, match="No space"), atomic_open(target) as handle, SyncBehind(handle, 10) as behind:
