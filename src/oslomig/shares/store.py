@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import os
 import sqlite3
 import stat
@@ -79,6 +80,21 @@ def _same(column: tuple) -> bool:
     """Every value of the column is the first one, of its type too (1 == 1.0 == True in a count)."""
     first = column[0]
     return isinstance(first, str | bytes | None) and column.count(first) == len(column)
+
+
+@functools.lru_cache(maxsize=16)
+def _values(scan_id: int, width: int, shared: tuple[int, ...], rows: int) -> str:
+    """The VALUES of an INSERT of `rows` rows of `width` columns after the scan's id: the `shared` columns bound once,
+    as ?1.., and each row's other columns numbered after them. Made once per scan and shape: made for each batch, it
+    cost 0.18 s per 1,000,000 rows."""
+    each = [k for k in range(width) if k not in shared]
+    place = {k: f"?{i + 1}" for i, k in enumerate(shared)}
+    values = []
+    for r in range(rows):
+        first = len(shared) + r * len(each)
+        place.update({k: f"?{first + i + 1}" for i, k in enumerate(each)})
+        values.append(f"({scan_id}," + ",".join(place[k] for k in range(width)) + ")")
+    return ",".join(values)
 
 
 class ScanStore:
@@ -167,31 +183,27 @@ class ScanStore:
         to make them); SQLite stores the same BLOB."""
         assert column in ("attributes", "prefix_hash", None)
         names = ["path", "kind", "size", "mtime", "owner"] + ([column] if column else [])
+        width = len(names)
         insert = f"INSERT OR REPLACE INTO files (scan_id, {', '.join(names)}) VALUES "
         rows = sorted(rows)  # key order: the table's B-tree grows at its edge
         whole = len(rows) - len(rows) % ROWS_PER_STATEMENT
         with self.transaction() as db:
             if whole:
                 columns = list(zip(*rows[:whole], strict=True))
-                shared = [k for k in range(1, len(names)) if names[k] not in ("size", "mtime") and _same(columns[k])]
-                each = [k for k in range(len(names)) if k not in shared]
-                number = {k: i + 1 for i, k in enumerate(shared)}  # ?1.. the shared values, then row by row
+                shared = tuple(k for k in range(1, width) if names[k] not in ("size", "mtime") and _same(columns[k]))
+                each = [k for k in range(width) if k not in shared]
                 per_row = len(each)
                 flat: list = [None] * (per_row * whole)
                 for i, k in enumerate(each):
                     flat[i::per_row] = list(map(bytearray, columns[k])) if k == 0 else columns[k]  # paths: BLOB
                 step = per_row * ROWS_PER_STATEMENT
                 head = [columns[k][0] for k in shared]
-                values = []
-                for r in range(ROWS_PER_STATEMENT):
-                    number.update({k: len(shared) + r * per_row + i + 1 for i, k in enumerate(each)})
-                    values.append(f"({int(scan_id)}," + ",".join(f"?{number[k]}" for k in range(len(names))) + ")")
                 db.executemany(
-                    insert + ",".join(values), [[*head, *flat[i : i + step]] for i in range(0, len(flat), step)]
+                    insert + _values(int(scan_id), width, shared, ROWS_PER_STATEMENT),
+                    [[*head, *flat[i : i + step]] for i in range(0, len(flat), step)],
                 )
             db.executemany(
-                insert + f"({int(scan_id)}," + ",".join("?" * len(names)) + ")",
-                [(bytearray(row[0]), *row[1:]) for row in rows[whole:]],
+                insert + _values(int(scan_id), width, (), 1), [(bytearray(row[0]), *row[1:]) for row in rows[whole:]]
             )
 
     def add_problems(self, scan_id: int, rows: list[tuple]) -> None:
