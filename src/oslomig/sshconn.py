@@ -188,6 +188,7 @@ def openssh_command(target: SshTarget, command: str) -> list[str] | None:
     if ssh is None or target.password is not None or os.environ.get(CLIENT_ENV, "").lower() == "paramiko":
         return None
     known = Path(os.path.expanduser(target.known_hosts))
+    seconds = str(max(1, math.ceil(target.timeout_s)))  # whole seconds, never shorter than asked
     argv = [ssh, "-F", "none", "-T", "-x", "-a", "-p", str(target.port), "-l", target.username]
     options = {
         "BatchMode": "yes",
@@ -197,10 +198,10 @@ def openssh_command(target: SshTarget, command: str) -> list[str] | None:
         "HashKnownHosts": "no",
         "UpdateHostKeys": "no",
         "LogLevel": "INFO",  # not ERROR: "Timeout, server … not responding" is logged at INFO
-        "ConnectTimeout": str(max(1, math.ceil(target.timeout_s))),  # whole seconds, never shorter than asked
+        "ConnectTimeout": seconds,
         # a server gone quiet mid-scan (a dead link, not a slow `find`: sshd answers these itself) ends the scan
         # after three unanswered probes instead of leaving a nightly run hanging
-        "ServerAliveInterval": str(max(1, math.ceil(target.timeout_s))),
+        "ServerAliveInterval": seconds,
         "ServerAliveCountMax": "3",
     }
     if target.key_file:
