@@ -7,12 +7,13 @@ import os
 import shutil
 import stat
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from oslomig.shares import scan
+from oslomig.shares import found, scan
 from oslomig.shares.scan import scan_local
 from oslomig.shares.store import ScanStore
 
@@ -114,10 +115,10 @@ def fake_find(tmp: Path, monkeypatch, body: str) -> None:
         'REAL "$@" 2>/dev/null; echo "find: warning: something" >&2',  # a complaint, status 0
         "exit 1",  # fails, lists nothing
         'REAL "$@" | head -c 45',  # a record cut short
-        "printf 'f\\0001\\0001700000000.123456789\\0000\\0a\\000'",  # nine digits: not the format read
-        "printf 'f\\000x\\0001700000000.1234567890\\0000\\0a\\000'",  # a size that is not a number
+        "printf 'f %20s %22s %11s\\0a\\0' 1 1700000000.123456789 0",  # nine digits: not the format read
+        "printf 'f %20s %22s %11s\\0a\\0' x 1700000000.1234567890 0",  # a size that is not a number
         # lists a file the walk does not find (gone since), then complains: what it listed is not kept
-        "printf 'f\\0001\\0001700000000.1234567890\\0000\\0ghost\\000'; echo 'find: ./x: gone' >&2; exit 1",
+        "printf 'f %20s %22s %11s\\0ghost\\0' 1 1700000000.1234567890 0; echo 'find: ./x: gone' >&2; exit 1",
     ],
 )
 def test_a_find_that_cannot_list_cleanly_leaves_it_to_the_walk(tmp_path, monkeypatch, body):
@@ -134,6 +135,18 @@ def test_a_find_that_cannot_list_cleanly_leaves_it_to_the_walk(tmp_path, monkeyp
     result = scan_local(store, "s", str(root), progress=progress)
     assert rows(store) == expected and result.files == 3 and result.bytes == 15
     assert progress.completed == 3  # what find listed before it failed is not counted twice
+
+
+def test_a_fake_find_of_the_right_format_is_read(tmp_path, monkeypatch):
+    """The fake finds above print records of the format asked for: each is refused for what its comment says."""
+    root = tmp_path / "share"
+    root.mkdir()
+    fake_find(tmp_path, monkeypatch, "printf 'f %20s %22s %11s\\0ghost\\0' 1 1700000000.1234567890 0")
+    result = scan.ScanResult("s", 0)
+    listing = scan._Listing(str(tmp_path), result)
+    assert scan.list_with_find(os.fsencode(root), listing, scan._Owners())
+    assert [row[:4] for batch in listing.batches() for row in batch] == [(b"ghost", "file", 1, 1700000000.123456789)]
+    listing.close()
 
 
 class Counted:
@@ -160,17 +173,8 @@ def test_without_find_the_walk_lists_it(tmp_path, monkeypatch):
 FIELD = st.binary(max_size=12).filter(lambda b: b"\0" not in b)
 
 
-@settings(max_examples=200, deadline=None)
-@given(
-    records=st.lists(st.lists(FIELD, min_size=5, max_size=5), max_size=30),
-    reads=st.lists(st.integers(1, 40), min_size=1, max_size=8),
-    cut=st.integers(0, 3),
-)
-def test_find_records_come_whole_however_the_stream_is_cut(records, reads, cut):
-    """A local listing reads find's pipe, an SSH listing the channel, in pieces that cut records anywhere: every
-    whole record comes out once, in order, and a record cut short by the end is left over, never parsed."""
-    stream = b"".join(field + b"\0" for record in records for field in record)
-    stream += b"x\0" * cut  # the start of one more record
+def _pieces(stream: bytes, reads: list[int]):
+    """A pipe's read: the stream in pieces of the given sizes, over and over."""
     pieces = iter(reads * (len(stream) + 1))
     at = 0
 
@@ -180,6 +184,21 @@ def test_find_records_come_whole_however_the_stream_is_cut(records, reads, cut):
         at += len(piece)
         return piece
 
+    return read
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    records=st.lists(st.lists(FIELD, min_size=5, max_size=5), max_size=30),
+    reads=st.lists(st.integers(1, 40), min_size=1, max_size=8),
+    cut=st.integers(0, 3),
+)
+def test_find_records_come_whole_however_the_stream_is_cut(records, reads, cut):
+    """An SSH listing reads the channel in pieces that cut records anywhere: every whole record comes out once, in
+    order, and a record cut short by the end is left over, never parsed."""
+    stream = b"".join(field + b"\0" for record in records for field in record)
+    stream += b"x\0" * cut  # the start of one more record
+    read = _pieces(stream, reads)
     chunks = scan.FieldChunks(read, 5)
     got = [fields[i : i + 5] for fields, n in chunks for i in range(0, n, 5)]
     assert got == records
@@ -207,38 +226,108 @@ def test_an_ssh_listing_keeps_files_and_links_in_order():
     assert [row[4] for row in _listed_rows(fields, 20, {b"1000": "ann"})] == ["ann", b"1001"]
 
 
-def _times_one_by_one(times: list[bytes]) -> list[float]:
-    if not all(m[-11:-10] == b"." and m[-1:] == b"0" for m in times):
-        raise ValueError("unknown format")
-    return [int(m[:-11]) + int(m[-10:-1]) * 1e-9 for m in times]
+def _record(kind: bytes, size: int, seconds: int, nanos: int, uid: int, path: bytes) -> bytes:
+    return b"%s %20d %22s %11d\0%s\0" % (kind, size, b"%d.%09d0" % (seconds, nanos), uid, path)
 
 
-def _outcome(read, times):
+def _read_one_by_one(data: bytes) -> list[tuple]:
+    """find's records as the spec reads them, field by field: what `found.parse` must give, however it reads."""
+    fields = data.split(b"\0")[:-1]
+    rows = []
+    for head, path in zip(fields[0::2], fields[1::2], strict=True):
+        kind, size, mtime, uid = head.split()  # ValueError: not four fields
+        if len(kind) != 1 or mtime[-11:-10] != b"." or mtime[-1:] != b"0":
+            raise ValueError("not the format asked for")
+        if not (0 <= int(size) < 2**63 and 0 <= int(uid) < 2**63):
+            raise ValueError("out of range")
+        row = (path, int(size), (int(mtime[:-11]) + int(mtime[-10:-1]) * 1e-9).hex(), f"u{int(uid)}")  # every record
+        if kind in (b"f", b"l"):
+            rows.append((row[0], {b"f": "file", b"l": "symlink"}[kind], *row[1:]))
+    return rows
+
+
+def _parsed(data: bytes):
+    import numpy as np
+
     try:
-        return read(times)
+        chunk = found.parse(data, np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0))
+    except ValueError:
+        return ValueError, None
+    return [(*row[:3], row[3].hex(), row[4]) for row in chunk.rows(lambda uid: f"u{uid}")], chunk
+
+
+def _expected(data: bytes):
+    try:
+        return _read_one_by_one(data)
     except ValueError:
         return ValueError
 
 
-@settings(max_examples=300, deadline=None)
+RECORDS = st.lists(
+    st.tuples(
+        st.sampled_from([b"f", b"f", b"l", b"d", b"p"]),
+        st.one_of(st.integers(0, 5000), st.integers(0, 2**63 - 1)),
+        st.one_of(st.integers(0, 99_999_999_999), st.integers(-(10**12), 10**15)),  # 11 digits fit; others not
+        st.integers(0, 999_999_999),
+        st.sampled_from([0, 1000, 1001, 4294967294]),
+        st.binary(min_size=1, max_size=8).filter(lambda b: b"\0" not in b),
+    ),
+    min_size=1,
+    max_size=30,
+    unique_by=lambda record: record[5],  # find lists a path once
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    pairs=st.lists(st.tuples(st.integers(-(10**17), 10**18 - 1), st.integers(0, 999_999_999)), max_size=40),
-    width=st.integers(1, 19),
+    records=RECORDS,
     spoil=st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(b"0123456789.-+ x_\xff")), max_size=2),
 )
-@example(pairs=[(1_700_000_000, 123_456_789)] * 3, width=10, spoil=[])
-@example(pairs=[(1, 0), (-1, 500_000_000)], width=1, spoil=[])
-def test_find_times_read_a_column_at_a_time_as_one_by_one(pairs, width, spoil):
-    """find's times, most often of one width (read by numpy a column at a time), sometimes of several or signed or
-    spoiled (read one by one): the same floats to the last bit, or a ValueError for both."""
-    times = [b"%0*d.%09d0" % (width, s % 10**width if s >= 0 else s, ns) for s, ns in pairs]
-    for at, byte in spoil:
-        if times:
-            k = at % len(times)
-            m = bytearray(times[k])
-            m[at % len(m)] = byte
-            times[k] = bytes(m)
-    assert _outcome(scan.find_times, times) == _outcome(_times_one_by_one, times)
+@example(records=[(b"f", 3, 1_700_000_000, 123_456_789, 1000, b"a b")] * 3, spoil=[])
+@example(records=[(b"f", 1, 1, 0, 0, b"x"), (b"l", 7, -1, 500_000_000, 0, b"y")], spoil=[])
+@example(records=[(b"f", 1, 1, 0, 0, b"x")], spoil=[(23, ord("-"))])  # a sign where a space was: one by one
+@example(records=[(b"f", 1, 1, 0, 0, b"x")], spoil=[(44, ord("5"))])  # no final 0: not the format
+@example(records=[(b"f", 1, 1, 0, 10**11 + 7, b"x")], spoil=[])  # a 12-digit owner: a wider header, one by one
+def test_find_records_read_a_column_at_a_time_as_one_by_one(tmp_path_factory, records, spoil):
+    """find's records, mostly of the fixed shape (read by numpy a column at a time, and by SQLite from the chunk),
+    sometimes wider, signed or spoiled (read one by one): the same rows, times to the last bit, or ValueError.
+    A fixed chunk's rows stored by SQLite from the chunk are the rows stored as tuples."""
+    data = bytearray(b"".join(_record(*record) for record in records))
+    heads = [i for i, byte in enumerate(data) if i == 0 or data[i - 1 : i] == b"\0"][0::2]
+    for at, byte in spoil:  # a byte of a header spoiled
+        head = heads[at % len(heads)]
+        data[head + at % found.HEAD] = byte
+    got, chunk = _parsed(bytes(data))
+    assert got == _expected(bytes(data))
+    if chunk is None or not chunk.fixed or not len(chunk):
+        return
+    tmp = tmp_path_factory.mktemp("db")
+    tuples, sql = ScanStore(tmp / "tuples.sqlite"), ScanStore(tmp / "sql.sqlite")
+    owners = {uid: f"u{uid}" for uid in chunk.uids.tolist()}.__getitem__
+    tuples.add_files(1, chunk.rows(owners), column=None)
+    batch = chunk.batch(owners, [True] * len(chunk))
+    sql.add_found(1, batch.data, batch.groups)
+    query = "SELECT hex(path), typeof(path), kind, size, typeof(size), quote(mtime), owner FROM files ORDER BY path"
+    assert sql.db.execute(query).fetchall() == tuples.db.execute(query).fetchall()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    records=st.lists(st.tuples(FIELD, FIELD), max_size=30),
+    reads=st.lists(st.integers(1, 40), min_size=1, max_size=8),
+    cut=st.integers(0, 1),
+)
+def test_a_local_listing_comes_in_whole_records_however_the_pipe_is_cut(records, reads, cut):
+    """find's pipe read in pieces that cut records anywhere: every whole record is parsed once, in order, and a
+    record cut short by the end is left over."""
+    stream = b"".join(head + b"\0" + path + b"\0" for head, path in records) + b"x\0" * cut
+    read = _pieces(stream, reads)
+    parsed: list[bytes] = []
+    chunks = found.FoundChunks(read)
+    with mock.patch.object(found, "parse", lambda data, nuls: parsed.append(data) or len(nuls)):
+        assert sum(chunks) == 2 * len(records)
+    assert b"".join(parsed) == stream[: len(stream) - 2 * cut]
+    assert chunks.pending == b"x\0" * cut
 
 
 ROWS = st.lists(

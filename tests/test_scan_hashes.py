@@ -17,7 +17,7 @@ import xxhash
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from oslomig.shares import scan
+from oslomig.shares import found, scan
 from oslomig.shares.scan import scan_local
 from oslomig.shares.store import ScanStore
 
@@ -181,7 +181,7 @@ def test_a_writer_process_that_fails_or_an_interrupt_during_the_walk_keeps_the_p
     scan_local(store, "s", str(root))
     before = list(store.iter_files(store.latest_scan("s")[0]))
     monkeypatch.setattr(scan, "BATCH", 3)  # several batches, so the writer process starts
-    monkeypatch.setattr(scan.FieldChunks, "CHUNK", 64)  # find's listing read a few records at a time
+    monkeypatch.setattr(found.FoundChunks, "CHUNK", 64)  # find's listing read a few records at a time
     written: list[int] = []
     real = scan._Writer.add
 
@@ -216,7 +216,7 @@ def test_only_a_walk_of_several_batches_starts_a_writer_process(tmp_path, monkey
     assert scan_local(store, "s", str(root)).files == 12
     assert started == []  # one batch: written here, no fork
     monkeypatch.setattr(scan, "BATCH", 3)
-    monkeypatch.setattr(scan.FieldChunks, "CHUNK", 32)
+    monkeypatch.setattr(found.FoundChunks, "CHUNK", 32)
     assert scan_local(store, "s", str(root)).files == 12
     assert started and started[0] == 2  # from the second batch
     assert len(list(store.iter_files(store.latest_scan("s")[0]))) == 12

@@ -27,6 +27,7 @@ from typing import IO, Any
 
 import xxhash
 
+from oslomig.shares.found import PRINTF, Found, FoundBatch, FoundChunks
 from oslomig.shares.store import BATCH, ScanStore
 
 PREFIX_BYTES = 4096
@@ -175,6 +176,12 @@ class SizeTally:
         if len(self.sizes) >= self.SIZES_AT_ONCE:
             self._spill()
 
+    def extend_array(self, sizes) -> None:
+        """`extend` from a numpy array of int64, copied at once."""
+        self.sizes.frombytes(sizes.tobytes())
+        if len(self.sizes) >= self.SIZES_AT_ONCE:
+            self._spill()
+
     def _spill(self) -> None:
         self.sizes.tofile(self.file)
         self.sized += len(self.sizes)
@@ -256,6 +263,30 @@ class _Listing:
         if len(self.rows) >= BATCH:
             self._spill()
 
+    def extend_found(self, found: Found, owners: _Owners) -> None:
+        """A chunk of find's listing: its counts and sizes taken a column at a time, the rows of new sizes written at
+        once as SQLite reads them from the chunk (`Found.batch`), only the rest made into tuples to wait."""
+        if self.rows:
+            self._spill()
+        if not len(found):
+            return
+        is_file = found.kinds == ord("f")
+        self.result.files += len(found)
+        self.result.bytes += int(found.sizes[is_file].sum())
+        self.tally.extend_array(found.sizes[is_file & (found.sizes > 0)])
+        now = self._new(is_file, found.sizes) if self.write is not None else None
+        if now is None:
+            self.waiting.extend(found.rows(owners))
+        else:
+            if now.any():
+                self.write(found.batch(owners, now))
+            self.waiting.extend(found.rows(owners, ~now))
+        if len(self.waiting) >= BATCH:
+            self.spool.append(self.waiting)
+            self.waiting = []
+        if self.progress:
+            self.progress.advance(len(found))
+
     def _spill(self, last: bool = False) -> None:
         """The batch's rows to the file, but those written at once. What waits is gathered into batches of at least
         BATCH rows (the `last` one apart): the listing tree left ~100 rows a batch, and writing each such batch in
@@ -277,24 +308,32 @@ class _Listing:
         sizes repeat (a department tree) the whole batch waits, so each row is written once, with its hash."""
         import numpy as np
 
+        _paths, kinds, listed, _mtimes, _owners = zip(*rows, strict=True)
+        now = self._new(np.fromiter(map("file".__eq__, kinds), bool, len(rows)), np.array(listed, dtype=np.int64))
+        if now is None:
+            return rows
+        self.write(list(itertools.compress(rows, now.tolist())))
+        return list(itertools.compress(rows, (~now).tolist()))
+
+    def _new(self, is_file, sizes):
+        """Which rows to write at once (a boolean mask), or None when the whole batch waits (`_write_new`)."""
+        import numpy as np
+
         if self.seen is None:
             self.seen = np.zeros(1 << (self.SEEN_BITS - 3), dtype=np.uint8)
-        _paths, kinds, listed, _mtimes, _owners = zip(*rows, strict=True)
-        sizes = np.array(listed, dtype=np.int64)
-        files = np.flatnonzero(np.fromiter(map("file".__eq__, kinds), bool, len(rows)) & (sizes > 0))
+        files = np.flatnonzero(is_file & (sizes > 0))
         buckets = (sizes[files].view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - self.SEEN_BITS)
         buckets, first = np.unique(buckets, return_index=True)
         byte, bit = buckets >> np.uint64(3), np.left_shift(1, buckets & np.uint64(7)).astype(np.uint8)
         new = first[(self.seen[byte] & bit) == 0]
         np.bitwise_or.at(self.seen, byte, bit)
         if len(new) < self.EARLY_FROM * len(files):
-            return rows
-        now = np.ones(len(rows), dtype=bool)
+            return None
+        now = np.ones(len(sizes), dtype=bool)
         now[files] = False
         now[files[new]] = True
-        self.write(list(itertools.compress(rows, now.tolist())))
         self.early += len(new)
-        return list(itertools.compress(rows, (~now).tolist()))
+        return now
 
     def spill(self) -> None:
         """The rows listed so far to the file, or written at once."""
@@ -357,7 +396,7 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
     return result
 
 
-FIND = ("-mindepth", "1", "-printf", "%y\\0%s\\0%T@\\0%U\\0%P\\0")
+FIND = ("-mindepth", "1", "-printf", PRINTF)
 KINDS = {b"f": "file", b"l": "symlink"}  # directories are descended; sockets, fifos and devices are not documents
 
 
@@ -391,11 +430,10 @@ def list_with_find(root: bytes, listing: _Listing, owners: _Owners) -> bool:
         assert proc.stdout is not None
         with contextlib.suppress(OSError):  # find runs ahead by a megabyte while a chunk is parsed (default: 64 KiB)
             fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
-        names: dict[bytes, str] = {}
-        chunks = FieldChunks(proc.stdout.read, 5)
+        chunks = FoundChunks(proc.stdout.read)
         try:
-            for fields, n in chunks:
-                listing.extend(_found_rows(fields, n, names, owners))
+            for found in chunks:
+                listing.extend_found(found, owners)
             status = proc.wait()
         except ValueError:  # a field that is not what -printf was asked for: not a find to trust
             return False
@@ -427,53 +465,6 @@ class FieldChunks:
             self.pending = b"\0".join(fields[n:])
             chunk = b""
             yield fields, n
-
-
-def _found_rows(fields: list[bytes], n: int, names: dict[bytes, str], owners: _Owners) -> list[tuple]:
-    """(path, kind, size, mtime, owner) from find's first `n` fields, a column at a time. The time as os.stat gives
-    it: find prints seconds and nanoseconds ("%T@" is sec.nnnnnnnnn0, the sign on the seconds only), and seconds +
-    nanoseconds * 1e-9 is the float os.stat makes of them. The owner's name as the walk looks it up."""
-
-    def owner(uid: bytes) -> str:
-        name = names[uid] = owners(int(uid))
-        return name
-
-    uids = fields[3:n:5]
-    if uids and uids.count(uids[0]) == len(uids):  # one owner for the whole chunk: the usual share
-        owned = [names[uids[0]] if uids[0] in names else owner(uids[0])] * len(uids)
-    else:
-        owned = [names[uid] if uid in names else owner(uid) for uid in uids]
-    return listed_rows(fields, n, find_times(fields[2:n:5]), owned)
-
-
-def find_times(times: list[bytes]) -> list[float]:
-    """find's "%T@" times (sec.nnnnnnnnn0) as os.stat makes them: seconds + nanoseconds * 1e-9. When every time has
-    the width of the first and no sign (the usual chunk: ten digits of seconds), numpy reads them a column of digits
-    at a time and does the same two float operations (1,000,000 times: 0.05 s instead of about 1 s a time at a
-    time); otherwise they are read one by one. ValueError for a time in another format."""
-    import numpy as np
-
-    width, count = (len(times[0]), len(times)) if times else (0, 0)
-    dot = width - 11  # where the point is; the seconds before it, at most 18 digits (no int64 overflow)
-    if 1 <= dot <= 18:
-        grid = np.frombuffer(b"".join(times), dtype=np.uint8)
-        if len(grid) == width * count:
-            grid = grid.reshape(count, width)
-            digits = grid - np.uint8(48)  # not a digit: 10 or more (uint8 wraps below '0')
-            # every row a point where the first has it, a 0 last and digits elsewhere: each time is then exactly
-            # `width` long (each has one point, 11 from its end), so the rows are the times
-            if (
-                (grid[:, dot] == ord(".")).all()
-                and (grid[:, -1] == ord("0")).all()
-                and (digits[:, :dot] < 10).all()
-                and (digits[:, dot + 1 : -1] < 10).all()
-            ):
-                seconds = digits[:, :dot] @ (10 ** np.arange(dot - 1, -1, -1, dtype=np.int64))
-                nanoseconds = digits[:, dot + 1 : -1] @ (10 ** np.arange(8, -1, -1, dtype=np.int64))
-                return (seconds.astype(np.float64) + nanoseconds.astype(np.float64) * 1e-9).tolist()
-    if not all(m[-11:-10] == b"." and m[-1:] == b"0" for m in times):  # not the format read below
-        raise ValueError("find printed a time in an unknown format")
-    return [int(m[:-11]) + int(m[-10:-1]) * 1e-9 for m in times]
 
 
 def listed_rows(fields: list[bytes], n: int, mtimes, owners, *extra) -> list[tuple]:
@@ -631,18 +622,27 @@ def _writer_started(path: str) -> None:
     _child_store = ScanStore(path)  # never the connection inherited from the parent
 
 
+def _write_batch(store: ScanStore, scan_id: int, batch: list[tuple] | FoundBatch) -> None:
+    """Rows without hashes yet: tuples, or read by SQLite from a chunk of find's listing."""
+    if isinstance(batch, FoundBatch):
+        store.add_found(scan_id, batch.data, batch.groups)
+    else:
+        store.add_files(scan_id, batch, column=None)
+
+
 def _write_rows(scan_id: int, data: bytes) -> None:
     assert _child_store is not None
-    _child_store.add_files(scan_id, marshal.loads(data), column=None)
+    loaded = marshal.loads(data)  # a list of rows, or a FoundBatch's (chunk, groups)
+    _write_batch(_child_store, scan_id, FoundBatch(*loaded) if isinstance(loaded, tuple) else loaded)
 
 
 class _Writer:
     """Writes the rows of a local walk that go in at once (`_Listing._write_new`) from a second process, while this
     one parses find's output: SQLite's inserts are half this process's work, and `find` leaves its core idle half
     the time. The first batch is written here and the process started at the second (a tree of one batch never
-    forks); rows go as marshal bytes, at most `AHEAD` batches ahead. Where no process can be started, and once
-    closed, rows are written here. The caller must not write to the database itself while it is open; `close()`
-    waits for every batch and raises the first failure."""
+    forks); rows go as marshal bytes (a chunk of find's listing as itself), at most `AHEAD` batches ahead. Where no
+    process can be started, and once closed, rows are written here. The caller must not write to the database
+    itself while it is open; `close()` waits for every batch and raises the first failure."""
 
     AHEAD = 2
 
@@ -653,14 +653,15 @@ class _Writer:
         self.closed = False
         self.batches = 0
 
-    def add(self, rows: list[tuple]) -> None:
+    def add(self, rows: list[tuple] | FoundBatch) -> None:
         self.batches += 1
         if self.pool is None and not self.closed and self.batches > 1:
             self._start()
         if self.pool is None:
-            self.store.add_files(self.scan_id, rows, column=None)
+            _write_batch(self.store, self.scan_id, rows)
             return
-        self.pending.append(self.pool.submit(_write_rows, self.scan_id, marshal.dumps(rows)))
+        data = marshal.dumps((rows.data, rows.groups) if isinstance(rows, FoundBatch) else rows)
+        self.pending.append(self.pool.submit(_write_rows, self.scan_id, data))
         while len(self.pending) > self.AHEAD:
             self.pending.pop(0).result()
 

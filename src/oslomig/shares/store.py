@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from oslomig.errors import OslomigError
+from oslomig.shares import found
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
@@ -95,6 +96,24 @@ def _values(scan_id: int, width: int, shared: tuple[int, ...], rows: int) -> str
         place.update({k: f"?{first + i + 1}" for i, k in enumerate(each)})
         values.append(f"({scan_id}," + ",".join(place[k] for k in range(width)) + ")")
     return ",".join(values)
+
+
+def _found_insert() -> str:
+    """The INSERT of `add_found`: ?1 the scan, ?2 the chunk, ?3 the owner, ?4 1e-9, ?5 the spans."""
+    head, length = f"(value >> {found.SPAN_BITS})", f"(value & {(1 << found.SPAN_BITS) - 1})"
+
+    def column(columns: slice) -> str:
+        return f"CAST(substr(?2, {head} + {columns.start + 1}, {columns.stop - columns.start}) AS INTEGER)"
+
+    return (
+        "INSERT OR REPLACE INTO files (scan_id, path, kind, size, mtime, owner) SELECT ?1, "
+        f"substr(?2, {head} + {found.HEAD + 2}, {length}), "
+        f"CASE substr(?2, {head} + 1, 1) WHEN x'66' THEN 'file' ELSE 'symlink' END, "
+        f"{column(found.SIZE)}, {column(found.SECONDS)} + {column(found.NANOS)} * ?4, ?3 FROM json_each(?5)"
+    )
+
+
+_FOUND = _found_insert()
 
 
 class ScanStore:
@@ -205,6 +224,16 @@ class ScanStore:
             db.executemany(
                 insert + _values(int(scan_id), width, (), 1), [(bytearray(row[0]), *row[1:]) for row in rows[whole:]]
             )
+
+    def add_found(self, scan_id: int, data: bytes, groups: list[tuple[str, str]]) -> None:
+        """Rows SQLite reads from a chunk of find's fixed-width listing (`found.Found.batch`): `groups` of (owner,
+        JSON array of spans), a span being a header's offset << SPAN_BITS | its path's length. Each row's path is a
+        slice of the chunk (a BLOB, as bound), its size and time cast from their columns; the time is seconds +
+        nanoseconds * 1e-9, the same two float operations as `find_times`, with 1e-9 bound from Python. One
+        statement per owner: no Python object is made per row."""
+        with self.transaction() as db:
+            for owner, spans in groups:
+                db.execute(_FOUND, (int(scan_id), data, owner, 1e-9, spans))
 
     def add_problems(self, scan_id: int, rows: list[tuple]) -> None:
         """rows: (path, kind, message)"""
