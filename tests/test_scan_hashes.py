@@ -75,11 +75,24 @@ def build(root: Path, spec) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(spec=files, batch=st.sampled_from([2, 3, 5000]), pool=st.booleans(), early=st.sampled_from([0.0, 0.8, 2.0]))
-@example(spec=[("", 4097, 0, 0), ("a/", 4097, 0, 1), ("c/", 4097, 0, 0)], batch=2, pool=False, early=0.8)
-@example(spec=[("", 4096, 0, 0), ("a/", 4096, 0, 0), ("", 1, 1, 0)], batch=3, pool=True, early=0.8)
-@example(spec=[("", 9000, 0, 0), ("a/", 9000, 0, 0), ("", 1, 1, 0), ("c/", 1, 1, 0)], batch=5000, pool=True, early=0.0)
-def test_local_hashes_match_the_oracle(tmp_path_factory, monkeypatch, spec, batch, pool, early):
+@given(
+    spec=files,
+    batch=st.sampled_from([2, 3, 5000]),
+    pool=st.booleans(),
+    early=st.sampled_from([0.0, 0.8, 2.0]),
+    held=st.booleans(),
+)
+@example(spec=[("", 4097, 0, 0), ("a/", 4097, 0, 1), ("c/", 4097, 0, 0)], batch=2, pool=False, early=0.8, held=False)
+@example(spec=[("", 4096, 0, 0), ("a/", 4096, 0, 0), ("", 1, 1, 0)], batch=3, pool=True, early=0.8, held=False)
+@example(spec=[("", 4096, 0, 0), ("a/", 4096, 0, 0), ("", 1, 1, 0)], batch=3, pool=True, early=0.8, held=True)
+@example(
+    spec=[("", 9000, 0, 0), ("a/", 9000, 0, 0), ("", 1, 1, 0), ("c/", 1, 1, 0)],
+    batch=5000,
+    pool=True,
+    early=0.0,
+    held=True,
+)
+def test_local_hashes_match_the_oracle(tmp_path_factory, monkeypatch, spec, batch, pool, early, held):
     base = tmp_path_factory.mktemp("tree")
     root = base / "share"
     build(root, spec)
@@ -91,6 +104,9 @@ def test_local_hashes_match_the_oracle(tmp_path_factory, monkeypatch, spec, batc
     # rows of new sizes written during the walk and hashed by an UPDATE (0.0), only when most sizes are new, or
     # every row written once, with its hashes, after the walk (2.0)
     monkeypatch.setattr(scan._Listing, "EARLY_FROM", early)
+    # the rows that waited for the walk's end held until their full hashes are known, or written with their prefix
+    # hashes as they are read and given their full hashes by an UPDATE
+    monkeypatch.setattr(scan, "HOLD", 10**9 if held else -1)
     store = ScanStore(base / "s.sqlite")
     result = scan_local(store, "s", str(root))
     got = {p: (h, f) for p, kind, h, f in store.db.execute("SELECT path, kind, prefix_hash, full_hash FROM files")}
@@ -106,9 +122,10 @@ def test_local_hashes_match_the_oracle(tmp_path_factory, monkeypatch, spec, batc
     assert sorted(os.listdir(base)) == ["s.sqlite", "s.sqlite-shm", "s.sqlite-wal", "share"]  # no spill file left
 
 
+@pytest.mark.parametrize("held", [-1, 10**9])  # the waiting rows written as read, or held for their full hashes
 @pytest.mark.parametrize("early", [0.0, 2.0])  # the first file of the size written during the walk, or none
 @pytest.mark.parametrize("denied_name", ["a", "b", "c"])
-def test_a_file_that_cannot_be_read_is_a_problem_not_a_hash(tmp_path, monkeypatch, early, denied_name):
+def test_a_file_that_cannot_be_read_is_a_problem_not_a_hash(tmp_path, monkeypatch, early, denied_name, held):
     root = tmp_path / "share"
     root.mkdir()
     for name in ("a", "b", "c"):
@@ -122,6 +139,7 @@ def test_a_file_that_cannot_be_read_is_a_problem_not_a_hash(tmp_path, monkeypatc
 
     monkeypatch.setattr(scan, "_hash_path", denied)
     monkeypatch.setattr(scan._Listing, "EARLY_FROM", early)
+    monkeypatch.setattr(scan, "HOLD", held)
     store = ScanStore(tmp_path / "s.sqlite")
     result = scan_local(store, "s", str(root))
     rows = {p: (h, f) for p, h, f in store.db.execute("SELECT path, prefix_hash, full_hash FROM files")}
@@ -241,3 +259,25 @@ def test_shared_keys_sorted_as_numbers_or_counted_agree(items):
         assert scan._shared_keys(hashed) == counted
     finally:
         scan.SORTED_FROM = saved
+
+
+@pytest.mark.parametrize("walk", [None, lambda path, entries: None])  # listed by find, or walked
+@pytest.mark.parametrize("hold, columns", [(4, ("prefix_hash", "full_hash")), (3, ("prefix_hash",))])
+def test_only_a_few_waiting_rows_are_held_for_their_full_hashes(tmp_path, monkeypatch, hold, columns, walk):
+    """Rows that wait for the walk's end are held in memory until their full hashes are known only up to HOLD of
+    them (memory stays flat in the share); more go in as they are read, their full hashes by an UPDATE."""
+    root = tmp_path / "share"
+    root.mkdir()
+    for name in "abcd":
+        (root / name).write_bytes(b"same")  # one size: every row waits, all four are copies
+    monkeypatch.setattr(scan, "HOLD", hold)
+    written: list = []
+    real = ScanStore.add_files
+    monkeypatch.setattr(
+        ScanStore, "add_files", lambda self, sid, rows, column: written.append(column) or real(self, sid, rows, column)
+    )
+    store = ScanStore(tmp_path / "s.sqlite")
+    scan_local(store, "s", str(root), after_listing=walk)
+    assert {(column,) if isinstance(column, str) else column for column in written} == {columns}
+    hashes = store.db.execute("SELECT DISTINCT prefix_hash, full_hash FROM files").fetchall()
+    assert hashes == [(xxhash.xxh3_128_hexdigest(b"same"),) * 2]

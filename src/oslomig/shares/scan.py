@@ -242,6 +242,7 @@ class _Listing:
         self.waiting: list[tuple] = []  # rows that wait for the walk's end, gathered a batch at a time
         self.seen: Any = None
         self.early = 0  # files of a size > 0 written at once
+        self.waited = 0  # rows that wait for the walk's end
 
     def add(self, rel: bytes, kind: str, size: int, mtime: float, owner: str | None) -> None:
         self.rows.append((rel, kind, size, mtime, owner))
@@ -276,11 +277,13 @@ class _Listing:
         self.tally.extend_array(found.sizes[is_file & (found.sizes > 0)])
         now = self._new(is_file, found.sizes) if self.write is not None else None
         if now is None:
-            self.waiting.extend(found.rows(owners))
+            wait = found.rows(owners)
         else:
             if now.any():
                 self.write(found.batch(owners, now))
-            self.waiting.extend(found.rows(owners, ~now))
+            wait = found.rows(owners, ~now)
+        self.waiting.extend(wait)
+        self.waited += len(wait)
         if len(self.waiting) >= BATCH:
             self.spool.append(self.waiting)
             self.waiting = []
@@ -293,6 +296,7 @@ class _Listing:
         a transaction of its own cost 0.7 s at 1,000,000 files."""
         rows = self._write_new(self.rows) if self.write is not None and self.rows else self.rows
         self.waiting.extend(rows)
+        self.waited += len(rows)
         if self.waiting and (last or len(self.waiting) >= BATCH):
             self.spool.append(self.waiting)
             self.waiting = []
@@ -477,6 +481,9 @@ def listed_rows(fields: list[bytes], n: int, mtimes, owners, *extra) -> list[tup
     return [row for row in rows if row[1] is not None] if None in kinds else rows
 
 
+HOLD = 50_000  # rows waiting for the walk's end, at most, that are held until their full hashes are known (see README)
+
+
 def _store_listing(
     store: ScanStore, scan_id: int, root: bytes, listing: _Listing, result: ScanResult, problems: list[tuple]
 ) -> None:
@@ -484,6 +491,7 @@ def _store_listing(
     prefix hash, then full hash, as `hash_collisions` does), then the full hashes where prefixes collide too. With
     many files to read, a worker process reads a batch's files while this one writes the batch before it."""
     colliding, to_read = listing.colliding_sizes()
+    held: list[tuple] | None = [] if listing.waited <= HOLD else None  # written after the full hashes, with them
     hashed: list[tuple[bytes, int, str]] = []
     written = store.files_of_sizes(scan_id, colliding) if listing.early and colliding else []
 
@@ -508,7 +516,11 @@ def _store_listing(
         prefixes = dict(zip(paths, hashes, strict=True))
         hashed.extend(read)
         # each row with its prefix hash (None: not read) appended by map over C functions, not a comprehension
-        store.add_files(scan_id, list(map(add, rows, zip(map(prefixes.get, map(itemgetter(0), rows))))), "prefix_hash")
+        rows = list(map(add, rows, zip(map(prefixes.get, map(itemgetter(0), rows)))))
+        if held is None:
+            store.add_files(scan_id, rows, "prefix_hash")
+        else:
+            held.extend(rows)
 
     with _Reader(root, to_read >= POOL_FROM) as reader:
         prefixes: list[tuple[bytes, str]] = []  # of rows written during the walk, before their size collided
@@ -532,6 +544,12 @@ def _store_listing(
             items = again[i : i + BATCH]
             outcomes = reader.submit(items, None, 0.5).result()  # nothing else to do here meanwhile
             full.extend((rel, h) for (rel, _size), h in zip(items, keep(items, outcomes), strict=True) if h)
+    if held is not None:  # the held rows with their full hashes; those of rows written during the walk by UPDATE
+        fulls = dict(full)
+        for i in range(0, len(held), BATCH):
+            rows = [(*row, fulls.pop(row[0], None)) for row in held[i : i + BATCH]]
+            store.add_files(scan_id, rows, ("prefix_hash", "full_hash"))
+        full = list(fulls.items())
     store.set_hashes(scan_id, "prefix_hash", prefixes)
     store.set_hashes(scan_id, "full_hash", full)
 
