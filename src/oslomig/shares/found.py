@@ -14,6 +14,7 @@ what `PRINTF` asked for raises ValueError: the caller then walks the tree itself
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from operator import itemgetter
 from typing import Any
 
 PRINTF = "%y %20s %22T@ %11U\\0%P\\0"  # type, size, time (sec.nnnnnnnnn0), owner id; then the path
@@ -33,8 +34,9 @@ class Found:
     chunk's order). `fixed`: every header had the fixed width and shape, so SQLite can read the rows from the chunk
     itself (`batch`)."""
 
-    def __init__(self, data: bytes, heads, ends, kinds, sizes, mtimes, uids, fixed: bool):
-        self.data, self.heads, self.ends, self.fixed = data, heads, ends, fixed
+    def __init__(self, data: bytes, heads, ends, kinds, sizes, mtimes, uids, fixed: bool, index=None):
+        """`index`: each row's record in the chunk, where some records (directories) are not rows."""
+        self.data, self.heads, self.ends, self.fixed, self.index = data, heads, ends, fixed, index
         self.kinds, self.sizes, self.mtimes, self.uids = kinds, sizes, mtimes, uids
 
     def __len__(self) -> int:
@@ -45,10 +47,22 @@ class Found:
         import numpy as np
 
         pick = slice(None) if chosen is None else np.flatnonzero(chosen)
-        heads, ends, uids = self.heads[pick], self.ends[pick], self.uids[pick]
-        paths = list(map(self.data.__getitem__, map(slice, (heads + (HEAD + 1)).tolist(), ends.tolist())))
-        kinds = list(map(KINDS.__getitem__, self.kinds[pick].tolist()))
-        return list(zip(paths, kinds, self.sizes[pick].tolist(), self.mtimes[pick].tolist(), _named(uids, owners)))
+        if not len(picked := self.heads[pick]):
+            return []
+        if len(picked) * 8 < len(self.heads):  # a few rows: each path cut out by itself
+            paths = list(
+                map(self.data.__getitem__, map(slice, (picked + (HEAD + 1)).tolist(), self.ends[pick].tolist()))
+            )
+        else:
+            paths = self.data.split(b"\0")[1::2]  # every record's path, cut in C
+            if len(picked) < len(paths):  # directories left out, or rows not chosen: the paths of those chosen
+                at = (np.arange(len(self.heads)) if self.index is None else self.index)[pick].tolist()
+                paths = list(itemgetter(*at)(paths)) if len(at) > 1 else [paths[at[0]]]
+        kinds = self.kinds[pick]
+        named = ["file"] * len(kinds) if (kinds == ord("f")).all() else list(map(KINDS.__getitem__, kinds.tolist()))
+        return list(
+            zip(paths, named, self.sizes[pick].tolist(), self.mtimes[pick].tolist(), _named(self.uids[pick], owners))
+        )
 
     def batch(self, owners: Callable[[int], str], chosen) -> FoundBatch | list[tuple]:
         """The chosen rows as SQLite reads them from the chunk (a fixed chunk), or as tuples."""
@@ -171,7 +185,9 @@ def _fixed(data: bytes, heads, ends) -> Found | None:
     keep = (kinds == ord("f")) | (kinds == ord("l"))
     if keep.all():
         return Found(data, heads, ends, kinds, sizes, mtimes, uids, True)
-    return Found(data, heads[keep], ends[keep], kinds[keep], sizes[keep], mtimes[keep], uids[keep], True)
+    return Found(
+        data, heads[keep], ends[keep], kinds[keep], sizes[keep], mtimes[keep], uids[keep], True, np.flatnonzero(keep)
+    )
 
 
 def _one_by_one(data: bytes, heads, head_ends, ends) -> Found:
@@ -211,4 +227,5 @@ def _one_by_one(data: bytes, heads, head_ends, ends) -> Found:
         np.array(mtimes, dtype=np.float64),
         np.array(uids, dtype=np.int64),
         False,
+        np.array(picked, dtype=np.int64),
     )
