@@ -74,6 +74,9 @@ def build(root: Path, spec) -> None:
     (root / "link").symlink_to("f0")  # a symlink is listed, never read
 
 
+SMALL_COPIES = [("", 9, 0, 0), ("a/", 9, 0, 0), ("c/", 9, 0, 0), ("d/", 9, 1, 0)]  # three the same, one apart
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     spec=files,
@@ -85,6 +88,10 @@ def build(root: Path, spec) -> None:
 @example(spec=[("", 4097, 0, 0), ("a/", 4097, 0, 1), ("c/", 4097, 0, 0)], batch=2, pool=False, early=0.8, held=False)
 @example(spec=[("", 4096, 0, 0), ("a/", 4096, 0, 0), ("", 1, 1, 0)], batch=3, pool=True, early=0.8, held=False)
 @example(spec=[("", 4096, 0, 0), ("a/", 4096, 0, 0), ("", 1, 1, 0)], batch=3, pool=True, early=0.8, held=True)
+# read during the walk (rows of a size seen before, in a batch written at once): larger files sharing a prefix are
+# read whole at the end; small ones sharing it get their full hash as they are written
+@example(spec=[("", 4097, 0, 0), ("a/", 4097, 0, 1), ("c/", 4097, 0, 0)], batch=5000, pool=False, early=0.0, held=True)
+@example(spec=SMALL_COPIES, batch=5000, pool=False, early=0.0, held=True)
 @example(
     spec=[("", 9000, 0, 0), ("a/", 9000, 0, 0), ("", 1, 1, 0), ("c/", 1, 1, 0)],
     batch=5000,
