@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from oslomig.shares import found, scan
+from oslomig.shares import found, scan, ssh
 from oslomig.shares.scan import scan_local
 from oslomig.shares.store import ScanStore
 
@@ -199,7 +199,7 @@ def test_find_records_come_whole_however_the_stream_is_cut(records, reads, cut):
     stream = b"".join(field + b"\0" for record in records for field in record)
     stream += b"x\0" * cut  # the start of one more record
     read = _pieces(stream, reads)
-    chunks = scan.FieldChunks(read, 5)
+    chunks = ssh.FieldChunks(read, 5)
     got = [fields[i : i + 5] for fields, n in chunks for i in range(0, n, 5)]
     assert got == records
     assert chunks.pending == b"x\0" * cut

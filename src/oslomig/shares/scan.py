@@ -315,7 +315,8 @@ class _Listing:
         """Writes at once the rows no hash can be wanted for yet, and returns the rest to wait for the walk's end.
         When most of a batch's files have sizes not seen before (a tree of unique sizes), the first file of each
         such size, and the symlinks and empty files, are written now, while find is still walking on the other
-        core; if a later file shares the size, the row gets its hashes by an UPDATE (`_store_listing`). When
+        core; if a later file shares the size, the row gets its hashes by an UPDATE (`_store_listing`), and the
+        later file is read now (`_read_now`). When
         sizes repeat (a department tree) the whole batch waits, so each row is written once, with its hash."""
         import numpy as np
 
@@ -339,7 +340,7 @@ class _Listing:
         read now for their prefix hashes, each row with (prefix hash, full hash): the full hash where a file read
         before has the same size and prefix hash and the file is small (its prefix hash is its whole hash), else
         None. So they are written during the walk, once, and the scan's end gives a full hash only to the first
-        file of each such pair (held to the end, those rows cost every page of the table once: 0.78 s of a
+        file of each such group (held to the end, those rows cost every page of the table once: 0.78 s of a
         1,000,000-file scan). None, and the rows wait, without the share's root or once the walk has read HOLD
         files (memory stays flat)."""
         if self.root is None or len(self.read) + len(rows) > HOLD:
@@ -446,7 +447,6 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
 
 
 FIND = ("-mindepth", "1", "-printf", PRINTF)
-KINDS = {b"f": "file", b"l": "symlink"}  # directories are descended; sockets, fifos and devices are not documents
 
 
 def list_with_find(root: bytes, listing: _Listing, owners: _Owners) -> bool:
@@ -494,39 +494,9 @@ def list_with_find(root: bytes, listing: _Listing, owners: _Owners) -> bool:
         return status == 0 and not chunks.pending and errors.tell() == 0
 
 
-class FieldChunks:
-    """NUL-terminated fields (find's -printf records: a local listing's, an SSH listing's) read a megabyte at a time
-    and cut at whole records, so a chunk's records are parsed a column at a time (a record at a time cost a Python
-    loop per field). `pending` holds what is left of a record cut short by the end."""
-
-    CHUNK = 1 << 20
-
-    def __init__(self, read: Callable[[int], bytes], per_record: int):
-        self.read, self.per_record, self.pending = read, per_record, b""
-
-    def __iter__(self) -> Iterator[tuple[list[bytes], int]]:
-        """(fields, n): the chunk's fields; its whole records are the first n. What is pending already (read by the
-        caller past a preamble) comes first, before any read: the sender may be waiting for an answer."""
-        chunk, self.pending = self.pending, b""
-        while chunk or (chunk := self.read(self.CHUNK)):
-            fields = (self.pending + chunk).split(b"\0")
-            n = (len(fields) - 1) // self.per_record * self.per_record
-            self.pending = b"\0".join(fields[n:])
-            chunk = b""
-            yield fields, n
-
-
-def listed_rows(fields: list[bytes], n: int, mtimes, owners, *extra) -> list[tuple]:
-    """(path, kind, size, mtime, owner, *extra) of the files and symlinks among the first `n` fields of find's
-    records (type, size, time, owner, path: a local listing's and an SSH listing's), a column at a time; the time
-    and owner columns as the caller read them. Directories are listed by their files; sockets, fifos and devices
-    are not documents."""
-    kinds = list(map(KINDS.get, fields[0:n:5]))
-    rows = list(zip(fields[4:n:5], kinds, map(int, fields[1:n:5]), mtimes, owners, *extra, strict=True))
-    return [row for row in rows if row[1] is not None] if None in kinds else rows
-
-
-HOLD = 50_000  # rows waiting for the walk's end, at most, that are held until their full hashes are known (see README)
+# files read during the walk, and rows waiting for its end that are held until their full hashes are known, at most
+# (memory stays flat; see README)
+HOLD = 50_000
 
 
 def _store_listing(
@@ -534,7 +504,8 @@ def _store_listing(
 ) -> None:
     """Writes the rows, a file whose size collides with another's read for its prefix hash on the way (size, then
     prefix hash, then full hash, as `hash_collisions` does), then the full hashes where prefixes collide too. With
-    many files to read, a worker process reads a batch's files while this one writes the batch before it."""
+    many files to read, a worker process reads a batch's files while this one writes the batch before it. Files
+    read during the walk (`_Listing._read_now`) are not read again."""
     colliding, to_read = listing.colliding_sizes()
     held: list[tuple] | None = [] if listing.waited <= HOLD else None  # written after the full hashes, with them
     hashed: list[tuple[bytes, int, str]] = list(listing.hashed)

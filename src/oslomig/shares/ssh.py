@@ -16,7 +16,7 @@ import shlex
 import threading
 from collections.abc import Callable, Iterator
 
-from oslomig.shares.scan import FieldChunks, FileBatch, ScanResult, SizeTally, Spool, listed_rows
+from oslomig.shares.scan import FileBatch, ScanResult, SizeTally, Spool
 from oslomig.shares.store import ScanStore
 from oslomig.sshconn import SshTarget, connect, openssh_command, openssh_failure, parse_ssh_url
 
@@ -35,6 +35,41 @@ SCRIPT = (
 NAMES_BYTES = 1 << 20
 FIND_ERROR = re.compile(rb"^find: [`']\./(.*)': (.*)$")
 SHA_ERROR = re.compile(rb"^sha256sum: (.*): (.*)$")
+
+
+KINDS = {b"f": "file", b"l": "symlink"}  # directories are descended; sockets, fifos and devices are not documents
+
+
+class FieldChunks:
+    """NUL-terminated fields (the server's find -printf records, and sha256sum's lines) read a megabyte at a time
+    and cut at whole records, so a chunk's records are parsed a column at a time (a record at a time cost a Python
+    loop per field). `pending` holds what is left of a record cut short by the end."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, read: Callable[[int], bytes], per_record: int):
+        self.read, self.per_record, self.pending = read, per_record, b""
+
+    def __iter__(self) -> Iterator[tuple[list[bytes], int]]:
+        """(fields, n): the chunk's fields; its whole records are the first n. What is pending already (read by the
+        caller past a preamble) comes first, before any read: the sender may be waiting for an answer."""
+        chunk, self.pending = self.pending, b""
+        while chunk or (chunk := self.read(self.CHUNK)):
+            fields = (self.pending + chunk).split(b"\0")
+            n = (len(fields) - 1) // self.per_record * self.per_record
+            self.pending = b"\0".join(fields[n:])
+            chunk = b""
+            yield fields, n
+
+
+def listed_rows(fields: list[bytes], n: int, mtimes, owners, *extra) -> list[tuple]:
+    """(path, kind, size, mtime, owner, *extra) of the files and symlinks among the first `n` fields of find's
+    records (type, size, time, owner, path), a column at a time; the time
+    and owner columns as the caller read them. Directories are listed by their files; sockets, fifos and devices
+    are not documents."""
+    kinds = list(map(KINDS.get, fields[0:n:5]))
+    rows = list(zip(fields[4:n:5], kinds, map(int, fields[1:n:5]), mtimes, owners, *extra, strict=True))
+    return [row for row in rows if row[1] is not None] if None in kinds else rows
 
 
 def _listed_rows(fields: list[bytes], n: int, names: dict[bytes, str]) -> list[tuple]:
