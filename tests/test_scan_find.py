@@ -123,8 +123,10 @@ def fake_find(tmp: Path, monkeypatch, body: str) -> None:
 )
 def test_a_find_that_cannot_list_cleanly_leaves_it_to_the_walk(tmp_path, monkeypatch, body):
     root = tmp_path / "share"
-    build(root, [([b"a"], "file", 3, 10**18), ([b"d", b"b"], "file", 3, 5), ([b"c"], "file", 9, 7)])
-    expected, _ = walked(tmp_path, root)
+    # mostly new sizes, so find's listing reads the second file of size 3 as it goes (`_read_now`)
+    entries = [([b"a"], "file", 3, 10**18), ([b"d", b"b"], "file", 3, 5), ([b"c"], "file", 9, 7)]
+    build(root, [*entries, ([b"e"], "file", 1, 7), ([b"f"], "file", 2, 7)])
+    expected, walk = walked(tmp_path, root)
     fake_find(tmp_path, monkeypatch, body)
     listing = scan._Listing(str(tmp_path), scan.ScanResult("s", 0))
     assert not scan.list_with_find(os.fsencode(root), listing, scan._Owners())
@@ -133,8 +135,9 @@ def test_a_find_that_cannot_list_cleanly_leaves_it_to_the_walk(tmp_path, monkeyp
     progress = Counted()
     monkeypatch.setattr(scan, "BATCH", 1)  # what find lists is counted as it comes
     result = scan_local(store, "s", str(root), progress=progress)
-    assert rows(store) == expected and result.files == 3 and result.bytes == 15
-    assert progress.completed == 3  # what find listed before it failed is not counted twice
+    assert rows(store) == expected and result.files == 5 and result.bytes == 18
+    assert progress.completed == 5  # what find listed before it failed is not counted twice
+    assert result.hashed == walk.hashed == 2  # nor what it read
 
 
 def test_a_fake_find_of_the_right_format_is_read(tmp_path, monkeypatch):

@@ -423,7 +423,7 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
         if not listed:
             listing.close()  # find could not list it cleanly: the walk below lists it again, exactly
             store.drop_files(scan_id)  # and what was written of find's listing goes
-            result.files = result.bytes = 0
+            result.files = result.bytes = result.hashed = 0  # counted again by the walk
             if progress is not None:  # the rows find listed are counted again by the walk
                 progress.update(completed=0)
             listing = _Listing(directory, result, progress, writer.add, root_b)  # the writer is closed: rows go in here
