@@ -389,3 +389,28 @@ def test_rows_go_in_as_given_whether_a_column_is_bound_once_or_row_by_row(tmp_pa
     ).fetchall()
     assert got == expected
     assert len(got) == len(rows)
+
+
+def test_find_listing_is_read_behind_find_and_whole_after_it_ends(tmp_path):
+    """find writes its listing to a file that is read while find still writes it: every byte comes once, in order,
+    what find wrote just before it ended included, and the end only once find has ended and all is read."""
+    out = tmp_path / "listing"
+    out.write_bytes(b"")
+    pieces = [b"ab", b"", b"cde", b"", b"", b"f"]  # what find has added by each look at it; the last, as it ends
+
+    class Find:
+        looks = 0
+
+        def poll(self):
+            with open(out, "ab") as handle:
+                handle.write(pieces[self.looks] if self.looks < len(pieces) else b"")
+            self.looks += 1
+            return 0 if self.looks >= len(pieces) else None
+
+    with open(out, "rb") as handle:
+        behind = scan._Behind(handle.fileno(), Find())
+        got = []
+        while chunk := behind.read(8):
+            got.append(chunk)
+        assert b"".join(got) == b"abcdef"
+        assert behind.read(8) == b""

@@ -236,6 +236,7 @@ class _Listing:
         """`write(rows)`, when given, writes rows at once: those of a batch whose files are mostly of sizes not seen
         before (`_write_new`), and, with the share's `root`, the batch's other files with their hashes
         (`_read_now`)."""
+        self.directory = directory
         self.spool = Spool(directory)
         self.tally = SizeTally(directory)
         self.result, self.progress, self.write = result, progress, write
@@ -450,13 +451,11 @@ FIND = ("-mindepth", "1", "-printf", PRINTF)
 
 
 def list_with_find(root: bytes, listing: _Listing, owners: _Owners) -> bool:
-    """Lists the tree with GNU find in a second process, reading its NUL-separated records a megabyte at a time
-    while it walks (the same listing an SSH scan reads; measured at 1,000,000 files: the Python walk took 8 s, find
-    under 3 s on the other core). True when find listed it all without a word on stderr. False when find is
+    """Lists the tree with GNU find in a second process, reading its records (`found.PRINTF`) a megabyte at a time
+    while it walks (measured at 1,000,000 files: the Python walk took 8 s, find under 3 s on the other core). True
+    when find listed it all without a word on stderr. False when find is
     missing, is not GNU find, or complained about anything (a directory it could not read, a file that vanished):
     then the caller walks the tree itself, which records each such entry exactly as the spec says."""
-    import contextlib
-    import fcntl
     import shutil
     import subprocess
     import tempfile
@@ -464,22 +463,21 @@ def list_with_find(root: bytes, listing: _Listing, owners: _Owners) -> bool:
     find = shutil.which("find")
     if find is None:
         return False
-    with tempfile.TemporaryFile() as errors:
+    # find writes to an unlinked file, not a pipe: it never waits for this process (numpy's import, the writer's
+    # start), and the listing is read behind it
+    with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile(dir=listing.directory) as out:
         try:
             proc = subprocess.Popen(
                 [find, ".", *FIND],
                 cwd=root,
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
+                stdout=out,
                 stderr=errors,  # a file, not a pipe: find never blocks on a full pipe we are not reading
                 env={**os.environ, "LC_ALL": "C"},
             )
         except OSError:
             return False
-        assert proc.stdout is not None
-        with contextlib.suppress(OSError):  # find runs ahead by a megabyte while a chunk is parsed (default: 64 KiB)
-            fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
-        chunks = FoundChunks(proc.stdout.read)
+        chunks = FoundChunks(_Behind(out.fileno(), proc).read)
         try:
             for found in chunks:
                 listing.extend_found(found, owners)
@@ -490,8 +488,26 @@ def list_with_find(root: bytes, listing: _Listing, owners: _Owners) -> bool:
             if proc.poll() is None:  # interrupted: find goes too
                 proc.kill()
                 proc.wait()
-            proc.stdout.close()
         return status == 0 and not chunks.pending and errors.tell() == 0
+
+
+class _Behind:
+    """Reads a file that a process is still writing: what it has written so far, waiting a moment when this reader
+    has caught up; b"" once the process has ended and everything is read."""
+
+    def __init__(self, fd: int, proc):
+        self.fd, self.proc, self.at = fd, proc, 0
+
+    def read(self, n: int) -> bytes:
+        import time
+
+        while True:
+            done = self.proc.poll() is not None  # before the read: what it wrote before ending is then in the file
+            data = os.pread(self.fd, n, self.at)
+            if data or done:
+                self.at += len(data)
+                return data
+            time.sleep(0.002)
 
 
 # files read during the walk, and rows waiting for its end that are held until their full hashes are known, at most
