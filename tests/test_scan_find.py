@@ -408,7 +408,7 @@ def test_find_listing_is_read_behind_find_and_whole_after_it_ends(tmp_path):
             return 0 if self.looks >= len(pieces) else None
 
     with open(out, "rb") as handle:
-        behind = scan.ReadBehind(handle.fileno(), Find())
+        behind = scan._Behind(handle.fileno(), Find())
         got = []
         while chunk := behind.read(8):
             got.append(chunk)

@@ -477,7 +477,7 @@ def list_with_find(root: bytes, listing: _Listing, owners: _Owners) -> bool:
             )
         except OSError:
             return False
-        chunks = FoundChunks(ReadBehind(out.fileno(), proc).read)
+        chunks = FoundChunks(_Behind(out.fileno(), proc).read)
         try:
             for found in chunks:
                 listing.extend_found(found, owners)
@@ -491,7 +491,7 @@ def list_with_find(root: bytes, listing: _Listing, owners: _Owners) -> bool:
         return status == 0 and not chunks.pending and errors.tell() == 0
 
 
-class ReadBehind:
+class _Behind:
     """Reads a file that a process is still writing: what it has written so far, waiting a moment when this reader
     has caught up; b"" once the process has ended and everything is read."""
 
