@@ -290,24 +290,24 @@ class _Listing:
             if now.any():
                 self.write(found.batch(owners, now))
             wait = self._write_read(found.rows(owners, ~now))
-        self.waiting.extend(wait)
-        self.waited += len(wait)
-        if len(self.waiting) >= BATCH:
-            self.spool.append(self.waiting)
-            self.waiting = []
+        self._wait(wait)
         if self.progress:
             self.progress.advance(len(found))
 
-    def _spill(self, last: bool = False) -> None:
-        """The batch's rows to the file, but those written at once. What waits is gathered into batches of at least
-        BATCH rows (the `last` one apart): the listing tree left ~100 rows a batch, and writing each such batch in
-        a transaction of its own cost 0.7 s at 1,000,000 files."""
-        rows = self._write_new(self.rows) if self.write is not None and self.rows else self.rows
+    def _wait(self, rows: list[tuple], last: bool = False) -> None:
+        """Rows that wait for the walk's end, to the spool a batch of at least BATCH rows at a time (the `last` one
+        apart)."""
         self.waiting.extend(rows)
         self.waited += len(rows)
         if self.waiting and (last or len(self.waiting) >= BATCH):
             self.spool.append(self.waiting)
             self.waiting = []
+
+    def _spill(self, last: bool = False) -> None:
+        """The batch's rows to the file, but those written at once. What waits is gathered into batches of at least
+        BATCH rows (the `last` one apart): the listing tree left ~100 rows a batch, and writing each such batch in
+        a transaction of its own cost 0.7 s at 1,000,000 files."""
+        self._wait(self._write_new(self.rows) if self.write is not None and self.rows else self.rows, last)
         if self.progress:
             self.progress.advance(len(self.rows))
         self.rows = []
@@ -317,8 +317,8 @@ class _Listing:
         When most of a batch's files have sizes not seen before (a tree of unique sizes), the first file of each
         such size, and the symlinks and empty files, are written now, while find is still walking on the other
         core; if a later file shares the size, the row gets its hashes by an UPDATE (`_store_listing`), and the
-        later file is read now (`_read_now`). When
-        sizes repeat (a department tree) the whole batch waits, so each row is written once, with its hash."""
+        later file is read now (`_read_now`). When sizes repeat (a department tree) the whole batch waits, so each
+        row is written once, with its hash."""
         import numpy as np
 
         _paths, kinds, listed, _mtimes, _owners = zip(*rows, strict=True)
@@ -453,9 +453,9 @@ FIND = ("-mindepth", "1", "-printf", PRINTF)
 def list_with_find(root: bytes, listing: _Listing, owners: _Owners) -> bool:
     """Lists the tree with GNU find in a second process, reading its records (`found.PRINTF`) a megabyte at a time
     while it walks (measured at 1,000,000 files: the Python walk took 8 s, find under 3 s on the other core). True
-    when find listed it all without a word on stderr. False when find is
-    missing, is not GNU find, or complained about anything (a directory it could not read, a file that vanished):
-    then the caller walks the tree itself, which records each such entry exactly as the spec says."""
+    when find listed it all without a word on stderr. False when find is missing, is not GNU find, or complained
+    about anything (a directory it could not read, a file that vanished): then the caller walks the tree itself,
+    which records each such entry exactly as the spec says."""
     import shutil
     import subprocess
     import tempfile

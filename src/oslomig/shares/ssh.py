@@ -62,23 +62,17 @@ class FieldChunks:
             yield fields, n
 
 
-def listed_rows(fields: list[bytes], n: int, mtimes, owners, *extra) -> list[tuple]:
-    """(path, kind, size, mtime, owner, *extra) of the files and symlinks among the first `n` fields of find's
-    records (type, size, time, owner, path), a column at a time; the time
-    and owner columns as the caller read them. Directories are listed by their files; sockets, fifos and devices
-    are not documents."""
-    kinds = list(map(KINDS.get, fields[0:n:5]))
-    rows = list(zip(fields[4:n:5], kinds, map(int, fields[1:n:5]), mtimes, owners, *extra, strict=True))
-    return [row for row in rows if row[1] is not None] if None in kinds else rows
-
-
 def _listed_rows(fields: list[bytes], n: int, names: dict[bytes, str]) -> list[tuple]:
-    """(path, kind, size, mtime, owner, None) of the files and symlinks among find's first `n` fields: the server's
-    time as find printed it, the owner's name where `names` has the owner's number, else the number itself (bytes,
-    for `_Owners.hold`); no Windows attributes."""
+    """(path, kind, size, mtime, owner, None) of the files and symlinks among find's first `n` fields (type, size,
+    time, owner, path), a column at a time: the server's time as find printed it, the owner's name where `names`
+    has the owner's number, else the number itself (bytes, for `_Owners.hold`); no Windows attributes. Directories
+    are listed by their files; sockets, fifos and devices are not documents."""
     uids = fields[3:n:5]
     owners = map(names.__getitem__, uids) if names.keys() >= set(uids) else [names.get(u, u) for u in uids]
-    return listed_rows(fields, n, map(float, fields[2:n:5]), owners, [None] * (n // 5))
+    kinds = list(map(KINDS.get, fields[0:n:5]))
+    mtimes = map(float, fields[2:n:5])
+    rows = list(zip(fields[4:n:5], kinds, map(int, fields[1:n:5]), mtimes, owners, [None] * (n // 5), strict=True))
+    return [row for row in rows if row[1] is not None] if None in kinds else rows
 
 
 def _passwd_names(passwd: bytes) -> dict[bytes, str]:

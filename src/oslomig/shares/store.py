@@ -231,7 +231,7 @@ class ScanStore:
         """Rows SQLite reads from a chunk of find's fixed-width listing (`found.Found.batch`): `groups` of (owner,
         JSON array of spans), a span being a header's offset << SPAN_BITS | its path's length. Each row's path is a
         slice of the chunk (a BLOB, as bound), its size and time cast from their columns; the time is seconds +
-        nanoseconds * 1e-9, the same two float operations as `find_times`, with 1e-9 bound from Python. One
+        nanoseconds * 1e-9, the same two float operations as `found._fixed`, with 1e-9 bound from Python. One
         statement per owner: no Python object is made per row."""
         with self.transaction() as db:
             for owner, spans in groups:
