@@ -192,41 +192,92 @@ def _pieces(stream: bytes, reads: list[int]):
 
 @settings(max_examples=200, deadline=None)
 @given(
-    records=st.lists(st.lists(FIELD, min_size=5, max_size=5), max_size=30),
+    lines=st.lists(FIELD, max_size=30),
     reads=st.lists(st.integers(1, 40), min_size=1, max_size=8),
-    cut=st.integers(0, 3),
+    cut=st.integers(0, 1),
+    ahead=st.integers(0, 40),
 )
-def test_find_records_come_whole_however_the_stream_is_cut(records, reads, cut):
-    """An SSH listing reads the channel in pieces that cut records anywhere: every whole record comes out once, in
-    order, and a record cut short by the end is left over, never parsed."""
-    stream = b"".join(field + b"\0" for record in records for field in record)
-    stream += b"x\0" * cut  # the start of one more record
-    read = _pieces(stream, reads)
-    chunks = ssh.FieldChunks(read, 5)
-    got = [fields[i : i + 5] for fields, n in chunks for i in range(0, n, 5)]
-    assert got == records
-    assert chunks.pending == b"x\0" * cut
+def test_sha256sums_lines_come_whole_however_the_stream_is_cut(lines, reads, cut, ahead):
+    """sha256sum's NUL-terminated lines read in pieces that cut them anywhere, some read already with the owners'
+    names (`ahead`): every whole line comes out once, in order, and a line cut short by the end is left over."""
+    stream = b"".join(line + b"\0" for line in lines) + b"x" * cut
+    chunks = ssh.FieldChunks(_pieces(stream[ahead:], reads), 1)
+    chunks.pending = stream[:ahead]
+    assert [field for fields, n in chunks for field in fields[:n]] == lines
+    assert chunks.pending == b"x" * cut
 
 
-def test_an_ssh_listing_keeps_files_and_links_in_order():
-    from oslomig.shares.ssh import _listed_rows, _passwd_names
+def _status(status: int) -> bytes:
+    """The record the SSH script prints after find's listing (`ssh.SCRIPT`)."""
+    return b"E %20d %22s %11d\0\0" % (status, b"0.0000000000", 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    records=st.lists(st.tuples(FIELD.filter(lambda head: not head.startswith(b"E")), FIELD), max_size=30),
+    reads=st.lists(st.integers(1, 40), min_size=1, max_size=8),
+    ahead=st.integers(0, 80),
+    status=st.sampled_from([0, 1, 2, 255]),
+)
+def test_an_ssh_listing_ends_at_finds_status_without_reading_on(records, reads, ahead, status):
+    """The server's listing, read in pieces that cut records anywhere, some read already with the owners' names
+    (`ahead`), ends at find's status record: every record is parsed once, in order, the status is find's, and
+    nothing is read after it (the script then waits for the owners' line: one more read would wait forever)."""
+    stream = b"".join(head + b"\0" + path + b"\0" for head, path in records) + _status(status)
+    pieces = _pieces(stream[ahead:], reads)
+
+    def read(limit: int) -> bytes:
+        piece = pieces(limit)
+        assert piece, "read on past the status record"
+        return piece
+
+    parsed: list[bytes] = []
+    chunks = found.FoundChunks(read, until=b"E")
+    chunks.pending = stream[:ahead]
+    with mock.patch.object(found, "parse", lambda data, nuls: parsed.append(data) or len(nuls)):
+        assert sum(chunks) == 2 * len(records) + 2
+    assert b"".join(parsed) == stream
+    assert chunks.status == status and chunks.pending == b""
+
+
+@pytest.mark.parametrize("piece", [37, 1 << 20])  # about a record a chunk; one chunk of records of both owners
+def test_an_ssh_listing_is_written_from_its_chunks_and_unnamed_owners_wait(tmp_path, piece):
+    """The server's records of every type, read by `ssh._read_listing` as the local listing is (files and symlinks
+    kept, in order; a time before 1970 as GNU find prints it: the second below, then the fraction above it), written
+    through the writer; the rows of an owner the first names missed are held until the server names it."""
+    from oslomig.shares.scan import ScanResult, SizeTally, Writer
 
     stream = (
-        b"d\x000\x001.0000000000\x001000\x00dir\x00"
-        b"f\x003\x001700000000.5000000000\x001000\x00dir/a b\x00"
-        b"p\x000\x002.0000000000\x001001\x00fifo\x00"
-        b"l\x007\x00-1.2500000000\x001001\x00link\x00"
+        _record(b"d", 0, 1, 0, 1000, b"dir")
+        + _record(b"f", 3, 1_700_000_000, 500_000_000, 1000, b"dir/a b")
+        + _record(b"p", 0, 2, 0, 1001, b"fifo")
+        + _record(b"l", 7, -2, 750_000_000, 1001, b"link")  # -1.25 s: find prints -2.7500000000
+        + _record(b"f", 3, 5, 0, 1001, b"same size")
+        + _status(2)
     )
-    fields = stream.split(b"\0")
     # getent's lines; the last, cut short by `head -c`, is left out
-    names = _passwd_names(b"ann:x:1000:1000::/home/ann:/bin/sh\nb\xc3\xb8\xff:x:1001:1001::/:/bin/sh\ncut:x:10")
-    assert names == {b"1000": "ann", b"1001": "b\u00f8\ufffd"}
-    assert _listed_rows(fields, 20, names) == [
-        (b"dir/a b", "file", 3, 1700000000.5, "ann", None),
-        (b"link", "symlink", 7, -1.25, "b\u00f8\ufffd", None),
+    names = ssh._passwd_names(b"ann:x:1000:1000::/home/ann:/bin/sh\nb\xc3\xb8\xff:x:1001:1001::/:/bin/sh\ncut:x:10")
+    assert names == {1000: "ann", 1001: "b\u00f8\ufffd"}
+    del names[1001]  # as if a directory's user, missing from the local names
+    session = mock.Mock(read=_pieces(stream, [piece]))
+    store = ScanStore(tmp_path / "scan.sqlite")
+    result, tally = ScanResult("s", store.begin_scan("s", "ssh://x/y")), SizeTally(str(tmp_path))
+    owners = ssh._Owners(names, str(tmp_path))
+    writer = Writer(store, result.scan_id)
+    assert ssh._read_listing(session, b"", writer, tally, owners, result, None) == 2
+    writer.close()
+    query = "SELECT path, kind, size, mtime, owner FROM files ORDER BY path"
+    assert store.db.execute(query).fetchall() == [(b"dir/a b", "file", 3, 1700000000.5, "ann")]
+    assert owners.question() == b"1001\n"
+    assert [row for rows in owners.held({1001: "bo"}) for row in rows] == [
+        (b"link", "symlink", 7, -1.25, "bo"),
+        (b"same size", "file", 3, 5.0, "bo"),
     ]
-    # an owner the names miss keeps its number, for the server to look up
-    assert [row[4] for row in _listed_rows(fields, 20, {b"1000": "ann"})] == ["ann", b"1001"]
+    assert list(owners.held({}))[0][0][4] == "1001"  # no name on the server either: the number, as a local scan
+    assert (result.files, result.bytes) == (3, 6) and tally.colliding() == ({3}, 2)
+    owners.close()
+    tally.close()
+    store.close()
 
 
 def _record(kind: bytes, size: int, seconds: int, nanos: int, uid: int, path: bytes) -> bytes:

@@ -208,7 +208,7 @@ def test_a_writer_process_that_fails_or_an_interrupt_during_the_walk_keeps_the_p
     monkeypatch.setattr(scan, "BATCH", 3)  # several batches, so the writer process starts
     monkeypatch.setattr(found.FoundChunks, "CHUNK", 64)  # find's listing read a few records at a time
     written: list[int] = []
-    real = scan._Writer.add
+    real = scan.Writer.add
 
     def add(self, rows):
         written.append(len(rows))
@@ -216,7 +216,7 @@ def test_a_writer_process_that_fails_or_an_interrupt_during_the_walk_keeps_the_p
             raise failure  # interrupted with batches still with the writer
         real(self, rows)
 
-    monkeypatch.setattr(scan._Writer, "add", add)
+    monkeypatch.setattr(scan.Writer, "add", add)
     # sent to the forked writer by name
     monkeypatch.setattr(scan, "_write_rows", _disk_full if isinstance(failure, RuntimeError) else _slow_write)
     (root / "new.txt").write_bytes(b"new")
@@ -236,7 +236,7 @@ def test_only_a_walk_of_several_batches_starts_a_writer_process(tmp_path, monkey
     for f in range(12):
         (root / f"f{f}").write_bytes(b"x" * (f + 1))
     started: list[int] = []
-    monkeypatch.setattr(scan._Writer, "_start", lambda self: started.append(self.batches))  # rows then go in here
+    monkeypatch.setattr(scan.Writer, "_start", lambda self: started.append(self.batches))  # rows then go in here
     store = ScanStore(tmp_path / "s.sqlite")
     assert scan_local(store, "s", str(root)).files == 12
     assert started == []  # one batch: written here, no fork

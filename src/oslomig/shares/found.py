@@ -64,13 +64,13 @@ class Found:
             zip(paths, named, self.sizes[pick].tolist(), self.mtimes[pick].tolist(), _named(self.uids[pick], owners))
         )
 
-    def batch(self, owners: Callable[[int], str], chosen) -> FoundBatch | list[tuple]:
-        """The chosen rows as SQLite reads them from the chunk (a fixed chunk), or as tuples."""
+    def batch(self, owners: Callable[[int], str], chosen=None) -> FoundBatch | list[tuple]:
+        """The chosen rows (all when None) as SQLite reads them from the chunk (a fixed chunk), or as tuples."""
         import numpy as np
 
         if not self.fixed:
             return self.rows(owners, chosen)
-        picked = np.flatnonzero(chosen)
+        picked = slice(None) if chosen is None else np.flatnonzero(chosen)
         heads, uids = self.heads[picked], self.uids[picked]
         spans = (heads << SPAN_BITS) | (self.ends[picked] - heads - (HEAD + 1))
         ids = np.unique(uids).tolist()  # the rows of each owner go in by one statement: the usual chunk has one
@@ -108,18 +108,25 @@ def _named(uids, owners: Callable[[int], str]) -> list[str]:
 
 class FoundChunks:
     """find's records (`PRINTF`) read a megabyte at a time and cut at whole records; `pending` holds what is left of
-    a record cut short by the end."""
+    a record cut short by the end. What is pending at the start (read by the caller past a preamble) comes first.
+
+    `until`: the type of a record that ends the listing, with a number in the size's columns and no path (the
+    status a remote script prints after find's listing, before it waits for input): the chunk that ends with it is
+    the last one read, the number is `status`, and the record is no row."""
 
     CHUNK = 1 << 20
 
-    def __init__(self, read: Callable[[int], bytes]):
+    def __init__(self, read: Callable[[int], bytes], until: bytes | None = None):
         self.read, self.pending = read, b""
+        self.until = None if until is None else until[0]
+        self.status: int | None = None
 
     def __iter__(self) -> Iterator[Found]:
         import numpy as np
 
-        while chunk := self.read(self.CHUNK):
-            data = self.pending + chunk
+        chunk, self.pending = self.pending, b""
+        while chunk or (chunk := self.read(self.CHUNK)):
+            data, chunk = self.pending + chunk, b""
             nuls = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0)
             whole = len(nuls) // 2 * 2
             if not whole:
@@ -127,7 +134,13 @@ class FoundChunks:
                 continue
             end = int(nuls[whole - 1]) + 1
             self.pending = data[end:]
-            yield parse(data[:end], nuls[:whole])
+            last = int(nuls[whole - 3]) + 1 if whole > 2 else 0  # the last record's header
+            found = parse(data[:end], nuls[:whole])
+            if self.until is not None and data[last] == self.until and end - last == HEAD + 2:
+                self.status = int(data[last + SIZE.start : last + SIZE.stop])
+                yield found
+                return
+            yield found
 
 
 def parse(data: bytes, nuls) -> Found:

@@ -4,9 +4,9 @@ Local sources are listed by GNU find in a second process (NUL-separated
 records, read while it walks) and, where find is missing or complains about
 anything, walked with `os.scandir` on bytes paths, which records unreadable and
 vanished entries exactly; names that are not UTF-8 survive either way. SSH
-sources are listed by one `find -printf` on the server with NUL-separated
-fields and hashed there with `sha256sum -z` — files are never downloaded to be
-listed or hashed.
+sources are listed by one `find -printf` on the server in the same format and
+hashed there with `sha256sum -z` — files are never downloaded to be listed or
+hashed.
 """
 
 from __future__ import annotations
@@ -223,6 +223,16 @@ class SizeTally:
         self.file.close()
 
 
+def count_found(found: Found, result: ScanResult, tally: SizeTally):
+    """A chunk of find's listing counted into the result (files, bytes) and its files' sizes into the tally; which
+    of its rows are files (a boolean mask)."""
+    is_file = found.kinds == ord("f")
+    result.files += len(found)
+    result.bytes += int(found.sizes[is_file].sum())
+    tally.extend_array(found.sizes[is_file & (found.sizes > 0)])
+    return is_file
+
+
 class _Listing:
     """The local walk's rows, held in a temporary file until the walk is done: which sizes collide is known only
     then, and a file's prefix hash goes into its row when the row is first written (filling it in afterwards, one
@@ -279,10 +289,7 @@ class _Listing:
             self._spill()
         if not len(found):
             return
-        is_file = found.kinds == ord("f")
-        self.result.files += len(found)
-        self.result.bytes += int(found.sizes[is_file].sum())
-        self.tally.extend_array(found.sizes[is_file & (found.sizes > 0)])
+        is_file = count_found(found, self.result, self.tally)
         now = self._new(is_file, found.sizes) if self.write is not None else None
         if now is None:
             wait = found.rows(owners)
@@ -414,7 +421,7 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
     owners = _Owners()
     directory = str(store.path.parent)
 
-    writer = _Writer(store, scan_id)
+    writer = Writer(store, scan_id)
     listing = _Listing(directory, result, progress, writer.add, root_b)
     problems: list[tuple] = []
     try:
@@ -668,7 +675,7 @@ class _Shared:
         return self.future.result() + own
 
 
-_child_store: ScanStore | None = None  # in a `_Writer` process: its own connection to the scan database
+_child_store: ScanStore | None = None  # in a `Writer` process: its own connection to the scan database
 
 
 def _writer_started(path: str) -> None:
@@ -714,13 +721,13 @@ def _write_rows(scan_id: int, data: bytes) -> None:
     _write_batch(_child_store, scan_id, batch)
 
 
-class _Writer:
-    """Writes the rows of a local walk that go in at once (`_Listing._write_new`) from a second process, while this
-    one parses find's output: SQLite's inserts are half this process's work, and `find` leaves its core idle half
-    the time. The first batch is written here and the process started at the second (a tree of one batch never
-    forks); rows go as marshal bytes (a chunk of find's listing as itself), at most `AHEAD` batches ahead. Where no
-    process can be started, and once closed, rows are written here. The caller must not write to the database
-    itself while it is open; `close()` waits for every batch and raises the first failure."""
+class Writer:
+    """Writes the rows of a local walk that go in at once (`_Listing._write_new`), and an SSH listing's rows, from a
+    second process, while this one parses find's output: SQLite's inserts are half this process's work, and `find`
+    leaves its core idle half the time. The first batch is written here and the process started at the second (a
+    tree of one batch never forks); rows go as marshal bytes (a chunk of find's listing as itself), at most `AHEAD`
+    batches ahead. Where no process can be started, and once closed, rows are written here. The caller must not
+    write to the database itself while it is open; `close()` waits for every batch and raises the first failure."""
 
     AHEAD = 2
 

@@ -1,11 +1,11 @@
 """Scan a share over SSH: one session lists it with `find -printf` on the server and then hashes there.
 
-Fields are NUL-separated, so any byte in a name survives; nothing is
-downloaded. GNU find and coreutils are needed on the server (any Linux file
-server has them). The session is the OpenSSH client where it can make the
-same checks (`sshconn.openssh_command`), else paramiko: the client does the
-cryptography in C on the other core, and starts at once, where paramiko's
-import, handshake and decryption ran in this process (~40% of a scan).
+The listing is the local scan's (`found.PRINTF`: a fixed-width header, then the path, each after a NUL), read a
+column at a time and written by the local scan's `Writer` from the chunks themselves; any byte in a name survives,
+and nothing is downloaded. GNU find and coreutils are needed on the server (any Linux file server has them). The
+session is the OpenSSH client where it can make the same checks (`sshconn.openssh_command`), else paramiko: the
+client does the cryptography in C on the other core, and starts at once, where paramiko's import, handshake and
+decryption ran in this process (~40% of a scan).
 """
 
 from __future__ import annotations
@@ -16,19 +16,22 @@ import shlex
 import threading
 from collections.abc import Callable, Iterator
 
-from oslomig.shares.scan import FileBatch, ScanResult, SizeTally, Spool
+from oslomig.shares.found import PRINTF, Found, FoundChunks
+from oslomig.shares.scan import Batch, ScanResult, SizeTally, Spool, Writer, count_found
 from oslomig.shares.store import ScanStore
 from oslomig.sshconn import SshTarget, connect, openssh_command, openssh_failure, parse_ssh_url
 
 # One session. First the server's local user names (`getent -s files`, else /etc/passwd, a megabyte at most: never a
-# directory's enumeration, which can take minutes), then the listing with numeric owners (find's %u looks each file's
-# owner up again: 1.1 s per 100,000 files here, three times the listing), then a record of find's exit status (type
-# "E": find's %y never prints it). Then it reads a line of the owners those names missed (a directory's users), looks
-# just those up, and runs sha256sum over the NUL-separated paths the scanner sends once it knows which sizes collide.
+# directory's enumeration, which can take minutes), then the listing in the local scan's fixed-width format
+# (`found.PRINTF`, read a column at a time) with numeric owners (find's %u looks each file's owner up again: 1.1 s per
+# 100,000 files here, three times the listing), then a record of find's exit status in the same format (type "E":
+# find's %y never prints it, and %P is never empty below the starting point). Then it reads a line of the owners
+# those names missed (a directory's users), looks just those up, and runs sha256sum over the NUL-separated paths the
+# scanner sends once it knows which sizes collide.
 SCRIPT = (
     "cd -- {path} && {{ {{ getent -s files passwd 2>/dev/null || cat /etc/passwd; }} | head -c {names_bytes}; "
     "printf '\\000'; "
-    "LC_ALL=C find . -mindepth 1 -printf '%y\\0%s\\0%T@\\0%U\\0%P\\0'; printf 'E\\000%d\\000\\000\\000\\000' $?; }} && "
+    "LC_ALL=C find . -mindepth 1 -printf '{printf}'; printf 'E %20d %22s %11d\\000\\000' $? 0.0000000000 0; }} && "
     "{{ IFS= read -r owners; [ -n \"$owners\" ] && getent passwd $owners; printf '\\000'; "
     "LC_ALL=C xargs -0 -r sha256sum -z --; }}"
 )
@@ -37,13 +40,9 @@ FIND_ERROR = re.compile(rb"^find: [`']\./(.*)': (.*)$")
 SHA_ERROR = re.compile(rb"^sha256sum: (.*): (.*)$")
 
 
-KINDS = {b"f": "file", b"l": "symlink"}  # directories are descended; sockets, fifos and devices are not documents
-
-
 class FieldChunks:
-    """NUL-terminated fields (the server's find -printf records, and sha256sum's lines) read a megabyte at a time
-    and cut at whole records, so a chunk's records are parsed a column at a time (a record at a time cost a Python
-    loop per field). `pending` holds what is left of a record cut short by the end."""
+    """NUL-terminated fields (sha256sum's lines) read a megabyte at a time and cut at whole records. `pending`
+    holds what is left of a record cut short by the end."""
 
     CHUNK = 1 << 20
 
@@ -52,7 +51,7 @@ class FieldChunks:
 
     def __iter__(self) -> Iterator[tuple[list[bytes], int]]:
         """(fields, n): the chunk's fields; its whole records are the first n. What is pending already (read by the
-        caller past a preamble) comes first, before any read: the sender may be waiting for an answer."""
+        caller past the owners' names) comes first, before any read."""
         chunk, self.pending = self.pending, b""
         while chunk or (chunk := self.read(self.CHUNK)):
             fields = (self.pending + chunk).split(b"\0")
@@ -62,26 +61,13 @@ class FieldChunks:
             yield fields, n
 
 
-def _listed_rows(fields: list[bytes], n: int, names: dict[bytes, str]) -> list[tuple]:
-    """(path, kind, size, mtime, owner, None) of the files and symlinks among find's first `n` fields (type, size,
-    time, owner, path), a column at a time: the server's time as find printed it, the owner's name where `names`
-    has the owner's number, else the number itself (bytes, for `_Owners.hold`); no Windows attributes. Directories
-    are listed by their files; sockets, fifos and devices are not documents."""
-    uids = fields[3:n:5]
-    owners = map(names.__getitem__, uids) if names.keys() >= set(uids) else [names.get(u, u) for u in uids]
-    kinds = list(map(KINDS.get, fields[0:n:5]))
-    mtimes = map(float, fields[2:n:5])
-    rows = list(zip(fields[4:n:5], kinds, map(int, fields[1:n:5]), mtimes, owners, [None] * (n // 5), strict=True))
-    return [row for row in rows if row[1] is not None] if None in kinds else rows
-
-
-def _passwd_names(passwd: bytes) -> dict[bytes, str]:
+def _passwd_names(passwd: bytes) -> dict[int, str]:
     """Owner number -> user name, from `getent passwd` lines (a last line cut short by `head -c` is left out)."""
-    names: dict[bytes, str] = {}
+    names: dict[int, str] = {}
     for line in passwd.split(b"\n")[:-1]:
         parts = line.split(b":")
         if len(parts) >= 7 and parts[2].isdigit():
-            names.setdefault(parts[2], parts[0].decode("utf-8", "replace"))
+            names.setdefault(int(parts[2]), parts[0].decode("utf-8", "replace"))
     return names
 
 
@@ -99,28 +85,33 @@ class _Owners:
     """Rows whose owner's number the first names missed, held in a `Spool` until the server has looked those
     numbers up."""
 
-    def __init__(self, names: dict[bytes, str], directory: str):
+    def __init__(self, names: dict[int, str], directory: str):
         self.names = names
         self.spool = Spool(directory)
-        self.missing: set[bytes] = set()
+        self.missing: set[int] = set()
 
-    def hold(self, rows: list[tuple]) -> list[tuple]:
-        """The rows whose owner has a name; the others are held."""
-        held = [row for row in rows if type(row[4]) is bytes]
-        if not held:
-            return rows
-        self.missing.update(row[4] for row in held)
-        self.spool.append(held)
-        return [row for row in rows if type(row[4]) is not bytes]
+    def write(self, found: Found, write: Callable[[Batch], None]) -> None:
+        """The chunk's rows whose owner has a name written (as SQLite reads them from the chunk); the others held."""
+        import numpy as np
+
+        missing = [uid for uid in np.unique(found.uids).tolist() if uid not in self.names]
+        if not missing:
+            write(found.batch(self.names.__getitem__))
+            return
+        self.missing.update(missing)
+        unnamed = np.isin(found.uids, missing)
+        if not unnamed.all():
+            write(found.batch(self.names.__getitem__, ~unnamed))
+        self.spool.append(found.rows(str, unnamed))
 
     def question(self) -> bytes:
-        """The line the script reads: the numbers to look up (digits only: the script expands them unquoted)."""
-        return b" ".join(sorted(uid for uid in self.missing if uid.isdigit())) + b"\n"
+        """The line the script reads: the numbers to look up."""
+        return b" ".join(b"%d" % uid for uid in sorted(self.missing)) + b"\n"
 
-    def held(self, names: dict[bytes, str]) -> Iterator[list[tuple]]:
+    def held(self, names: dict[int, str]) -> Iterator[list[tuple]]:
         """The held rows, each owner's number replaced by its name (or the number, where the server has none)."""
         for rows in self.spool:
-            yield [(*row[:4], names.get(row[4]) or row[4].decode("ascii", "replace"), *row[5:]) for row in rows]
+            yield [(*row[:4], names.get(int(row[4]), row[4])) for row in rows]
 
     def close(self) -> None:
         self.spool.close()
@@ -254,19 +245,25 @@ def _open(target: SshTarget, command: str) -> _Session:
 def scan_ssh(store: ScanStore, share: str, url: str, target: SshTarget | None = None, progress=None) -> ScanResult:
     user, host, port, path = parse_ssh_url(url)
     target = target or SshTarget(host=host, port=port, username=user)
-    # the client connects while the scan is set up
-    session = _open(target, SCRIPT.format(path=shlex.quote(path), names_bytes=NAMES_BYTES))
+    # the client connects while the scan is set up and numpy (which reads the listing) is imported
+    session = _open(target, SCRIPT.format(path=shlex.quote(path), names_bytes=NAMES_BYTES, printf=PRINTF))
+    import numpy  # noqa: F401
+
     scan_id = store.begin_scan(share, url)
     result = ScanResult(share, scan_id)
     directory = str(store.path.parent)
     tally, owners, find_status, hashes = SizeTally(directory), None, None, []
+    writer = Writer(store, scan_id)
     try:
         if (first := _through_nul(session.read)) is not None:
             owners = _Owners(_passwd_names(first[0]), directory)
-            batch = FileBatch(store, result, progress)
-            find_status = _read_listing(session, first[1], batch, tally, owners)
+            try:
+                find_status = _read_listing(session, first[1], writer, tally, owners, result, progress)
+            except ValueError:  # a field that is not what -printf was asked for
+                raise ConnectionError(f"{host}: find on the server did not list {path} as GNU find does") from None
+            writer.close()  # every row of the listing is in: the database is this process's again
             if find_status is not None:
-                rest = _write_held(session, batch, owners)
+                rest = _write_held(session, store, scan_id, owners)
                 hashes = _hash_remote(session, store, scan_id, tally, rest)
         status, errors = session.finish()
         failed = ConnectionError(f"{host}: listing {path} failed: {errors.decode('utf-8', 'replace').strip()[:300]}")
@@ -281,6 +278,7 @@ def scan_ssh(store: ScanStore, share: str, url: str, target: SshTarget | None = 
         result.problems = len(problems)
         store.finish_scan(scan_id, share)
     except BaseException:
+        writer.abort()  # the batch being written is finished first: then the scan's rows go
         store.abandon_scan(scan_id)
         raise
     finally:
@@ -291,32 +289,31 @@ def scan_ssh(store: ScanStore, share: str, url: str, target: SshTarget | None = 
     return result
 
 
-def _read_listing(session: _Session, data: bytes, batch: FileBatch, tally: SizeTally, owners: _Owners) -> int | None:
+def _read_listing(
+    session: _Session, data: bytes, writer: Writer, tally: SizeTally, owners: _Owners, result: ScanResult, progress
+) -> int | None:
     """Writes find's records as they arrive (`data`: what came with the names), counting the files' sizes and
-    holding back the rows of owners without a name yet; find's exit status, or None when the session ended
-    without one (no connection, no such folder)."""
-    chunks = FieldChunks(session.read, 5)
+    holding back the rows of owners without a name yet; find's exit status, or None when the session ended without
+    one (no connection, no such folder). ValueError: a record not in the format asked for."""
+    chunks = FoundChunks(session.read, until=b"E")
     chunks.pending = data
-    for fields, n in chunks:
-        end = n >= 5 and fields[n - 5] == b"E"  # the status record: the script now waits for its input
-        rows = _listed_rows(fields, n - 5 if end else n, owners.names)
-        tally.extend(size for _rel, kind, size, *_rest in rows if kind == "file" and size)
-        batch.extend(owners.hold(rows))
-        if end:
-            return int(fields[n - 4])
-    batch.flush()
-    return None
+    for found in chunks:
+        if len(found):
+            count_found(found, result, tally)
+            owners.write(found, writer.add)
+            if progress:
+                progress.advance(len(found))
+    return chunks.status
 
 
-def _write_held(session: _Session, batch: FileBatch, owners: _Owners) -> bytes:
+def _write_held(session: _Session, store: ScanStore, scan_id: int, owners: _Owners) -> bytes:
     """Asks the server for the names the first ones missed, and writes the rows held for them; what was read past
     the names (the first hashes, if any)."""
     session.write(owners.question())
     answer = _through_nul(session.read)
     names = _passwd_names(answer[0] + b"\n") if answer is not None else {}
     for rows in owners.held(names):
-        batch.extend(rows)
-    batch.flush()
+        store.add_files(scan_id, rows, column=None)
     return answer[1] if answer is not None else b""
 
 
