@@ -85,8 +85,8 @@ OWNED = {"a.txt": b"abc", "b.txt": b"abc", "c.txt": b"xyz", "solo.bin": b"12345"
 
 @pytest.fixture
 def tree():
-    """A tree sshd's user can read: three files of one size (two the same), one alone, one owned by `nobody` and
-    one by a number no user has (when run as root)."""
+    """A tree sshd's user can read: three files of one size (two the same), one alone (changed before 1970), one
+    owned by `nobody` and one by a number no user has (when run as root)."""
     import os
     import shutil
     import tempfile
@@ -98,6 +98,7 @@ def tree():
         (base / rel).parent.mkdir(exist_ok=True)
         (base / rel).write_bytes(data)
     (base / "sub" / "no-name.txt").write_bytes(b"qq")
+    os.utime(base / "solo.bin", ns=(-1_250_000_000, -1_250_000_000))  # before 1970: find prints -2.7500000000
     if os.geteuid() == 0:
         os.chown(base / "sub" / "nobody.txt", 65534, 65534)
         os.chown(base / "sub" / "no-name.txt", 54321, 54321)
@@ -145,6 +146,9 @@ def test_the_openssh_client_and_paramiko_list_and_hash_alike(ssh_server, tree, t
     assert by_path[b"a.txt"][5] == by_path[b"b.txt"][5] != by_path[b"c.txt"][5] is not None  # sizes collide
     assert by_path[b"solo.bin"][5] is None and by_path[b"sub/nobody.txt"][5] is None  # sizes alone: not hashed
     assert result.hashed == 3 and result.files == 6 and result.problems == 0
+    for rel, row in by_path.items():  # the times os.stat gives, to the last bit
+        assert row[3] == os.lstat(tree / os.fsdecode(rel)).st_mtime, rel
+    assert by_path[b"solo.bin"][3] == -1.25
     if os.geteuid() == 0:
         assert by_path[b"a.txt"][4] == "root"
         assert by_path[b"sub/nobody.txt"][4] == "nobody"
