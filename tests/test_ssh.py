@@ -155,6 +155,47 @@ def test_the_openssh_client_and_paramiko_list_and_hash_alike(ssh_server, tree, t
         assert by_path[b"sub/no-name.txt"][4] == "54321"  # no user has it: the number, as a local scan gives it
 
 
+@pytest.mark.parametrize("client", ["openssh", "paramiko"])
+def test_a_listing_written_by_the_writers_process_ends_and_hashes_alike(
+    ssh_server, tree, tmp_path, monkeypatch, client
+):
+    """The listing's rows written from the writer's process (forked here at the first chunk, as a big share's are at
+    the second): the same rows and hashes as written in this process, and the scan ends. The forked process holds a
+    copy of the client's input; were it still running when that input is closed, the server's sha256sum would
+    never see its end and the scan would wait for ever."""
+    import threading
+
+    from oslomig.shares import scan
+
+    if client == "paramiko":
+        monkeypatch.setenv("OSLOMIG_SSH_CLIENT", "paramiko")
+    else:
+        monkeypatch.delenv("OSLOMIG_SSH_CLIENT", raising=False)
+    expected = _scan(ssh_server, tree, tmp_path)
+    started: list[int] = []
+    real_start = scan.Writer._start
+
+    def start(self) -> None:
+        real_start(self)
+        started.append(self.pool is not None)
+
+    monkeypatch.setattr(scan.Writer, "_start", start)
+    real_init = scan.Writer.__init__
+
+    def init(self, *args) -> None:
+        real_init(self, *args)
+        self.batches = 1  # the first batch already counted: the process starts at once
+
+    monkeypatch.setattr(scan.Writer, "__init__", init)
+    got: list = []
+    scanning = threading.Thread(target=lambda: got.append(_scan(ssh_server, tree, tmp_path)), daemon=True)
+    scanning.start()
+    scanning.join(60)
+    assert not scanning.is_alive(), "the scan never ended"
+    assert started == [True]
+    assert got == [expected]
+
+
 def test_the_openssh_client_keeps_the_host_key_rules(ssh_server, tree, tmp_path, monkeypatch):
     import subprocess
 
