@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import fnmatch
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,8 +200,6 @@ def check_dependency_cycles(inv: Inventory, problems: Problems) -> None:
 
 
 def check_plan(plan: models.DatabasePlan, doc: Document, inv: Inventory | None, problems: Problems) -> None:
-    from oslomig.planning.timewindows import matching_window, supported_country
-
     def at(*loc, key=False) -> tuple[str, int, int]:
         line, col = doc.position(loc, key=key)
         return doc.path, line, col
@@ -217,6 +216,17 @@ def check_plan(plan: models.DatabasePlan, doc: Document, inv: Inventory | None, 
             "no-windows",
             "the plan has no windows: nothing can be scheduled",
         )
+    _check_windows(plan, at, problems)
+    _check_blackouts(plan, at, problems)
+    _check_announced(plan, at, problems)
+    if inv is not None:
+        _check_plan_references(plan, inv, at, problems)
+
+
+Place = Callable[..., tuple[str, int, int]]  # a plan's key path -> (file, line, column)
+
+
+def _check_windows(plan: models.DatabasePlan, at: Place, problems: Problems) -> None:
     names: dict[str, int] = {}
     for i, w in enumerate(plan.windows):
         if w.name in names:
@@ -257,6 +267,11 @@ def check_plan(plan: models.DatabasePlan, doc: Document, inv: Inventory | None, 
                 problems.warning(
                     *at("windows", i, "dates", j), "outside-period", f"window '{w.name}': {d} is outside the period"
                 )
+
+
+def _check_blackouts(plan: models.DatabasePlan, at: Place, problems: Problems) -> None:
+    from oslomig.planning.timewindows import supported_country
+
     for i, b in enumerate(plan.blackouts):
         if b.from_ and b.to and b.to < b.from_:
             problems.error(*at("blackouts", i, "to"), "bad-period", f"blackout '{b.name}' ends before it starts")
@@ -266,9 +281,12 @@ def check_plan(plan: models.DatabasePlan, doc: Document, inv: Inventory | None, 
                 "bad-value",
                 f"blackout '{b.name}': no public-holiday calendar for '{b.holidays}'",
             )
+
+
+def _check_announced(plan: models.DatabasePlan, at: Place, problems: Problems) -> None:
     from zoneinfo import ZoneInfo
 
-    from oslomig.planning.timewindows import exists_locally
+    from oslomig.planning.timewindows import exists_locally, matching_window
 
     for i, a in enumerate(plan.announced):
         if a.start.tzinfo is None and not exists_locally(a.start, ZoneInfo(plan.timezone)):
@@ -284,8 +302,10 @@ def check_plan(plan: models.DatabasePlan, doc: Document, inv: Inventory | None, 
                 "not-an-occurrence",
                 f"announced start {a.start:%Y-%m-%dT%H:%M} for '{a.database}' is not an occurrence of any window",
             )
-    if inv is None:
-        return
+
+
+def _check_plan_references(plan: models.DatabasePlan, inv: Inventory, at: Place, problems: Problems) -> None:
+    """Ids the plan names that the inventory must have."""
     refs: list[tuple[str, str, dict, str]] = [
         ("scope", "agencies", inv.agencies, "agency"),
         ("scope", "systems", inv.systems, "system"),
