@@ -105,7 +105,8 @@ class _Owners:
         self.spool.append(found.rows(str, unnamed))
 
     def question(self) -> bytes:
-        """The line the script reads: the numbers to look up."""
+        """The line the script reads: the numbers to look up (digits only, as parsed: the script expands them
+        unquoted)."""
         return b" ".join(b"%d" % uid for uid in sorted(self.missing)) + b"\n"
 
     def held(self, names: dict[int, str]) -> Iterator[list[tuple]]:
