@@ -196,6 +196,33 @@ def test_a_listing_written_by_the_writers_process_ends_and_hashes_alike(
     assert got == [expected]
 
 
+def test_a_listing_not_in_gnu_finds_format_is_one_sentence(tmp_path, monkeypatch):
+    """A server whose find prints something else for the format asked (another find, a changed %T@): the scan ends
+    in one sentence naming the host and the folder, and leaves no rows behind."""
+    from oslomig.shares import ssh
+    from oslomig.shares.store import ScanStore
+
+    class Session(ssh._Session):
+        def __init__(self):
+            pieces = iter([b"root:x:0:0::/root:/bin/sh\n\0", b"f 12 1700000000.5 0\0a.txt\0", b""])
+            self.read = lambda _n: next(pieces)
+            self.closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    session = Session()
+    monkeypatch.setattr(ssh, "_open", lambda target, command: session)
+    store = ScanStore(tmp_path / "s.sqlite")
+    with pytest.raises(ConnectionError) as err:
+        ssh.scan_ssh(store, "s", "ssh://u@filsrv01/srv/del", SshTarget(host="filsrv01", username="u"))
+    assert str(err.value) == "filsrv01: find on the server did not list /srv/del as GNU find does"
+    assert session.closed
+    assert store.db.execute("SELECT count(*) FROM files").fetchone() == (0,)
+    assert store.db.execute("SELECT count(*) FROM scans").fetchone() == (0,)
+    store.close()
+
+
 def test_the_openssh_client_keeps_the_host_key_rules(ssh_server, tree, tmp_path, monkeypatch):
     import subprocess
 
