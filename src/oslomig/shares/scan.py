@@ -60,14 +60,6 @@ class FileBatch:
         if len(self.rows) >= BATCH:
             self.flush()
 
-    def extend(self, rows: list[tuple]) -> None:
-        """Rows as `add` takes them, many at once."""
-        self.rows.extend(rows)
-        self.result.files += len(rows)
-        self.result.bytes += sum(size for _rel, kind, size, *_rest in rows if kind in ("file", "offline"))
-        if len(self.rows) >= BATCH:
-            self.flush()
-
     def flush(self) -> None:
         self.store.add_files(self.result.scan_id, self.rows)
         if self.progress:
@@ -269,16 +261,6 @@ class _Listing:
             self.result.bytes += size
             if size > 0:
                 self.tally.extend((size,))
-        if len(self.rows) >= BATCH:
-            self._spill()
-
-    def extend(self, rows: list[tuple]) -> None:
-        """Rows of (path, "file"|"symlink", size, mtime, owner), as `add` takes them one by one."""
-        self.rows.extend(rows)
-        self.result.files += len(rows)
-        sizes = [size for _rel, kind, size, _mtime, _owner in rows if kind == "file"]
-        self.result.bytes += sum(sizes)
-        self.tally.extend(size for size in sizes if size)
         if len(self.rows) >= BATCH:
             self._spill()
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 
 from oslomig.shares.found import PRINTF, Found, FoundChunks
 from oslomig.shares.scan import Batch, ScanResult, SizeTally, Spool, Writer, count_found
-from oslomig.shares.store import ScanStore
+from oslomig.shares.store import BATCH, ScanStore
 from oslomig.sshconn import SshTarget, connect, openssh_command, openssh_failure, parse_ssh_url
 
 # One session. First the server's local user names (`getent -s files`, else /etc/passwd, a megabyte at most: never a
@@ -310,12 +310,18 @@ def _read_listing(
 
 
 def _write_held(session: _Session, store: ScanStore, scan_id: int, owners: _Owners) -> bytes:
-    """Asks the server for the names the first ones missed, and writes the rows held for them; what was read past
-    the names (the first hashes, if any)."""
+    """Asks the server for the names the first ones missed, and writes the rows held for them, at least BATCH to a
+    transaction (they were held a chunk at a time); what was read past the names (the first hashes, if any)."""
     session.write(owners.question())
     answer = _through_nul(session.read)
     names = _passwd_names(answer[0] + b"\n") if answer is not None else {}
-    for rows in owners.held(names):
+    rows: list[tuple] = []
+    for held in owners.held(names):
+        rows.extend(held)
+        if len(rows) >= BATCH:
+            store.add_files(scan_id, rows, column=None)
+            rows = []
+    if rows:
         store.add_files(scan_id, rows, column=None)
     return answer[1] if answer is not None else b""
 
