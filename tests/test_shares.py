@@ -155,6 +155,47 @@ def test_rescan_replaces_and_interrupted_scan_keeps_previous(tmp_path):
     assert store.db.execute("SELECT count(*) FROM scans").fetchone()[0] == 1
 
 
+def test_a_new_scan_file_has_large_pages_and_one_from_before_keeps_its_own(tmp_path):
+    """A new scan file gets PAGE_SIZE pages and a write-ahead log of WAL_BYTES before it is copied in; a scan file
+    from before (4 KiB pages, its rows in it) keeps its pages, its rows, and takes a new scan beside them."""
+    from oslomig.shares.scan import scan_local
+    from oslomig.shares.store import PAGE_SIZE, WAL_BYTES, ScanStore
+
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "one.txt").write_text("1")
+    new = ScanStore(tmp_path / "new.sqlite")
+    assert new.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE > 4096
+    assert new.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == WAL_BYTES // PAGE_SIZE
+    new.close()
+
+    old = tmp_path / "old.sqlite"
+    db = sqlite3.connect(old)
+    db.execute("PRAGMA page_size=4096")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(
+        "CREATE TABLE scans (id INTEGER PRIMARY KEY, share TEXT NOT NULL, source TEXT NOT NULL, "
+        "started_at REAL NOT NULL, finished_at REAL, files INTEGER DEFAULT 0, problems INTEGER DEFAULT 0)"
+    )
+    db.execute(
+        "CREATE TABLE files (scan_id INTEGER NOT NULL, path BLOB NOT NULL, kind TEXT NOT NULL, size INTEGER "
+        "NOT NULL, mtime REAL NOT NULL, owner TEXT, prefix_hash TEXT, full_hash TEXT, "
+        "PRIMARY KEY (scan_id, path)) WITHOUT ROWID"
+    )
+    db.execute("CREATE TABLE problems (scan_id INTEGER NOT NULL, path BLOB NOT NULL, kind TEXT NOT NULL, message TEXT)")
+    db.execute("INSERT INTO scans VALUES (1, 'other', '/x', 1.0, 2.0, 1, 0)")
+    db.execute("INSERT INTO files VALUES (1, x'6f6c64', 'file', 3, 1.0, 'root', NULL, NULL)")
+    db.commit()
+    db.close()
+    store = ScanStore(old)
+    assert store.db.execute("PRAGMA page_size").fetchone()[0] == 4096
+    assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == WAL_BYTES // 4096
+    scan_local(store, "s", str(share))
+    assert [r[0] for r in store.iter_files(store.latest_scan("s")[0])] == [b"one.txt"]
+    assert [r[0] for r in store.iter_files(1)] == [b"old"]
+    store.close()
+
+
 def test_only_size_collisions_are_hashed(tmp_path):
     from oslomig.shares.scan import scan_local
     from oslomig.shares.store import ScanStore
