@@ -368,7 +368,7 @@ def test_find_records_read_a_column_at_a_time_as_one_by_one(tmp_path_factory, re
     owners = {uid: f"u{uid}" for uid in chunk.uids.tolist()}.__getitem__
     tuples.add_files(1, chunk.rows(owners), column=None)
     batch = chunk.batch(owners, [True] * len(chunk))
-    sql.add_found(1, batch.data, batch.groups)
+    sql.add_found(1, batch.data, batch.groups, batch.kind)
     query = "SELECT hex(path), typeof(path), kind, size, typeof(size), quote(mtime), owner FROM files ORDER BY path"
     assert sql.db.execute(query).fetchall() == tuples.db.execute(query).fetchall()
 

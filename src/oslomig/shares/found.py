@@ -72,18 +72,20 @@ class Found:
             return self.rows(owners, chosen)
         picked = slice(None) if chosen is None else np.flatnonzero(chosen)
         heads, uids = self.heads[picked], self.uids[picked]
+        kind = "file" if (self.kinds[picked] == ord("f")).all() else None
         spans = (heads << SPAN_BITS) | (self.ends[picked] - heads - (HEAD + 1))
         ids = np.unique(uids).tolist()  # the rows of each owner go in by one statement: the usual chunk has one
         if len(ids) == 1:
-            return FoundBatch(self.data, [(owners(ids[0]), _array(spans))])
-        return FoundBatch(self.data, [(owners(uid), _array(spans[uids == uid])) for uid in ids])
+            return FoundBatch(self.data, [(owners(ids[0]), _array(spans))], kind)
+        return FoundBatch(self.data, [(owners(uid), _array(spans[uids == uid])) for uid in ids], kind)
 
 
 class FoundBatch:
-    """Rows SQLite reads from a chunk of find's listing: `groups` of (owner, JSON array of spans)."""
+    """Rows SQLite reads from a chunk of find's listing: `groups` of (owner, JSON array of spans); `kind`: "file"
+    when every row is a file (SQLite then takes it as it is, not from each row's header), else None."""
 
-    def __init__(self, data: bytes, groups: list[tuple[str, str]]):
-        self.data, self.groups = data, groups
+    def __init__(self, data: bytes, groups: list[tuple[str, str]], kind: str | None = None):
+        self.data, self.groups, self.kind = data, groups, kind
 
     def __len__(self) -> int:
         return sum(text.count(",") + 1 for _owner, text in self.groups)

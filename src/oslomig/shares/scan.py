@@ -681,7 +681,7 @@ Batch = list[tuple] | FoundBatch | HashedRows  # rows without hashes, rows SQLit
 
 def _write_batch(store: ScanStore, scan_id: int, batch: Batch) -> None:
     if isinstance(batch, FoundBatch):
-        store.add_found(scan_id, batch.data, batch.groups)
+        store.add_found(scan_id, batch.data, batch.groups, batch.kind)
     elif isinstance(batch, HashedRows):
         store.add_files(scan_id, batch.rows, ("prefix_hash", "full_hash"))
     else:
@@ -690,7 +690,7 @@ def _write_batch(store: ScanStore, scan_id: int, batch: Batch) -> None:
 
 def _dumps(batch: Batch) -> bytes:
     if isinstance(batch, FoundBatch):
-        return marshal.dumps(("found", batch.data, batch.groups))
+        return marshal.dumps(("found", batch.data, batch.groups, batch.kind))
     if isinstance(batch, HashedRows):
         return marshal.dumps(("hashed", batch.rows))
     return marshal.dumps(("rows", batch))
