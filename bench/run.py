@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import random
 import shutil
@@ -550,6 +551,8 @@ def bench_share_dept(args) -> None:
             verdict, reference = "rdfind not installed", f"find: {ref_find:.2f} s"
         row(f"department tree, {n:,} files ({disk_use(root)})", f"{ours:.2f} s", reference, verdict)
         row("", f"peak {timed.peaks['ours'] / 1024:.0f} MB", "", "")
+        if rdfind:
+            timed.floor_row("ours", "rdfind")
 
 
 def removing(db: Path):
@@ -564,14 +567,27 @@ def removing(db: Path):
 
 def timed_rss(cmd: list[str], runs: int, setup=None) -> tuple[float, int]:
     """Median wall time and the largest peak RSS (KB) over `runs` runs, via /usr/bin/time."""
-    times, peaks = zip(*(_timed_once(cmd, setup) for _ in range(runs)), strict=True)
+    times, peaks, _cpu = zip(*(_timed_once(cmd, setup) for _ in range(runs)), strict=True)
     return statistics.median(times), max(peaks)
 
 
-def _timed_once(cmd: list[str], setup=None) -> tuple[float, int]:
+def machine_cpu() -> float:
+    """CPU seconds the machine has spent busy so far, every process counted (/proc/stat: user, nice, system, irq,
+    softirq; not idle, I/O wait or time stolen by a neighbour's machine), or NaN where there is no /proc/stat."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = handle.readline().split()
+    except OSError:
+        return math.nan
+    return sum(int(fields[k]) for k in (1, 2, 3, 6, 7)) / os.sysconf("SC_CLK_TCK")
+
+
+def _timed_once(cmd: list[str], setup=None) -> tuple[float, int, float]:
+    """Wall time, peak RSS (KB) and the machine's busy CPU seconds (`machine_cpu`) over one run of `cmd`: on
+    loopback a server's processes (sshd, the server's find) are counted too."""
     if setup:
         setup()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), machine_cpu()
     proc = subprocess.run(
         ["/usr/bin/time", "-f", "RSS %M", *cmd],
         cwd=ROOT,
@@ -579,7 +595,8 @@ def _timed_once(cmd: list[str], setup=None) -> tuple[float, int]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    return time.perf_counter() - t0, int(proc.stderr.strip().rsplit("RSS ", 1)[-1])
+    wall, cpu = time.perf_counter() - t0, machine_cpu() - cpu0
+    return wall, int(proc.stderr.strip().rsplit("RSS ", 1)[-1]), cpu
 
 
 class Rounds:
@@ -590,11 +607,13 @@ class Rounds:
     def __init__(self, runs: int, **commands: tuple[list[str], object]):
         """`commands`: name -> (command, setup before each run or None)."""
         self.times: dict[str, list[float]] = {name: [] for name in commands}
+        self.cpu: dict[str, list[float]] = {name: [] for name in commands}
         self.peaks: dict[str, int] = dict.fromkeys(commands, 0)
         for _ in range(runs):
             for name, (cmd, setup) in commands.items():
-                t, peak = _timed_once(cmd, setup)
+                t, peak, cpu = _timed_once(cmd, setup)
                 self.times[name].append(t)
+                self.cpu[name].append(cpu)
                 self.peaks[name] = max(self.peaks[name], peak)
 
     def median(self, name: str) -> float:
@@ -603,6 +622,18 @@ class Rounds:
     def ratio(self, name: str, reference: str) -> float:
         """The median over rounds of `name`'s time over `reference`'s in the same round."""
         return statistics.median(a / b for a, b in zip(self.times[name], self.times[reference], strict=True))
+
+    def floor_row(self, name: str, reference: str) -> None:
+        """The machine's CPU seconds for `name` and `reference` (medians), and the floor that sets on `name` with
+        every core busy all along (CPU / cores), as a ratio to `reference`'s time in the same round (median)."""
+        cores = os.cpu_count() or 1
+        floor = statistics.median(c / cores / t for c, t in zip(self.cpu[name], self.times[reference], strict=True))
+        row(
+            "",
+            f"CPU {statistics.median(self.cpu[name]):.2f} s",
+            f"{reference}: CPU {statistics.median(self.cpu[reference]):.2f} s (every process, /proc/stat)",
+            f"floor on {cores} cores: {floor:.2f}x",
+        )
 
 
 def peak_pss(cmd: list[str]) -> int:
@@ -649,6 +680,7 @@ def bench_share_local(args) -> None:
             f"find -printf: {timed.median('find'):.2f} s; peak {timed.peaks['ours'] / 1024:.0f} MB",
             f"ratio {ratio:.2f}x (budget 1.0x): {'OK' if ratio <= 1 else 'OVER'}",
         )
+        timed.floor_row("ours", "find")
 
 
 def bench_manifest(args) -> None:
@@ -723,6 +755,7 @@ def bench_share_ssh(args) -> None:
                 f"ssh host find -printf: {timed.median('ref'):.2f} s",
                 f"ratio {ratio:.2f}x (budget 1.2x): {'OK' if ratio <= 1.2 else 'OVER'}",
             )
+            timed.floor_row("ours", "ref")
             row(
                 "",
                 "",
