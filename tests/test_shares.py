@@ -317,3 +317,23 @@ def test_invalid_chars_review_leaves_names_alone_and_asks_a_person(tmp_path):
         assert (rows["a:b.txt"]["action"], rows["a:b.txt"]["reasons"]) == (action, "INVALID_CHARS")
         assert rows["a:b.txt"]["target_path"] == target
         assert rows["ok.txt"]["action"] == "migrate"
+
+
+@pytest.mark.parametrize("wanted", [1, 64, 65, 300])
+def test_files_of_sizes_bound_or_in_a_table_are_the_files_of_those_sizes(tmp_path, wanted):
+    """A few sizes are bound in the statement, more go to a temporary table: either way the files (not symlinks) of
+    those sizes, in key order, from this scan only."""
+    from oslomig.shares.store import FEW_SIZES, ScanStore
+
+    assert 1 <= FEW_SIZES < 300  # the cases fall on both sides of the line
+    store = ScanStore(tmp_path / "s.sqlite")
+    scans = [store.begin_scan("s", "/s"), store.begin_scan("t", "/t")]
+    rows = [
+        (f"d{k % 7}/f{k:04d}".encode(), "symlink" if k % 5 == 0 else "file", k % 400, 1.0, "root") for k in range(2000)
+    ]
+    for scan_id in scans:
+        store.add_files(scan_id, rows, column=None)
+    sizes = set(range(1, wanted + 1)) | ({999} if wanted > 100 else set())  # 999: a size no file has
+    expected = sorted((path, size) for path, kind, size, _mtime, _owner in rows if kind == "file" and size in sizes)
+    assert expected and store.files_of_sizes(scans[0], sizes) == expected
+    store.close()

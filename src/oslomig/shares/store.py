@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS problems (
 BATCH = 5000
 PAGE_SIZE = 1 << 16  # of a new scan file (see README)
 WAL_BYTES = 1 << 24  # written to the write-ahead log before it is copied into the file
+FEW_SIZES = 64  # sizes `files_of_sizes` binds in its statement, at most
 # Rows written by one INSERT statement: binding and stepping a statement per row cost more than SQLite's own work
 # (1,000,000 listing-tree rows: 3.1-3.3 s one row a statement, 2.2-2.6 s with 250 rows a statement, same runs)
 ROWS_PER_STATEMENT = 250
@@ -301,8 +302,15 @@ class ScanStore:
             db.execute("DELETE FROM new_hashes")
 
     def files_of_sizes(self, scan_id: int, sizes: set[int]) -> list[tuple[bytes, int]]:
-        """(path, size) of the scan's files of a size in `sizes`, in key order: one pass over the table in SQLite,
-        the sizes in a temporary table."""
+        """(path, size) of the scan's files of a size in `sizes`, in key order: one pass over the table in SQLite. A
+        few sizes are bound in the statement, compared to each row's size before its kind; more go to a temporary
+        table, which SQLite searches once per row (1,000,000 rows, one size: 0.16 s bound, 0.27 s in the table)."""
+        if len(sizes) <= FEW_SIZES:
+            marks = ",".join("?" * len(sizes))
+            return self.db.execute(
+                f"SELECT path, size FROM files WHERE scan_id = ? AND size IN ({marks}) AND kind = 'file' ORDER BY path",
+                (scan_id, *sorted(sizes)),
+            ).fetchall()
         with self.transaction() as db:
             db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_sizes (size INTEGER PRIMARY KEY)")
             db.execute("DELETE FROM wanted_sizes")
