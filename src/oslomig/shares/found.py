@@ -74,7 +74,7 @@ class Found:
         heads, uids = self.heads[picked], self.uids[picked]
         kind = "file" if (self.kinds[picked] == ord("f")).all() else None
         spans = (heads << SPAN_BITS) | (self.ends[picked] - heads - (HEAD + 1))
-        ids = np.unique(uids).tolist()  # the rows of each owner go in by one statement: the usual chunk has one
+        ids = distinct(uids).tolist()  # the rows of each owner go in by one statement: the usual chunk has one
         if len(ids) == 1:
             return FoundBatch(self.data, [(owners(ids[0]), _array(spans))], kind)
         return FoundBatch(self.data, [(owners(uid), _array(spans[uids == uid])) for uid in ids], kind)
@@ -91,20 +91,28 @@ class FoundBatch:
         return sum(text.count(",") + 1 for _owner, text in self.groups)
 
 
+def distinct(values):
+    """The distinct values of a numpy array, sorted: what `np.unique` gives, without its check for a masked array,
+    which imports `numpy.ma` (22 ms, once a process: 1% of an SSH scan of 100,000 files)."""
+    import numpy as np
+
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
+
+
 def _array(spans) -> str:
     return "[" + ",".join(map(str, spans.tolist())) + "]"
 
 
 def _named(uids, owners: Callable[[int], str]) -> list[str]:
     """The owner's name of each row, looked up once per owner."""
-    import numpy as np
 
     if not len(uids):
         return []
     first = int(uids[0])
     if (uids == first).all():
         return [owners(first)] * len(uids)
-    names = {uid: owners(uid) for uid in np.unique(uids).tolist()}
+    names = {uid: owners(uid) for uid in distinct(uids).tolist()}
     return list(map(names.__getitem__, uids.tolist()))
 
 

@@ -27,7 +27,7 @@ from typing import IO, Any
 
 import xxhash
 
-from oslomig.shares.found import PRINTF, Found, FoundBatch, FoundChunks
+from oslomig.shares.found import PRINTF, Found, FoundBatch, FoundChunks, distinct
 from oslomig.shares.store import BATCH, ScanStore
 
 PREFIX_BYTES = 4096
@@ -206,7 +206,7 @@ class SizeTally:
             sizes = np.concatenate(chosen) if chosen else np.empty(0, dtype=np.int64)
             sizes.sort()
             repeats = sizes[1:] == sizes[:-1]
-            found = np.unique(sizes[1:][repeats])
+            found = distinct(sizes[1:][repeats])
             colliding.update(found.tolist())
             files += int(np.count_nonzero(repeats)) + len(found)
         return colliding, files

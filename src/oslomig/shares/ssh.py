@@ -16,7 +16,7 @@ import shlex
 import threading
 from collections.abc import Callable, Iterator
 
-from oslomig.shares.found import PRINTF, Found, FoundChunks
+from oslomig.shares.found import PRINTF, Found, FoundChunks, distinct
 from oslomig.shares.scan import Batch, ScanResult, SizeTally, Spool, Writer, count_found
 from oslomig.shares.store import BATCH, ScanStore
 from oslomig.sshconn import SshTarget, connect, openssh_command, openssh_failure, parse_ssh_url
@@ -94,7 +94,7 @@ class _Owners:
         """The chunk's rows whose owner has a name written (as SQLite reads them from the chunk); the others held."""
         import numpy as np
 
-        missing = [uid for uid in np.unique(found.uids).tolist() if uid not in self.names]
+        missing = [uid for uid in distinct(found.uids).tolist() if uid not in self.names]
         if not missing:
             write(found.batch(self.names.__getitem__))
             return
