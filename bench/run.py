@@ -660,6 +660,45 @@ def peak_pss(cmd: list[str]) -> int:
     return peak
 
 
+# CPU seconds SQLite takes to store a listing's paths alone in a new scan file (the table's key, nothing else
+# parsed or cast): what no scan that keeps its rows in SQLite can do without. Run in a process of its own; find's
+# listing is made and cut into chunks before the clock starts.
+_STORE_PATHS = """
+import os, sys, tempfile, time
+from oslomig.shares import found
+from oslomig.shares.store import ScanStore
+root, directory = sys.argv[1], sys.argv[2]
+with tempfile.TemporaryFile(dir=directory) as out:
+    import subprocess
+    subprocess.run(["find", ".", "-mindepth", "1", "-printf", found.PRINTF], cwd=root, stdout=out, check=True)
+    out.seek(0)
+    batches = [f.batch(lambda uid: "owner") for f in found.FoundChunks(out.read)]
+head, length = f"(value >> {found.SPAN_BITS})", f"(value & {(1 << found.SPAN_BITS) - 1})"
+sql = (
+    "INSERT INTO files (scan_id, path, kind, size, mtime, owner) SELECT ?1, "
+    f"substr(?2, {head} + {found.HEAD + 2}, {length}), 'file', 0, 0.0, ?3 FROM json_each(?4)"
+)
+with tempfile.TemporaryDirectory(dir=directory) as tmp:
+    store = ScanStore(os.path.join(tmp, "paths.sqlite"))
+    scan_id = store.begin_scan("floor", root)
+    cpu = time.process_time()
+    for batch in batches:
+        with store.transaction() as db:
+            for owner, spans in batch.groups:
+                db.execute(sql, (scan_id, batch.data, owner, spans))
+    store.close()
+    print(time.process_time() - cpu)
+"""
+
+
+def store_paths_cpu(root: Path) -> float:
+    """`_STORE_PATHS` on the tree: SQLite's CPU seconds to store its paths alone."""
+    proc = subprocess.run(
+        [PY, "-c", _STORE_PATHS, str(root), str(BENCH_DIR)], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return float(proc.stdout.split()[-1])
+
+
 def bench_share_local(args) -> None:
     sizes = [10_000, 100_000] if args.quick else [100_000, 1_000_000]
     print(
@@ -681,6 +720,16 @@ def bench_share_local(args) -> None:
             f"ratio {ratio:.2f}x (budget 1.0x): {'OK' if ratio <= 1 else 'OVER'}",
         )
         timed.floor_row("ours", "find")
+        if n >= 1_000_000:  # the physical floor: find's own CPU and SQLite storing the paths, over the cores
+            paths = store_paths_cpu(root)
+            cores = os.cpu_count() or 1
+            least = (statistics.median(timed.cpu["find"]) + paths) / cores / timed.median("find")
+            row(
+                "",
+                f"paths {paths:.2f} s",
+                "SQLite storing the paths alone: CPU",
+                f"find + that on {cores} cores: {least:.2f}x",
+            )
 
 
 def bench_manifest(args) -> None:
