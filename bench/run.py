@@ -666,17 +666,16 @@ def peak_pss(cmd: list[str]) -> int:
 _STORE_PATHS = """
 import os, sys, tempfile, time
 from oslomig.shares import found
-from oslomig.shares.store import ScanStore
+from oslomig.shares.store import FOUND_PATH, ScanStore
 root, directory = sys.argv[1], sys.argv[2]
 with tempfile.TemporaryFile(dir=directory) as out:
     import subprocess
     subprocess.run(["find", ".", "-mindepth", "1", "-printf", found.PRINTF], cwd=root, stdout=out, check=True)
     out.seek(0)
     batches = [f.batch(lambda uid: "owner") for f in found.FoundChunks(out.read)]
-head, length = f"(value >> {found.SPAN_BITS})", f"(value & {(1 << found.SPAN_BITS) - 1})"
 sql = (
-    "INSERT INTO files (scan_id, path, kind, size, mtime, owner) SELECT ?1, "
-    f"substr(?2, {head} + {found.HEAD + 2}, {length}), 'file', 0, 0.0, ?3 FROM json_each(?4)"
+    f"INSERT INTO files (scan_id, path, kind, size, mtime, owner) SELECT ?1, {FOUND_PATH}, 'file', 0, 0.0, ?3 "
+    "FROM json_each(?4)"
 )
 with tempfile.TemporaryDirectory(dir=directory) as tmp:
     store = ScanStore(os.path.join(tmp, "paths.sqlite"))

@@ -101,17 +101,22 @@ def _values(scan_id: int, width: int, shared: tuple[int, ...], rows: int) -> str
     return ",".join(values)
 
 
+_HEAD = f"(value >> {found.SPAN_BITS})"  # of a span from json_each: its header's offset in the chunk ?2
+# the span's path, cut from the chunk ?2 as a BLOB
+FOUND_PATH = f"substr(?2, {_HEAD} + {found.HEAD + 2}, (value & {(1 << found.SPAN_BITS) - 1}))"
+
+
 def _found_insert() -> str:
     """The INSERT of `add_found`: ?1 the scan, ?2 the chunk, ?3 the owner, ?4 1e-9, ?5 the spans, ?6 every row's
     kind or NULL (each row's read from its header: 6% of the statement's time for a chunk of files)."""
-    head, length = f"(value >> {found.SPAN_BITS})", f"(value & {(1 << found.SPAN_BITS) - 1})"
+    head = _HEAD
 
     def column(columns: slice) -> str:
         return f"CAST(substr(?2, {head} + {columns.start + 1}, {columns.stop - columns.start}) AS INTEGER)"
 
     return (
         "INSERT OR REPLACE INTO files (scan_id, path, kind, size, mtime, owner) SELECT ?1, "
-        f"substr(?2, {head} + {found.HEAD + 2}, {length}), "
+        f"{FOUND_PATH}, "
         f"coalesce(?6, CASE substr(?2, {head} + 1, 1) WHEN x'66' THEN 'file' ELSE 'symlink' END), "
         f"{column(found.SIZE)}, {column(found.SECONDS)} + {column(found.NANOS)} * ?4, ?3 FROM json_each(?5)"
     )
