@@ -8,6 +8,7 @@ most 4 KiB was read whole, so its prefix hash is its full hash).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -179,24 +180,28 @@ def test_interrupted_while_hashing_keeps_the_previous_scan(tmp_path, monkeypatch
     assert sorted(os.listdir(tmp_path)) == ["s.sqlite", "s.sqlite-shm", "s.sqlite-wal", "share"]
 
 
-def _disk_full(scan_id: int, data: bytes) -> None:
+_write_batch = scan._write_batch
+
+
+def _disk_full(store, scan_id: int, batch) -> None:
+    if threading.current_thread() is threading.main_thread():  # the first batch, written before the thread starts
+        _write_batch(store, scan_id, batch)
+        return
     raise RuntimeError("database or disk is full")
 
 
-_write_rows = scan._write_rows
-
-
-def _slow_write(scan_id: int, data: bytes) -> None:
-    time.sleep(0.3)  # still writing when the scan is interrupted
-    _write_rows(scan_id, data)
+def _slow_write(store, scan_id: int, batch) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        time.sleep(0.3)  # still writing when the scan is interrupted
+    _write_batch(store, scan_id, batch)
 
 
 @pytest.mark.parametrize("failure", [RuntimeError("database or disk is full"), KeyboardInterrupt()])
-def test_a_writer_process_that_fails_or_an_interrupt_during_the_walk_keeps_the_previous_scan(
+def test_a_writer_thread_that_fails_or_an_interrupt_during_the_walk_keeps_the_previous_scan(
     tmp_path, monkeypatch, failure
 ):
-    """The rows written during the walk go in from a second process: its failure reaches the scan, which is
-    abandoned, as is one interrupted while that process writes; the previous scan stays whole either way."""
+    """The rows written during the walk go in from a thread of their own: its failure reaches the scan, which is
+    abandoned, as is one interrupted while that thread writes; the previous scan stays whole either way."""
     root = tmp_path / "share"
     for d in range(4):
         (root / f"d{d}").mkdir(parents=True)
@@ -205,7 +210,7 @@ def test_a_writer_process_that_fails_or_an_interrupt_during_the_walk_keeps_the_p
     store = ScanStore(tmp_path / "s.sqlite")
     scan_local(store, "s", str(root))
     before = list(store.iter_files(store.latest_scan("s")[0]))
-    monkeypatch.setattr(scan, "BATCH", 3)  # several batches, so the writer process starts
+    monkeypatch.setattr(scan, "BATCH", 3)  # several batches, so the writer thread starts
     monkeypatch.setattr(found.FoundChunks, "CHUNK", 64)  # find's listing read a few records at a time
     written: list[int] = []
     real = scan.Writer.add
@@ -217,8 +222,7 @@ def test_a_writer_process_that_fails_or_an_interrupt_during_the_walk_keeps_the_p
         real(self, rows)
 
     monkeypatch.setattr(scan.Writer, "add", add)
-    # sent to the forked writer by name
-    monkeypatch.setattr(scan, "_write_rows", _disk_full if isinstance(failure, RuntimeError) else _slow_write)
+    monkeypatch.setattr(scan, "_write_batch", _disk_full if isinstance(failure, RuntimeError) else _slow_write)
     (root / "new.txt").write_bytes(b"new")
     with pytest.raises(type(failure)):
         scan_local(store, "s", str(root))
@@ -230,7 +234,7 @@ def test_a_writer_process_that_fails_or_an_interrupt_during_the_walk_keeps_the_p
     assert store.db.execute("SELECT count(*) FROM files").fetchone()[0] == len(before)
 
 
-def test_only_a_walk_of_several_batches_starts_a_writer_process(tmp_path, monkeypatch):
+def test_only_a_walk_of_several_batches_starts_a_writer_thread(tmp_path, monkeypatch):
     root = tmp_path / "share"
     root.mkdir()
     for f in range(12):
@@ -239,7 +243,7 @@ def test_only_a_walk_of_several_batches_starts_a_writer_process(tmp_path, monkey
     monkeypatch.setattr(scan.Writer, "_start", lambda self: started.append(self.batches))  # rows then go in here
     store = ScanStore(tmp_path / "s.sqlite")
     assert scan_local(store, "s", str(root)).files == 12
-    assert started == []  # one batch: written here, no fork
+    assert started == []  # one batch: written here, no thread
     monkeypatch.setattr(scan, "BATCH", 3)
     monkeypatch.setattr(found.FoundChunks, "CHUNK", 32)
     assert scan_local(store, "s", str(root)).files == 12

@@ -156,13 +156,9 @@ def test_the_openssh_client_and_paramiko_list_and_hash_alike(ssh_server, tree, t
 
 
 @pytest.mark.parametrize("client", ["openssh", "paramiko"])
-def test_a_listing_written_by_the_writers_process_ends_and_hashes_alike(
-    ssh_server, tree, tmp_path, monkeypatch, client
-):
-    """The listing's rows written from the writer's process (forked here at the first chunk, as a big share's are at
-    the second): the same rows and hashes as written in this process, and the scan ends. The forked process holds a
-    copy of the client's input; were it still running when that input is closed, the server's sha256sum would
-    never see its end and the scan would wait for ever."""
+def test_a_listing_written_by_the_writers_thread_ends_and_hashes_alike(ssh_server, tree, tmp_path, monkeypatch, client):
+    """The listing's rows written from the writer's thread (started here at the first chunk, as a big share's is at
+    the second): the same rows and hashes as written by this thread, and the scan ends."""
     import threading
 
     from oslomig.shares import scan
@@ -184,7 +180,7 @@ def test_a_listing_written_by_the_writers_process_ends_and_hashes_alike(
 
     def init(self, *args) -> None:
         real_init(self, *args)
-        self.batches = 1  # the first batch already counted: the process starts at once
+        self.batches = 1  # the first batch already counted: the thread starts at once
 
     monkeypatch.setattr(scan.Writer, "__init__", init)
     got: list = []

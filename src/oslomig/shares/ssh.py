@@ -262,8 +262,7 @@ def scan_ssh(store: ScanStore, share: str, url: str, target: SshTarget | None = 
                 find_status = _read_listing(session, first[1], writer, tally, owners, result, progress)
             except ValueError:  # a field that is not what -printf was asked for
                 raise ConnectionError(f"{host}: find on the server did not list {path} as GNU find does") from None
-            # every row of the listing is in: the database is this process's again, and the writer's process (forked
-            # with a copy of the client's input) has ended before that input is closed for the hashes' end
+            # every row of the listing is in: the database is this thread's again
             writer.close()
             if find_status is not None:
                 rest = _write_held(session, store, scan_id, owners)

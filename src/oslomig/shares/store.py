@@ -126,11 +126,13 @@ _FOUND = _found_insert()
 
 
 class ScanStore:
-    def __init__(self, path: Path | str, create: bool = True):
+    def __init__(self, path: Path | str, create: bool = True, threads: bool = False):
+        """`threads`: the connection may be used from a thread other than this one (one thread at a time: the
+        scan's `Writer`)."""
         self.path = Path(path)
         self.existed = _check_db_path(self.path, create)
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None)
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=not threads)
             if self.existed:
                 self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
                 tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
