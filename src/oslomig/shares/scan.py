@@ -704,7 +704,7 @@ class Writer:
         self.batches += 1
         if self.pool is None and not self.closed and self.batches > 1:
             self._start()
-        if self.pool is None or self.own is None:
+        if self.pool is None:
             _write_batch(self.store, self.scan_id, rows)
             return
         self.pending.append(self.pool.submit(_write_batch, self.own, self.scan_id, rows))
