@@ -221,21 +221,22 @@ def bench_groups(args) -> None:
         f"building the estate in memory: {built:.2f} s",
         f"budget {budget:g} s: {'OK' if t <= budget else 'OVER'}; {len(result.groups):,} groups",
     )
-    floor = statistics.median(_groups_floor(inv, result) for _ in range(3))
+    db_ids = list(inv.databases)
+    where = dict(zip(db_ids, range(len(db_ids))))
+    order = [where[d] for g in result.groups for d in g.databases]  # each database's place, in the groups' order
+    floor = statistics.median(_groups_floor(inv, db_ids, order) for _ in range(3))
     row("", f"floor {floor:.2f} s", "each database read once, its id listed and hashed", f"groups: {t / floor:.1f}x it")
 
 
-def _groups_floor(inv, result) -> float:
+def _groups_floor(inv, db_ids: list[str], order: list[int]) -> float:
     """The least any grouping of this estate does with its objects, timed: every database read once (its instance
-    looked up by name), and every id listed once in its group's order and hashed, as a group's members and id are.
-    On a machine whose memory is slow these reads are most of the time (a million objects, each elsewhere)."""
+    looked up by name), and every id (`db_ids`) listed once in its group's order (`order`: places in `db_ids`) and
+    hashed, as a group's members and id are. On a machine whose memory is slow these reads are most of the time (a
+    million objects, each elsewhere)."""
     import gc
 
     import xxhash
 
-    db_ids = list(inv.databases)
-    where = dict(zip(db_ids, range(len(db_ids))))
-    order = [where[d] for g in result.groups for d in g.databases]
     was = gc.isenabled()
     gc.disable()
     try:
