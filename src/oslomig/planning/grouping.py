@@ -150,11 +150,14 @@ def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
         # interpreter: numpy lets go of the GIL while it sorts
         id_rank = pool.submit(_rank, db_ids, np)
         nodes = _Nodes.of(inv, db_ids, np)
+        # the sorted names the records are made of, worked out beside the graph's steps in the same way
+        vocab = pool.submit(_Vocab.of, inv, nodes, np)
         labels = _components(nodes, *_tie_edges(nodes, bind, plan.grouping.systems, np), np)
         bound_keys = _bound_keys(nodes, bind, plan.grouping.systems, labels, np)
         members, migrated_mask, scope_mask = _selected(plan, inv, nodes, labels[: nodes.n], np)
         nodes.id_rank = id_rank.result()
-    groups, warnings = _group_records(plan, inv, nodes, labels[: nodes.n], bound_keys, members, migrated_mask,
+        names = vocab.result()
+    groups, warnings = _group_records(plan, inv, nodes, names, labels[: nodes.n], bound_keys, members, migrated_mask,
                                       scope_mask, np)  # fmt: skip
     if "links" not in bind and nodes.link_pairs:
         warnings.extend(_unbound_links(groups, nodes.link_pairs))
@@ -218,7 +221,9 @@ class _Nodes:
         fields = [d.__dict__ for d in inv.databases.values()]
         ag_of = list(map(itemgetter("availability_group"), fields))
         ag_ids = sorted({a for a in ag_of if a})
-        db_inst = _lookup(inst_index, map(itemgetter("instance"), fields), np)
+        # the instance names listed first, then looked up: two passes over memory take less time than one that does
+        # both (0.5 s against 0.85 s at a million databases: each pass's reads are independent and overlap)
+        db_inst = _lookup(inst_index, list(map(itemgetter("instance"), fields)), np)
         # each database's system (None: no owner, -1 from the lookup), one map over C getters: no dict in between
         owner = _lookup(sys_index, map(inv.owner.get, db_ids), np)
         ag_idx = _lookup({k: i for i, k in enumerate(ag_ids)}, ag_of, np)
@@ -226,7 +231,7 @@ class _Nodes:
         env_names, env_code = _codes(list(map(itemgetter("environment"), fields)), np, none="other")
         inst_hosts = [inst.all_hosts for inst in inv.instances.values()]
         ih_all = np.repeat(np.arange(len(inst_hosts), dtype=np.int64), list(map(len, inst_hosts)))
-        ih_code = _lookup(host_index, (h for hs in inst_hosts for h in hs), np)
+        ih_code = _lookup(host_index, [h for hs in inst_hosts for h in hs], np)
         ih_inst_a, ih_host_a = ih_all[ih_code >= 0], ih_code[ih_code >= 0]  # hosts the inventory lists
         host_cluster = np.array(
             [cluster_index.get(h.cluster, -1) if h.cluster else -1 for h in inv.hosts.values()], dtype=np.int64
@@ -242,6 +247,33 @@ class _Nodes:
         return cls(db_ids, inst_ids, host_ids, cluster_ids, ag_ids, sys_ids, db_inst, owner, ag_idx,
                    ih_inst_a, ih_host_a, ic_pairs[ic_pairs[:, 1] >= 0], link_pairs, size, env_names,
                    env_code, inst_hosts)  # fmt: skip
+
+
+@dataclass
+class _Vocab:
+    """The names a group record lists, each kind sorted, and every instance's and system's codes into them."""
+
+    inst_names: list[str]
+    inst_rank: Any  # per instance: its name's place in inst_names
+    host_names: list[str]
+    host_code: Any  # every instance's hosts, in compressed rows (instance k's: host_code[host_ptr[k]:host_ptr[k + 1]])
+    host_ptr: Any
+    engine_names: list[str]
+    engine_code: Any  # per instance
+    sys_names: list[str]
+    sys_rank: Any  # per system
+    agency_names: list[str]
+    agency_code: Any  # per system, -1 for none
+
+    @classmethod
+    def of(cls, inv: Inventory, nodes: _Nodes, np) -> _Vocab:
+        inst_names, inst_rank = _codes(nodes.inst_ids, np)
+        host_names, host_code, host_ptr = _instance_hosts(nodes.inst_hosts, np)
+        engine_names, engine_code = _codes([i.engine for i in inv.instances.values()], np)
+        sys_names, sys_rank = _codes(nodes.sys_ids, np)
+        agency_names, agency_code = _codes([inv.systems[s].agency for s in nodes.sys_ids], np)
+        return cls(inst_names, inst_rank, host_names, host_code, host_ptr, engine_names, engine_code, sys_names,
+                   sys_rank, agency_names, agency_code)  # fmt: skip
 
 
 def _tie_edges(nodes: _Nodes, bind: set[str], systems: bool, np) -> tuple[Any, Any]:
@@ -432,7 +464,16 @@ class _Members:
 
 
 def _group_records(
-    plan: DatabasePlan, inv: Inventory, nodes: _Nodes, db_label, bound_keys, members, migrated_mask, scope_mask, np
+    plan: DatabasePlan,
+    inv: Inventory,
+    nodes: _Nodes,
+    names: _Vocab,
+    db_label,
+    bound_keys,
+    members,
+    migrated_mask,
+    scope_mask,
+    np,
 ) -> tuple[list[Group], list[Finding]]:
     """One Group per selected component, in order of its first database. Every list a group holds (members,
     instances, hosts, systems, agencies, engines, environments) is gathered for all groups at once with numpy
@@ -443,8 +484,7 @@ def _group_records(
     n_groups = m.n_groups
     db_ids = nodes.db_ids
     mv, mv_group = m.members[m.moving], m.group[m.moving]
-    mv_l = mv.tolist()
-    mv_ids = list(map(db_ids.__getitem__, mv_l))  # map over a C getter: half a list comprehension's time
+    mv_ids = _pick(db_ids, mv.tolist())
     mv_sizes = nodes.size[mv].tolist()
     mv_at = np.searchsorted(mv_group, np.arange(n_groups + 1)).tolist()
     group_label = m.label[m.moving][mv_at[:-1]].tolist()
@@ -453,32 +493,28 @@ def _group_records(
     has = inst >= 0
     pairs = np.unique(mv_group[has] * max(len(nodes.inst_ids), 1) + inst[has])
     pair_group, pair_inst = np.divmod(pairs, max(len(nodes.inst_ids), 1))
-    inst_names, inst_rank = _codes(nodes.inst_ids, np)
-    instances_of = _per_group(n_groups, pair_group, inst_rank[pair_inst], inst_names, np)
-    host_names, host_code, host_ptr = _instance_hosts(nodes.inst_hosts, np)
+    instances_of = _per_group(n_groups, pair_group, names.inst_rank[pair_inst], names.inst_names, np)
+    host_ptr = names.host_ptr
     counts = host_ptr[pair_inst + 1] - host_ptr[pair_inst]
     at = np.repeat(host_ptr[pair_inst] - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
-    hosts_of = _per_group(n_groups, np.repeat(pair_group, counts), host_code[at], host_names, np)
-    engine_names, engine_code = _codes([i.engine for i in inv.instances.values()], np)
-    engines_of = _per_group(n_groups, pair_group, engine_code[pair_inst], engine_names, np)
+    hosts_of = _per_group(n_groups, np.repeat(pair_group, counts), names.host_code[at], names.host_names, np)
+    engines_of = _per_group(n_groups, pair_group, names.engine_code[pair_inst], names.engine_names, np)
     # systems and their agencies
-    sys_names, sys_rank = _codes(nodes.sys_ids, np)
     own = nodes.owner[mv]
     has = own >= 0
-    systems_of = _per_group(n_groups, mv_group[has], sys_rank[own[has]], sys_names, np)
-    agency_names, agency_code = _codes([inv.systems[s].agency for s in nodes.sys_ids], np)
-    agency = agency_code[own[has]]
+    systems_of = _per_group(n_groups, mv_group[has], names.sys_rank[own[has]], names.sys_names, np)
+    agency = names.agency_code[own[has]]
     ok = agency >= 0
-    agencies_of = _per_group(n_groups, mv_group[has][ok], agency[ok], agency_names, np)
+    agencies_of = _per_group(n_groups, mv_group[has][ok], agency[ok], names.agency_names, np)
     envs_of = _per_group(n_groups, mv_group, nodes.env_code[mv], nodes.env_names, np)
     # the rarer lists: members already migrated, members outside the scope (both in group order already)
     done_group, done = m.group[~m.moving], m.members[~m.moving]
     done_flat, done_at = (
-        list(map(db_ids.__getitem__, done.tolist())),
+        _pick(db_ids, done.tolist()),
         np.searchsorted(done_group, np.arange(n_groups + 1)),
     )
     outside = ~scope_mask[mv]
-    outside_flat = list(map(db_ids.__getitem__, mv[outside].tolist()))
+    outside_flat = _pick(db_ids, mv[outside].tolist())
     outside_at = np.searchsorted(mv_group[outside], np.arange(n_groups + 1))
     hours_per_gb = 1.0 / plan.timing.throughput_gb_per_hour
     overhead = plan.timing.overhead_hours
@@ -519,6 +555,14 @@ def _split(flat: list, at: list[int]) -> list[list]:
     if not flat:  # every slice empty (no systems, nothing migrated): new lists without slicing
         return list(map(list, repeat((), len(at) - 1)))
     return list(map(flat.__getitem__, map(slice, at[:-1], at[1:])))
+
+
+def _pick(items: list, at: list[int]) -> list:
+    """`[items[k] for k in at]`, by one itemgetter over all places: a C loop, 0.17 s for a million places in random
+    order against 0.43 s for map() over items.__getitem__ (itemgetter of one place returns the item, not a tuple)."""
+    if len(at) < 2:
+        return [items[k] for k in at]
+    return list(itemgetter(*at)(items))
 
 
 def _lookup(index: dict, keys, np):
