@@ -36,6 +36,7 @@ mutate: $(STAMP)
 	$(PY) scripts/mutate.py $(if $(SAMPLE),--sample $(SAMPLE))
 
 bench: $(STAMP)
+	bash scripts/system-packages.sh bench
 	$(PY) bench/run.py
 
 # Regenerate the shipped example estate (deterministic: the output is committed).

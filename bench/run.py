@@ -578,7 +578,7 @@ def bench_share_dept(args) -> None:
             verdict = f"ratio {ratio:.2f}x (budget 1.0x): {'OK' if ratio <= 1 else 'OVER'}"
             reference = f"rdfind -dryrun: {timed.median('rdfind'):.2f} s; find: {ref_find:.2f} s"
         else:
-            verdict, reference = "rdfind not installed", f"find: {ref_find:.2f} s"
+            verdict, reference = "rdfind not installed (make bench installs it)", f"find: {ref_find:.2f} s"
         row(f"department tree, {n:,} files ({disk_use(root)})", f"{ours:.2f} s", reference, verdict)
         row("", f"peak {timed.peaks['ours'] / 1024:.0f} MB", "", "")
         if rdfind:
