@@ -186,7 +186,8 @@ class _Nodes:
     size: Any  # per database: size_gb, float64
     env_names: list[str]  # the environments, sorted ("other" for none)
     env_code: Any  # per database: its environment's index in env_names
-    inst_hosts: list[list[str]]  # per instance: its hosts (listed in the inventory or not)
+    host_flat: list[str]  # every instance's hosts (listed in the inventory or not), one instance after another
+    host_counts: Any  # per instance: how many of host_flat are its (int64)
     id_rank: Any = None  # per database: its id's place in sorted order (set once worked out)
 
     @cached_property
@@ -220,18 +221,18 @@ class _Nodes:
         # per-database access CPython offers (an attribute per pass costs a third more)
         fields = [d.__dict__ for d in inv.databases.values()]
         ag_of = list(map(itemgetter("availability_group"), fields))
-        ag_ids = sorted({a for a in ag_of if a})
+        ag_ids = sorted(set(ag_of) - {None, ""})  # the set made in C: a comprehension took 0.07-0.13 s
         # the instance names listed first, then looked up: two passes over memory take less time than one that does
         # both (0.5 s against 0.85 s at a million databases: each pass's reads are independent and overlap)
         db_inst = _lookup(inst_index, list(map(itemgetter("instance"), fields)), np)
         # each database's system (None: no owner, -1 from the lookup), one map over C getters: no dict in between
         owner = _lookup(sys_index, map(inv.owner.get, db_ids), np)
         ag_idx = _lookup({k: i for i, k in enumerate(ag_ids)}, ag_of, np)
-        size = np.array(list(map(itemgetter("size_gb"), fields)), dtype=np.float64)
+        size = np.fromiter(map(itemgetter("size_gb"), fields), dtype=np.float64, count=len(fields))
         env_names, env_code = _codes(list(map(itemgetter("environment"), fields)), np, none="other")
-        inst_hosts = [inst.all_hosts for inst in inv.instances.values()]
-        ih_all = np.repeat(np.arange(len(inst_hosts), dtype=np.int64), list(map(len, inst_hosts)))
-        ih_code = _lookup(host_index, [h for hs in inst_hosts for h in hs], np)
+        host_flat, host_counts = _hosts_of(inv, np)
+        ih_all = np.repeat(np.arange(len(inst_ids), dtype=np.int64), host_counts)
+        ih_code = _lookup(host_index, host_flat, np)
         ih_inst_a, ih_host_a = ih_all[ih_code >= 0], ih_code[ih_code >= 0]  # hosts the inventory lists
         host_cluster = np.array(
             [cluster_index.get(h.cluster, -1) if h.cluster else -1 for h in inv.hosts.values()], dtype=np.int64
@@ -246,7 +247,7 @@ class _Nodes:
         link_pairs = [(db_ids[i], link) for i in linked for link in fields[i]["links"] if link in known]
         return cls(db_ids, inst_ids, host_ids, cluster_ids, ag_ids, sys_ids, db_inst, owner, ag_idx,
                    ih_inst_a, ih_host_a, ic_pairs[ic_pairs[:, 1] >= 0], link_pairs, size, env_names,
-                   env_code, inst_hosts)  # fmt: skip
+                   env_code, host_flat, host_counts)  # fmt: skip
 
 
 @dataclass
@@ -268,7 +269,9 @@ class _Vocab:
     @classmethod
     def of(cls, inv: Inventory, nodes: _Nodes, np) -> _Vocab:
         inst_names, inst_rank = _codes(nodes.inst_ids, np)
-        host_names, host_code, host_ptr = _instance_hosts(nodes.inst_hosts, np)
+        host_names, host_code = _codes(nodes.host_flat, np)
+        host_ptr = np.zeros(len(nodes.host_counts) + 1, dtype=np.int64)
+        np.cumsum(nodes.host_counts, out=host_ptr[1:])
         engine_names, engine_code = _codes([i.engine for i in inv.instances.values()], np)
         sys_names, sys_rank = _codes(nodes.sys_ids, np)
         agency_names, agency_code = _codes([inv.systems[s].agency for s in nodes.sys_ids], np)
@@ -454,11 +457,14 @@ class _Members:
         n_groups = int(comp[-1]) + 1
         # the first moving member of each component: its id ranks the groups
         first_moving = first[np.unique(comp[first], return_index=True)[1]]
+        in_order = np.argsort(id_rank[first_moving], kind="stable")  # the components in their groups' order
         final = np.empty(n_groups, dtype=np.int64)
-        final[np.argsort(id_rank[first_moving], kind="stable")] = np.arange(n_groups, dtype=np.int64)
-        group = final[comp]
-        by = np.argsort(group * n + id_rank)
-        self.members, self.group, self.moving = members[by], group[by], moving[by]
+        final[in_order] = np.arange(n_groups, dtype=np.int64)
+        # each component's run of members, already by id, moved as a whole into its group's place: no second sort
+        starts = np.flatnonzero(np.concatenate(([True], comp[1:] != comp[:-1])))
+        sizes = np.diff(np.append(starts, len(comp)))[in_order]
+        by = np.repeat(starts[in_order] - (np.cumsum(sizes) - sizes), sizes) + np.arange(len(comp), dtype=np.int64)
+        self.members, self.group, self.moving = members[by], final[comp[by]], moving[by]
         self.label = labels[by]
         self.n_groups = n_groups
 
@@ -605,14 +611,16 @@ def _codes(values: list, np, none: str | None = None) -> tuple[list, Any]:
     return names, _lookup(lookup, values, np)
 
 
-def _instance_hosts(per: list[list[str]], np) -> tuple[list[str], Any, Any]:
-    """Every instance's hosts as codes into the sorted host names, in compressed rows (instance k's hosts are
-    codes[ptr[k]:ptr[k + 1]])."""
-    flat = [h for hs in per for h in hs]
-    names, codes = _codes(flat, np)
-    ptr = np.zeros(len(per) + 1, dtype=np.int64)
-    ptr[1:] = np.cumsum([len(hs) for hs in per])
-    return names, codes, ptr
+def _hosts_of(inv: Inventory, np) -> tuple[list[str], Any]:
+    """Every instance's hosts (`Instance.all_hosts`: its `host`, else its `hosts`), one instance after another, and
+    how many each has. Read from the instances' own dicts a column at a time: the property, called per instance,
+    took 0.1 s at 240,000 instances; most have one `host`, and then its column is the list."""
+    fields = [i.__dict__ for i in inv.instances.values()]
+    single = list(map(itemgetter("host"), fields))
+    if None not in single:
+        return single, np.ones(len(single), dtype=np.int64)
+    per = [[h] if h is not None else list(f["hosts"] or []) for h, f in zip(single, fields, strict=True)]
+    return [h for hs in per for h in hs], np.fromiter(map(len, per), dtype=np.int64, count=len(per))
 
 
 def _group_warnings(plan: DatabasePlan, inv: Inventory, g: Group, envs: list[str], done: list[str]) -> list[Finding]:
