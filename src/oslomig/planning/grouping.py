@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import compress, repeat
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import xxhash
@@ -213,10 +213,11 @@ class _Nodes:
     def of(cls, inv: Inventory, db_ids: list[str], np) -> _Nodes:
         inst_ids, host_ids, sys_ids = list(inv.instances), list(inv.hosts), list(inv.systems)
         inst_index = dict(zip(inst_ids, range(len(inst_ids))))
-        host_index = {k: i for i, k in enumerate(host_ids)}
-        sys_index = {k: i for i, k in enumerate(sys_ids)}
-        cluster_ids = sorted({h.cluster for h in inv.hosts.values() if h.cluster})
-        cluster_index = {k: i for i, k in enumerate(cluster_ids)}
+        host_index = dict(zip(host_ids, range(len(host_ids))))
+        sys_index = dict(zip(sys_ids, range(len(sys_ids))))
+        clusters = list(map(attrgetter("cluster"), inv.hosts.values()))
+        cluster_ids = sorted(set(clusters) - {None, ""})
+        cluster_index = dict(zip(cluster_ids, range(len(cluster_ids))))
         # one pass over the databases' own dicts, then a column at a time: map() over C getters is the fastest
         # per-database access CPython offers (an attribute per pass costs a third more)
         fields = [d.__dict__ for d in inv.databases.values()]
@@ -234,19 +235,15 @@ class _Nodes:
         ih_all = np.repeat(np.arange(len(inst_ids), dtype=np.int64), host_counts)
         ih_code = _lookup(host_index, host_flat, np)
         ih_inst_a, ih_host_a = ih_all[ih_code >= 0], ih_code[ih_code >= 0]  # hosts the inventory lists
-        host_cluster = np.array(
-            [cluster_index.get(h.cluster, -1) if h.cluster else -1 for h in inv.hosts.values()], dtype=np.int64
-        )
-        ic_pairs = (
-            np.unique(np.stack([ih_inst_a, host_cluster[ih_host_a]], axis=1), axis=0)
-            if len(ih_inst_a)
-            else np.zeros((0, 2), np.int64)
-        )
+        host_cluster = _lookup(cluster_index, clusters, np)
+        ic_pairs = np.stack([ih_inst_a, host_cluster[ih_host_a]], axis=1).reshape(-1, 2)
+        ic_pairs = ic_pairs[ic_pairs[:, 1] >= 0]  # hosts in a cluster (few): then made unique
+        ic_pairs = np.unique(ic_pairs, axis=0) if len(ic_pairs) else np.zeros((0, 2), np.int64)
         linked = compress(range(len(fields)), map(itemgetter("links"), fields))  # the few databases with links
         known = inv.databases
         link_pairs = [(db_ids[i], link) for i in linked for link in fields[i]["links"] if link in known]
         return cls(db_ids, inst_ids, host_ids, cluster_ids, ag_ids, sys_ids, db_inst, owner, ag_idx,
-                   ih_inst_a, ih_host_a, ic_pairs[ic_pairs[:, 1] >= 0], link_pairs, size, env_names,
+                   ih_inst_a, ih_host_a, ic_pairs, link_pairs, size, env_names,
                    env_code, host_flat, host_counts)  # fmt: skip
 
 
