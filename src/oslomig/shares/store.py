@@ -144,6 +144,12 @@ class ScanStore:
                     raise OslomigError(
                         f"{path} is an SQLite database, but not an oslomig scan database; give another --db"
                     )
+            if threads:
+                # the scan's writer, which only inserts: an INSERT OR REPLACE inside a transaction keeps a statement
+                # journal (the pages it changes, to undo it alone), and SQLite moves one of more than 64 KiB, so of
+                # any of our pages, to a temporary file it creates and deletes, a statement at a time. Kept in memory
+                # here: at most the pages one statement changes (a chunk's rows)
+                self.db.execute("PRAGMA temp_store=MEMORY")
             if create:
                 self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # a new file's; one that exists keeps its own
                 self.db.execute("PRAGMA journal_mode=WAL")
@@ -221,25 +227,30 @@ class ScanStore:
         width = len(names)
         insert = f"INSERT OR REPLACE INTO files (scan_id, {', '.join(names)}) VALUES "
         rows = sorted(rows)  # key order: the table's B-tree grows at its edge
+        if not rows:
+            return
         whole = len(rows) - len(rows) % ROWS_PER_STATEMENT
+        columns = list(zip(*rows, strict=True))
+        shared = tuple(k for k in range(1, width) if names[k] not in ("size", "mtime") and _same(columns[k]))
+        each = [k for k in range(width) if k not in shared]
+        per_row = len(each)
+        flat: list = [None] * (per_row * len(rows))
+        for i, k in enumerate(each):
+            flat[i::per_row] = list(map(bytearray, columns[k])) if k == 0 else columns[k]  # paths: BLOB
+        step = per_row * ROWS_PER_STATEMENT
+        head = [columns[k][0] for k in shared]
         with self.transaction() as db:
             if whole:
-                columns = list(zip(*rows[:whole], strict=True))
-                shared = tuple(k for k in range(1, width) if names[k] not in ("size", "mtime") and _same(columns[k]))
-                each = [k for k in range(width) if k not in shared]
-                per_row = len(each)
-                flat: list = [None] * (per_row * whole)
-                for i, k in enumerate(each):
-                    flat[i::per_row] = list(map(bytearray, columns[k])) if k == 0 else columns[k]  # paths: BLOB
-                step = per_row * ROWS_PER_STATEMENT
-                head = [columns[k][0] for k in shared]
                 db.executemany(
                     insert + _values(int(scan_id), width, shared, ROWS_PER_STATEMENT),
-                    [[*head, *flat[i : i + step]] for i in range(0, len(flat), step)],
+                    [[*head, *flat[i : i + step]] for i in range(0, whole * per_row, step)],
                 )
-            db.executemany(
-                insert + _values(int(scan_id), width, (), 1), [(bytearray(row[0]), *row[1:]) for row in rows[whole:]]
-            )
+            if whole < len(rows):  # the rest by one statement too: an INSERT OR REPLACE inside a transaction keeps a
+                # statement journal, and SQLite moves one of a 64 KiB page to a temporary file it creates and deletes
+                # (a row a statement cost a file a row: 20,000 at a million listing-tree files)
+                db.execute(
+                    insert + _values(int(scan_id), width, shared, len(rows) - whole), [*head, *flat[whole * per_row :]]
+                )
 
     def add_found(self, scan_id: int, data: bytes, groups: list[tuple[str, str]], kind: str | None = None) -> None:
         """Rows SQLite reads from a chunk of find's fixed-width listing (`found.Found.batch`): `groups` of (owner,
