@@ -467,6 +467,33 @@ def test_find_listing_is_read_behind_find_and_whole_after_it_ends(tmp_path):
         assert behind.read(8) == b""
 
 
+def test_find_listing_is_read_in_pieces_of_a_quarter_asked_at_least_while_find_runs(tmp_path):
+    """Behind a find that writes a byte at a time, no read hands back a few bytes while find still runs (each piece
+    is parsed and written as a chunk of its own): at least a quarter of what was asked for, all of it in order, and
+    what is left once find has ended."""
+    out = tmp_path / "listing"
+    out.write_bytes(b"")
+    data = b"abcdefghijklmnopqrstuvwxyz" * 2
+
+    class Find:
+        looks = 0
+
+        def poll(self):
+            if self.looks < len(data):
+                with open(out, "ab") as handle:
+                    handle.write(data[self.looks : self.looks + 1])
+            self.looks += 1
+            return 0 if self.looks > len(data) else None
+
+    with open(out, "rb") as handle:
+        behind = scan._Behind(handle.fileno(), Find())
+        got = []
+        while chunk := behind.read(16):
+            got.append(chunk)
+    assert b"".join(got) == data
+    assert len(got) > 2 and all(len(piece) >= 4 for piece in got[:-1])
+
+
 @settings(max_examples=200, deadline=None)
 @given(values=st.lists(st.integers(-(2**63), 2**63 - 1), max_size=50))
 def test_distinct_is_what_numpys_unique_gives(values):
