@@ -192,7 +192,11 @@ class ScanStore:
     @contextlib.contextmanager
     def transaction(self):
         """BEGIN … COMMIT, rolled back on any exception, Ctrl-C included, so the next statement never finds
-        a transaction still open ("cannot start a transaction within a transaction")."""
+        a transaction still open ("cannot start a transaction within a transaction"). Inside a transaction the
+        caller holds (the scan's writer commits several batches at once), the statements join it."""
+        if self.db.in_transaction:
+            yield self.db
+            return
         self.db.execute("BEGIN")
         try:
             yield self.db
