@@ -735,6 +735,10 @@ class Writer:
         from concurrent.futures import ThreadPoolExecutor
 
         self.own = ScanStore(self.store.path, threads=True)
+        # it only inserts: an INSERT OR REPLACE inside a transaction keeps a statement journal (the pages it changes,
+        # to undo it alone), and SQLite moves one of more than 64 KiB, so of any of our pages, to a temporary file it
+        # creates and deletes, a statement at a time. Kept in memory: at most the pages one statement changes
+        self.own.db.execute("PRAGMA temp_store=MEMORY")
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="oslomig-writer")
 
     def close(self) -> None:
