@@ -418,3 +418,103 @@ def test_paramiko_is_imported_without_invoke_and_invoke_still_imports_after():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "True", "SSHClient", "invoke", "True"]
+
+
+# ---------------------------------------------------------------- the first share's session, started early
+
+
+class _Started:
+    """A session `ssh.start` gave: closed or not."""
+
+    def __init__(self, url: str):
+        self.url, self.closed = url, False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _two_ssh_shares(tmp_path):
+    """A share plan of two ssh:// shares."""
+    plan = tmp_path / "plan.yaml"
+    shares = "".join(
+        f"""  - id: {sid}
+    source: "ssh://u@filsrv0{n}/srv/{sid}"
+    department: Test
+    target: {{site: "https://t.sharepoint.com/sites/A", library: Documents, folder: ""}}
+    read_only_from: 2021-09-01
+    delete_after_days: 90
+"""
+        for n, sid in ((1, "first"), (2, "second"))
+    )
+    plan.write_text(f"kind: share-migration\nname: Two\nshares:\n{shares}", encoding="utf-8")
+    return plan
+
+
+def _record_scans(monkeypatch, events: list, start=None):
+    """`ssh.start`, the scan file's opening and `scan_ssh` recorded in `events`, in the order they happen."""
+    from oslomig.shares import ssh, store
+    from oslomig.shares.scan import ScanResult
+
+    def started(url, target):
+        events.append(("start", url))
+        session = (start or _Started)(url)
+        events[-1] += (session,)
+        return session
+
+    def scan(store_, share, url, target, progress=None, session=None):
+        events.append(("scan", share, session))
+        return ScanResult(share, 0)
+
+    real_init = store.ScanStore.__init__
+
+    def opened(self, *args, **kwargs):
+        events.append(("store",))
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssh, "start", started)
+    monkeypatch.setattr(ssh, "scan_ssh", scan)
+    monkeypatch.setattr(store.ScanStore, "__init__", opened)
+
+
+def test_the_first_ssh_share_connects_before_the_scan_file_is_opened(tmp_path, monkeypatch, fake_env):
+    """The first share's session starts before the scan file is opened and goes to that share's scan; the second
+    share's scan starts its own."""
+    from oslomig.commands.shares import run_scan
+
+    events: list = []
+    _record_scans(monkeypatch, events)
+    assert run_scan(_two_ssh_shares(tmp_path), None, [], tmp_path / "s.sqlite", fake_env()) == 0
+    assert [e[0] for e in events] == ["start", "store", "scan", "scan"]
+    assert events[0][1] == "ssh://u@filsrv01/srv/first"
+    assert events[2][1] == "first" and events[2][2] is events[0][2] and not events[0][2].closed
+    assert events[3][1:] == ("second", None)
+
+
+def test_an_early_session_that_failed_fails_its_share_only(tmp_path, monkeypatch, fake_env):
+    """A first session that could not start is that share's error, in its turn, as one sentence; the next share
+    is still scanned."""
+    from oslomig.commands.shares import run_scan
+    from oslomig.errors import ConnectError
+
+    def refuse(url):
+        raise ConnectError("filsrv01:22: connection refused (no SSH server listening)")
+
+    events: list = []
+    _record_scans(monkeypatch, events, refuse)
+    env = fake_env()
+    assert run_scan(_two_ssh_shares(tmp_path), None, [], tmp_path / "s.sqlite", env) == 1
+    assert [e[0] for e in events] == ["start", "store", "scan"] and events[2][1:] == ("second", None)
+    assert "first: ssh://u@filsrv01/srv/first: filsrv01:22: connection refused" in env.stderr.getvalue()
+
+
+def test_an_early_session_is_closed_when_the_scan_file_cannot_be_opened(tmp_path, monkeypatch, fake_env):
+    from oslomig.commands.shares import run_scan
+    from oslomig.errors import OslomigError
+
+    events: list = []
+    _record_scans(monkeypatch, events)
+    (tmp_path / "dir.sqlite").mkdir()
+    with pytest.raises(OslomigError, match="it is a directory"):
+        run_scan(_two_ssh_shares(tmp_path), None, [], tmp_path / "dir.sqlite", fake_env())
+    assert [e[0] for e in events] == ["start", "store"]
+    assert events[0][1] == "ssh://u@filsrv01/srv/first" and events[0][2].closed

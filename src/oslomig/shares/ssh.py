@@ -15,11 +15,14 @@ import re
 import shlex
 import threading
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from oslomig.shares.found import PRINTF, Found, FoundChunks, distinct
-from oslomig.shares.scan import Batch, ScanResult, SizeTally, Spool, Writer, count_found
-from oslomig.shares.store import BATCH, ScanStore
 from oslomig.sshconn import SshTarget, connect, openssh_command, openssh_failure, parse_ssh_url
+
+if TYPE_CHECKING:  # imported by the scan once the client has started: the session's handshake does not wait for them
+    from oslomig.shares.scan import Batch, ScanResult, SizeTally, Writer
+    from oslomig.shares.store import ScanStore
 
 # One session. First the server's local user names (`getent -s files`, else /etc/passwd, a megabyte at most: never a
 # directory's enumeration, which can take minutes), then the listing in the local scan's fixed-width format
@@ -86,6 +89,8 @@ class _Owners:
     numbers up."""
 
     def __init__(self, names: dict[int, str], directory: str):
+        from oslomig.shares.scan import Spool
+
         self.names = names
         self.spool = Spool(directory)
         self.missing: set[int] = set()
@@ -243,13 +248,38 @@ def _open(target: SshTarget, command: str) -> _Session:
     return _OpenSsh(argv, target) if argv is not None else _Paramiko(target, command)
 
 
-def scan_ssh(store: ScanStore, share: str, url: str, target: SshTarget | None = None, progress=None) -> ScanResult:
+def start(url: str, target: SshTarget | None = None) -> _Session:
+    """The scan's session to the server, started: the OpenSSH client connects (paramiko has connected) while the
+    caller opens the scan file and the scan imports what it needs. ValueError: not an ssh:// URL."""
     user, host, port, path = parse_ssh_url(url)
     target = target or SshTarget(host=host, port=port, username=user)
+    return _open(target, SCRIPT.format(path=shlex.quote(path), names_bytes=NAMES_BYTES, printf=PRINTF))
+
+
+def scan_ssh(
+    store: ScanStore,
+    share: str,
+    url: str,
+    target: SshTarget | None = None,
+    progress=None,
+    session: _Session | None = None,
+) -> ScanResult:
+    """`session`: `start(url, target)`'s, when the caller started it (before it opened `store`); else started here.
+    Closed here either way."""
+    session = session or start(url, target)
+    try:
+        return _scan(session, store, share, url, progress)
+    finally:
+        session.close()
+
+
+def _scan(session: _Session, store: ScanStore, share: str, url: str, progress) -> ScanResult:
     # the client connects while the scan is set up and numpy (which reads the listing) is imported
-    session = _open(target, SCRIPT.format(path=shlex.quote(path), names_bytes=NAMES_BYTES, printf=PRINTF))
     import numpy  # noqa: F401
 
+    from oslomig.shares.scan import ScanResult, SizeTally, Writer
+
+    _user, host, _port, path = parse_ssh_url(url)
     scan_id = store.begin_scan(share, url)
     result = ScanResult(share, scan_id)
     directory = str(store.path.parent)
@@ -287,7 +317,6 @@ def scan_ssh(store: ScanStore, share: str, url: str, target: SshTarget | None = 
         tally.close()
         if owners is not None:
             owners.close()
-        session.close()
     return result
 
 
@@ -297,6 +326,8 @@ def _read_listing(
     """Writes find's records as they arrive (`data`: what came with the names), counting the files' sizes and
     holding back the rows of owners without a name yet; find's exit status, or None when the session ended without
     one (no connection, no such folder). ValueError: a record not in the format asked for."""
+    from oslomig.shares.scan import count_found
+
     chunks = FoundChunks(session.read, until=b"E")
     chunks.pending = data
     for found in chunks:
@@ -311,6 +342,8 @@ def _read_listing(
 def _write_held(session: _Session, store: ScanStore, scan_id: int, owners: _Owners) -> bytes:
     """Asks the server for the names the first ones missed, and writes the rows held for them, at least BATCH to a
     transaction (they were held a chunk at a time); what was read past the names (the first hashes, if any)."""
+    from oslomig.shares.store import BATCH
+
     session.write(owners.question())
     answer = _through_nul(session.read)
     names = _passwd_names(answer[0] + b"\n") if answer is not None else {}
