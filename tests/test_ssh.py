@@ -78,6 +78,26 @@ def test_command_line_ssh_options_need_no_pydantic_and_match_the_share_plans_def
     assert dataclasses.asdict(SshSettings()) == SshOptions().model_dump()
 
 
+def test_the_openssh_client_prefers_aes_gcm_and_keeps_every_cipher_it_would_offer(ssh_server, tmp_path):
+    """The client's command offers AES-GCM first and every cipher the installed client offers by default, so a
+    server limited to any of those still connects; against the real sshd the session uses AES-GCM."""
+    import shutil
+    import subprocess
+
+    from oslomig.sshconn import CIPHERS, openssh_command
+
+    if shutil.which("ssh") is None:
+        pytest.skip("no OpenSSH client")
+    config = subprocess.run(["ssh", "-F", "none", "-G", "example"], capture_output=True, text=True, check=True)
+    defaults = next(line.split()[1] for line in config.stdout.splitlines() if line.startswith("ciphers "))
+    assert set(CIPHERS) == set(defaults.split(",")) and CIPHERS[0] == "aes128-gcm@openssh.com"
+    argv = openssh_command(target(ssh_server, ssh_server.known_hosts), "true")
+    assert argv is not None and f"Ciphers={','.join(CIPHERS)}" in argv
+    verbose = subprocess.run([*argv[:1], "-v", *argv[1:]], capture_output=True, text=True, timeout=60)
+    assert verbose.returncode == 0, verbose.stderr
+    assert "cipher: aes128-gcm@openssh.com" in verbose.stderr
+
+
 # ---------------------------------------------------------------- share scans: the OpenSSH client and paramiko
 
 OWNED = {"a.txt": b"abc", "b.txt": b"abc", "c.txt": b"xyz", "solo.bin": b"12345", "sub/nobody.txt": b"n"}
