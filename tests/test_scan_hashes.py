@@ -259,17 +259,18 @@ HEXES = ["0123456789abcdef" * 2, "01234567" + "f" * 24, "01234567" + "0" * 24, "
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(HEXES)), max_size=40))
 def test_shared_keys_sorted_as_numbers_or_counted_agree(items):
-    """`_shared_keys` sorts many files' keys as numbers (size, the hash's first 32 bits) and counts only runs:
-    hashes that share their first 32 bits and differ after, sizes that differ under one hash, must come out as the
-    Counter over every key says."""
+    """`_shared` sorts many files' keys as numbers (a hash of size and prefix hash) and counts only runs: hashes
+    that share their first 32 bits and differ after, sizes that differ under one hash, must come out as the Counter
+    over every key says, each file in its place."""
     hashed = [(f"f{i}".encode(), size, h) for i, (size, h) in enumerate(items)]
-    counted = {key for key, n in Counter((size, h) for _rel, size, h in hashed).items() if n > 1}
+    counted = Counter((size, h) for _rel, size, h in hashed)
+    expected = [item for item in hashed if counted[item[1:]] > 1]
     saved = scan.SORTED_FROM
     try:
         scan.SORTED_FROM = 0
-        assert scan._shared_keys(hashed) == counted
+        assert scan._shared(hashed) == expected
         scan.SORTED_FROM = 10**9
-        assert scan._shared_keys(hashed) == counted
+        assert scan._shared(hashed) == expected
     finally:
         scan.SORTED_FROM = saved
 

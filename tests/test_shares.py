@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -336,4 +337,29 @@ def test_files_of_sizes_bound_or_in_a_table_are_the_files_of_those_sizes(tmp_pat
     sizes = set(range(1, wanted + 1)) | ({999} if wanted > 100 else set())  # 999: a size no file has
     expected = sorted((path, size) for path, kind, size, _mtime, _owner in rows if kind == "file" and size in sizes)
     assert expected and store.files_of_sizes(scans[0], sizes) == expected
+    store.close()
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_batches_commit_every_few_and_a_failure_rolls_back_only_the_open_ones(tmp_path, fail):
+    """`commits_every(2)`: five batches written, each one's rows by `add_files` inside the open transaction; what
+    another connection sees is committed two batches at a time, and an exception after the fifth rolls back the
+    fifth alone, leaving no transaction open. Without one, all five are in."""
+    from oslomig.shares.store import ScanStore
+
+    store = ScanStore(tmp_path / "s.sqlite")
+    scan_id = store.begin_scan("s", "/s")
+    other = sqlite3.connect(tmp_path / "s.sqlite")
+    seen = []
+    with contextlib.suppress(KeyboardInterrupt), store.commits_every(2) as written:
+        for b in range(5):
+            store.add_files(scan_id, [(f"b{b}/f{k}".encode(), "file", k, 1.0, "root") for k in range(3)], column=None)
+            written()
+            seen.append(other.execute("SELECT count(*) FROM files").fetchone()[0])
+        if fail:
+            raise KeyboardInterrupt
+    assert seen == [0, 6, 6, 12, 12]
+    assert not store.db.in_transaction
+    assert other.execute("SELECT count(*) FROM files").fetchone()[0] == (12 if fail else 15)
+    other.close()
     store.close()
