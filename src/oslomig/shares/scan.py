@@ -551,40 +551,42 @@ def _store_listing(
         else:
             held.extend(rows)
 
-    with _Reader(root, to_read - len(listing.read) >= POOL_FROM) as reader:
-        prefixes: list[tuple[bytes, str]] = []  # of rows written during the walk, before their size collided
-        for i in range(0, len(written), BATCH):
-            items = written[i : i + BATCH]
-            outcomes = reader.submit(items, PREFIX_BYTES, 0.5).result()
-            for (rel, size), h in zip(items, keep(items, outcomes), strict=True):
-                if h is not None:
-                    hashed.append((rel, size, h))
-                    prefixes.append((rel, h))
-        pending: list[tuple] = []
-        with store.commits_every(Writer.COMMIT_EVERY) as written:
+    # the batches committed a few at a time, the last ones with the hashes filled in after them (the pages both
+    # change are written to the log once)
+    with store.commits_every(Writer.COMMIT_EVERY) as batch_done:
+        with _Reader(root, to_read - len(listing.read) >= POOL_FROM) as reader:
+            prefixes: list[tuple[bytes, str]] = []  # of rows written during the walk, before their size collided
+            for i in range(0, len(written), BATCH):
+                items = written[i : i + BATCH]
+                outcomes = reader.submit(items, PREFIX_BYTES, 0.5).result()
+                for (rel, size), h in zip(items, keep(items, outcomes), strict=True):
+                    if h is not None:
+                        hashed.append((rel, size, h))
+                        prefixes.append((rel, h))
+            pending: list[tuple] = []
             for rows in listing.batches():
                 items = [(rel, size) for rel, kind, size, _mt, _owner in rows if kind == "file" and size in colliding]
                 pending.append((rows, items, reader.submit(items, PREFIX_BYTES, OWN_SHARE)))
                 if len(pending) > 1:  # the worker reads this batch while the one before is written
                     write(*pending.pop(0))
-                    written()
+                    batch_done()
             for args in pending:
                 write(*args)
-        full, again = _prefix_collisions(hashed)
-        if listing.full:  # those written during the walk with their full hash already
-            full = [(rel, h) for rel, h in full if rel not in listing.full]
-        for i in range(0, len(again), BATCH):
-            items = again[i : i + BATCH]
-            outcomes = reader.submit(items, None, 0.5).result()  # nothing else to do here meanwhile
-            full.extend((rel, h) for (rel, _size), h in zip(items, keep(items, outcomes), strict=True) if h)
-    if held is not None:  # the held rows with their full hashes; those of rows written during the walk by UPDATE
-        fulls = dict(full)
-        for i in range(0, len(held), BATCH):
-            rows = [(*row, fulls.pop(row[0], None)) for row in held[i : i + BATCH]]
-            store.add_files(scan_id, rows, ("prefix_hash", "full_hash"))
-        full = list(fulls.items())
-    store.set_hashes(scan_id, "prefix_hash", prefixes)
-    store.set_hashes(scan_id, "full_hash", full)
+            full, again = _prefix_collisions(hashed)
+            if listing.full:  # those written during the walk with their full hash already
+                full = [(rel, h) for rel, h in full if rel not in listing.full]
+            for i in range(0, len(again), BATCH):
+                items = again[i : i + BATCH]
+                outcomes = reader.submit(items, None, 0.5).result()  # nothing else to do here meanwhile
+                full.extend((rel, h) for (rel, _size), h in zip(items, keep(items, outcomes), strict=True) if h)
+        if held is not None:  # the held rows with their full hashes; those of rows written during the walk by UPDATE
+            fulls = dict(full)
+            for i in range(0, len(held), BATCH):
+                rows = [(*row, fulls.pop(row[0], None)) for row in held[i : i + BATCH]]
+                store.add_files(scan_id, rows, ("prefix_hash", "full_hash"))
+            full = list(fulls.items())
+        store.set_hashes(scan_id, "prefix_hash", prefixes)
+        store.set_hashes(scan_id, "full_hash", full)
 
 
 def _prefix_collisions(hashed: list[tuple[bytes, int, str]]) -> tuple[list[tuple[bytes, str]], list[tuple[bytes, int]]]:
