@@ -8,7 +8,6 @@ runs while the membership does.
 
 from __future__ import annotations
 
-import gc
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,6 +17,7 @@ from typing import Any
 
 import xxhash
 
+from oslomig.collector import without_cycle_collector
 from oslomig.loading import Inventory
 from oslomig.models import DatabasePlan
 from oslomig.planning.findings import Finding
@@ -118,19 +118,8 @@ def in_scope(plan: DatabasePlan, inv: Inventory) -> set[str]:
     return chosen
 
 
+@without_cycle_collector  # it would rescan the millions of live inventory objects while this allocates
 def compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
-    # The cyclic GC would re-scan the millions of live inventory objects again and again
-    # while this allocates (making it superlinear); nothing here creates reference cycles.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _compute_groups(plan, inv)
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _compute_groups(plan: DatabasePlan, inv: Inventory) -> GroupingResult:
     """Connected components of the bind ties over the whole inventory, then selected by scope.
 
     Built on arrays so a million databases take seconds: every database, instance,

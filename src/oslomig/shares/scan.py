@@ -26,6 +26,7 @@ from typing import IO, Any
 
 import xxhash
 
+from oslomig.collector import without_cycle_collector
 from oslomig.shares.found import PRINTF, Found, FoundBatch, FoundChunks, distinct
 from oslomig.shares.store import BATCH, ScanStore
 
@@ -393,6 +394,7 @@ class _Listing:
         self.tally.close()
 
 
+@without_cycle_collector  # the rows held as tuples would be rescanned again and again
 def scan_local(store: ScanStore, share: str, root: str, progress=None, after_listing=None) -> ScanResult:
     root_b = os.fsencode(root.rstrip("/") or "/")
     if not os.path.isdir(root_b):

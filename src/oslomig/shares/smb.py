@@ -17,6 +17,7 @@ import errno
 import struct
 from collections.abc import Iterator
 
+from oslomig.collector import without_cycle_collector
 from oslomig.errors import ConnectError
 from oslomig.shares.scan import FileBatch, ScanResult, hash_collisions
 from oslomig.shares.store import ScanStore
@@ -225,6 +226,7 @@ def walk_smb(share: SmbShare) -> Iterator[tuple]:
             yield (kind, _name_bytes(child.replace("\\", "/")), size, mtime, attributes)
 
 
+@without_cycle_collector  # the rows held as tuples would be rescanned again and again
 def scan_smb(
     store: ScanStore, share_id: str, url: str, password: str, timeout_s: float = 30, progress=None
 ) -> ScanResult:

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from oslomig.collector import without_cycle_collector
 from oslomig.shares.found import PRINTF, Found, FoundChunks, distinct
 from oslomig.sshconn import SshTarget, connect, openssh_command, openssh_failure, parse_ssh_url
 
@@ -256,6 +257,7 @@ def start(url: str, target: SshTarget | None = None) -> _Session:
     return _open(target, SCRIPT.format(path=shlex.quote(path), names_bytes=NAMES_BYTES, printf=PRINTF))
 
 
+@without_cycle_collector  # the rows held as tuples would be rescanned again and again
 def scan_ssh(
     store: ScanStore,
     share: str,
