@@ -160,3 +160,27 @@ def test_invalid_plan_reports_positions(cli, tmp_path):
     proc = cli("groups", "--plan", str(plan))
     assert proc.returncode == 1
     assert "plan.yaml:5:1: error [unknown-key] unknown key 'window' (did you mean 'windows'?)" in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "groups"])
+def test_the_planning_commands_load_with_the_cycle_collector_off_and_turn_it_back_on(command, monkeypatch, fake_env):
+    """`validate` and `groups` read and check every document with the collector off (it rescanned the loaded
+    objects again and again: 100,000 databases from YAML, `groups` 7.37 -> 5.62 s), and turn it on again after."""
+    import gc
+
+    from conftest import ROOT
+
+    from oslomig import validation
+    from oslomig.commands import groups, plancontext, validate
+
+    seen: list[bool] = []
+    module, name = (validation, "read_document") if command == "validate" else (plancontext, "load_checked_inventory")
+    real = getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *args, **kwargs: seen.append(gc.isenabled()) or real(*args, **kwargs))
+    env = fake_env()
+    if command == "validate":
+        code = validate.run([ROOT / "plans", ROOT / "inventories"], "text", env)
+    else:
+        code = groups.run_groups(ROOT / "plans" / "sql-2021.yaml", None, "json", env)
+    assert code == 0 and seen and not any(seen)
+    assert gc.isenabled()

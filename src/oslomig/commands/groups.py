@@ -7,10 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from oslomig import csvout
+from oslomig.collector import without_cycle_collector
 from oslomig.commands.plancontext import PlanContext, load_plan_context, warn_all
 from oslomig.console import Env
 
 
+@without_cycle_collector  # one run that loads many objects and makes no cycles
 def run_groups(plan_path: Path, inventory: Path | None, fmt: str, env: Env) -> int:
     from oslomig.planning.grouping import compute_groups
 

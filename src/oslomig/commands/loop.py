@@ -6,12 +6,14 @@ import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from oslomig.collector import without_cycle_collector
 from oslomig.commands.notices import write_notices
 from oslomig.commands.plancontext import compute, default_today, load_plan_context
 from oslomig.console import Env
 from oslomig.errors import OslomigError
 
 
+@without_cycle_collector  # one run that loads many objects and makes no cycles
 def run_announce(
     plan_path: Path,
     inventory: Path | None,
@@ -65,6 +67,7 @@ def run_announce(
     return 0
 
 
+@without_cycle_collector  # one run that loads many objects and makes no cycles
 def run_record(
     plan_path: Path,
     inventory: Path | None,

@@ -7,11 +7,13 @@ import csv
 import datetime as dt
 from pathlib import Path
 
+from oslomig.collector import without_cycle_collector
 from oslomig.commands.plancontext import PlanContext, compute, default_today, load_plan_context
 from oslomig.commands.schedule import schedule_ics
 from oslomig.console import Env
 
 
+@without_cycle_collector  # one run that loads many objects and makes no cycles
 def run_notices(
     plan_path: Path, inventory: Path | None, today: dt.date | None, out_dir: Path, lang: str, env: Env
 ) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from oslomig import csvout
+from oslomig.collector import without_cycle_collector
 from oslomig.commands.plancontext import (
     PlanContext,
     compute,
@@ -24,6 +25,7 @@ from oslomig.console import Env
 from oslomig.errors import OslomigError
 
 
+@without_cycle_collector  # one run that loads many objects and makes no cycles
 def run_schedule(
     plan_path: Path,
     inventory: Path | None,

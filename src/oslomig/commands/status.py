@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from oslomig.collector import without_cycle_collector
 from oslomig.commands.plancontext import compute, default_today, load_plan_context
 from oslomig.console import Env
 from oslomig.errors import NothingInScope, OslomigError
@@ -114,6 +115,7 @@ class _ChartProcess:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+@without_cycle_collector  # one run that loads many objects and makes no cycles
 def run_status(
     plan_paths: list[Path],
     inventory: Path | None,

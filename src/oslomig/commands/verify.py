@@ -8,11 +8,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from oslomig.collector import without_cycle_collector
 from oslomig.commands.plancontext import check_schedule_shape, default_today, load_plan_context
 from oslomig.console import Env
 from oslomig.errors import OslomigError
 
 
+@without_cycle_collector  # one run that loads many objects and makes no cycles
 def run_verify(
     plan_path: Path, inventory: Path | None, schedule_path: Path, today: dt.date | None, env: Env, fmt: str = "text"
 ) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import array
 import contextlib
 import datetime as dt
-import gc
 import hashlib
 import io
 import itertools
@@ -22,6 +21,7 @@ from typing import NamedTuple
 
 from oslomig import csvout
 from oslomig.atomic import SyncBehind, atomic_open, ensure_dir, write_text
+from oslomig.collector import without_cycle_collector
 from oslomig.errors import OslomigError
 from oslomig.models import SharePlan, ShareSpec
 from oslomig.shares.manifestcsv import MANIFEST_COLUMNS, IsoTimes, iso_time
@@ -511,6 +511,7 @@ class _ShareWriter:
         by_action[1] += size
 
 
+@without_cycle_collector  # a million rows make no cycles; the collector's passes over them cost a fifth of the run
 def write_manifest(
     plan: SharePlan,
     store: ScanStore,
@@ -524,14 +525,7 @@ def write_manifest(
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(plan.timezone)
-    totals = Totals()
-    collecting = gc.isenabled()
-    gc.disable()  # a million rows make no cycles; the collector's passes over them cost a fifth of the run
-    try:
-        return _write_manifest(plan, store, out, today, shares, progress, decisions, plan_dir, tz, totals)
-    finally:
-        if collecting:
-            gc.enable()
+    return _write_manifest(plan, store, out, today, shares, progress, decisions, plan_dir, tz, Totals())
 
 
 def _write_manifest(plan, store, out, today, shares, progress, decisions, plan_dir, tz, totals) -> Totals:
