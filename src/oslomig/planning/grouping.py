@@ -343,18 +343,23 @@ def _hook_and_jump(count: int, r, c, np):
 
 def _bound_keys(nodes: _Nodes, bind: set[str], systems: bool, labels, np) -> dict[int, list[dict]]:
     """Per component, the keys that really tie it (two or more databases share them): its `bound_by`, sorted by
-    rule, then key (rules are taken in that order, keys by name within a rule)."""
+    rule, then key (rules are taken in that order, keys by name within a rule). Every rule's keys are gathered
+    first, then put in their components' lists by one stable sort on the component (a dict's list appended to a
+    key at a time took 0.23 s for 240,000 instances)."""
     off_inst, off_host, off_clu, _off_ag, _off_sys, _ = nodes.offsets
     db_label = labels[: nodes.n]
     db_inst, owner, ag_idx, ic_pairs = nodes.db_inst, nodes.owner, nodes.ag_idx, nodes.ic_pairs
     per_inst = np.bincount(db_inst[db_inst >= 0], minlength=len(nodes.inst_ids))
-    bound_keys: dict[int, list[dict]] = {}
+    comps: list = []  # per rule, each key's component, the keys in order
+    entries: list[dict] = []
 
     def add_bound(rule: str, names: list[str], counts, node_offset: int, members=None) -> None:
         tied = np.flatnonzero(counts >= 2)
         comp = labels[node_offset + tied] if members is None else db_label[members[tied]]
-        for k, c in sorted(zip(tied.tolist(), comp.tolist()), key=lambda kc: names[kc[0]]):
-            bound_keys.setdefault(c, []).append({"rule": rule, "key": names[k]})
+        keys = _pick(names, tied.tolist())
+        order = _rank(keys, np).argsort()  # by name (sorted by numpy, not a key function per name)
+        comps.append(comp[order])
+        entries.extend([{"rule": rule, "key": key} for key in _pick(keys, order.tolist())])
 
     def first_member(idx):
         """Each key's first database (keys no database holds: 0, never read, as their count is 0)."""
@@ -379,12 +384,20 @@ def _bound_keys(nodes: _Nodes, bind: set[str], systems: bool, labels, np) -> dic
         for a, b in nodes.link_pairs:
             lo, hi = sorted((a, b))
             links.setdefault(int(db_label[nodes.index[a]]), set()).add(f"{lo} -> {hi}")
-        for c, keys in links.items():
-            bound_keys.setdefault(c, []).extend({"rule": "links", "key": k} for k in sorted(keys))
+        for c, keys in sorted(links.items()):
+            comps.append(np.full(len(keys), c, dtype=np.int64))
+            entries.extend({"rule": "links", "key": k} for k in sorted(keys))
     if systems and nodes.sys_ids:
         counts = np.bincount(owner[owner >= 0], minlength=len(nodes.sys_ids))
         add_bound("systems", nodes.sys_ids, counts, 0, members=first_member(owner))
-    return bound_keys
+    if not entries:
+        return {}
+    comp = np.concatenate(comps).astype(np.int64)
+    order = np.argsort(comp, kind="stable")  # by component; within one, in rule order, then by key
+    comp = comp[order]
+    starts = np.flatnonzero(np.concatenate(([True], comp[1:] != comp[:-1])))
+    ordered = _pick(entries, order.tolist())
+    return dict(zip(comp[starts].tolist(), _split(ordered, [*starts.tolist(), len(comp)])))
 
 
 def _selected(plan: DatabasePlan, inv: Inventory, nodes: _Nodes, db_label, np) -> tuple:
