@@ -337,3 +337,16 @@ def test_a_scan_runs_with_the_cycle_collector_off_and_turns_it_back_on(tmp_path,
     finally:
         gc.enable()
     store.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, (1 << scan._Listing.SEEN_BITS) - 1), max_size=300), st.sampled_from([4, 1 << 24]))
+def test_first_of_each_is_what_np_unique_gives(values, spread):
+    """`_first_of_each` packs each value with its index and sorts once: the distinct values and the index of each
+    one's first occurrence, as `np.unique(..., return_index=True)` gives them, with many repeats or few."""
+    import numpy as np
+
+    buckets = np.array([v % spread for v in values], dtype=np.uint64)
+    want_values, want_first = np.unique(buckets, return_index=True)
+    got_values, got_first = scan._first_of_each(buckets, np)
+    assert got_values.tolist() == want_values.tolist() and got_first.tolist() == want_first.tolist()

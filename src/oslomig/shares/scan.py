@@ -225,6 +225,21 @@ def count_found(found: Found, result: ScanResult, tally: SizeTally):
     return is_file
 
 
+def _first_of_each(buckets, np):
+    """The distinct values of an array of numbers below 2^SEEN_BITS, sorted, and the index of each one's first
+    occurrence: `np.unique(buckets, return_index=True)`, by one sort of each value with its index packed below it
+    (numpy's unstable sort of plain integers, not the stable sort of indexes np.unique does: 95 us against 721 us
+    for a chunk of 11,000 files)."""
+    if not len(buckets):
+        return buckets, np.zeros(0, dtype=np.int64)
+    shift = np.uint64(max(1, len(buckets).bit_length()))
+    packed = (buckets.astype(np.uint64) << shift) | np.arange(len(buckets), dtype=np.uint64)
+    packed.sort()
+    values = packed >> shift
+    first = np.concatenate(([True], values[1:] != values[:-1]))
+    return values[first], (packed[first] & ((np.uint64(1) << shift) - np.uint64(1))).astype(np.int64)
+
+
 class _Listing:
     """The local walk's rows, held in a temporary file until the walk is done: which sizes collide is known only
     then, and a file's prefix hash goes into its row when the row is first written (filling it in afterwards, one
@@ -363,7 +378,7 @@ class _Listing:
             self.seen = np.zeros(1 << (self.SEEN_BITS - 3), dtype=np.uint8)
         files = np.flatnonzero(is_file & (sizes > 0))
         buckets = (sizes[files].view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - self.SEEN_BITS)
-        buckets, first = np.unique(buckets, return_index=True)
+        buckets, first = _first_of_each(buckets, np)
         byte, bit = buckets >> np.uint64(3), np.left_shift(1, buckets & np.uint64(7)).astype(np.uint8)
         new = first[(self.seen[byte] & bit) == 0]
         np.bitwise_or.at(self.seen, byte, bit)
