@@ -277,6 +277,8 @@ def scan_ssh(
 
 def _scan(session: _Session, store: ScanStore, share: str, url: str, progress) -> ScanResult:
     # the client connects while the scan is set up and numpy (which reads the listing) is imported
+    from concurrent.futures import ThreadPoolExecutor
+
     import numpy  # noqa: F401
 
     from oslomig.shares.scan import ScanResult, SizeTally, Writer
@@ -294,11 +296,13 @@ def _scan(session: _Session, store: ScanStore, share: str, url: str, progress) -
                 find_status = _read_listing(session, first[1], writer, tally, owners, result, progress)
             except ValueError:  # a field that is not what -printf was asked for
                 raise ConnectionError(f"{host}: find on the server did not list {path} as GNU find does") from None
-            # every row of the listing is in: the database is this thread's again
-            writer.close()
-            if find_status is not None:
-                rest = _write_held(session, store, scan_id, owners)
-                hashes = _hash_remote(session, store, scan_id, tally, rest)
+            with ThreadPoolExecutor(1) as pool:  # the sizes that collide counted while the last rows go in
+                sizes = pool.submit(tally.colliding)
+                # every row of the listing is in: the database is this thread's again
+                writer.close()
+                if find_status is not None:
+                    rest = _write_held(session, store, scan_id, owners)
+                    hashes = _hash_remote(session, store, scan_id, sizes.result(), rest)
         status, errors = session.finish()
         failed = ConnectionError(f"{host}: listing {path} failed: {errors.decode('utf-8', 'replace').strip()[:300]}")
         if find_status is None:  # the session ended before the listing did
@@ -360,10 +364,12 @@ def _write_held(session: _Session, store: ScanStore, scan_id: int, owners: _Owne
     return answer[1] if answer is not None else b""
 
 
-def _hash_remote(session: _Session, store: ScanStore, scan_id: int, tally: SizeTally, rest: bytes) -> list[tuple]:
-    """Full SHA-256 on the server, only for files whose sizes collide: (path, hash) of each file hashed. `rest`:
-    what was read of the hashes already."""
-    colliding, _files = tally.colliding()
+def _hash_remote(
+    session: _Session, store: ScanStore, scan_id: int, sizes: tuple[set[int], int], rest: bytes
+) -> list[tuple]:
+    """Full SHA-256 on the server, only for files whose sizes collide (`sizes`: `SizeTally.colliding`'s): (path,
+    hash) of each file hashed. `rest`: what was read of the hashes already."""
+    colliding, _files = sizes
     candidates = [rel for rel, _size in store.files_of_sizes(scan_id, colliding)] if colliding else []
     session.send(b"".join(c + b"\0" for c in candidates))
     hashes = []
