@@ -363,3 +363,29 @@ def test_batches_commit_every_few_and_a_failure_rolls_back_only_the_open_ones(tm
     assert other.execute("SELECT count(*) FROM files").fetchone()[0] == (12 if fail else 15)
     other.close()
     store.close()
+
+
+def test_a_finished_scan_counts_its_own_rows_alone_or_beside_other_shares(tmp_path):
+    """`finish_scan` records the scan's row count: counted over the whole table when the scan's rows are the only
+    ones left (the share's earlier scan removed first), and by the scan's id beside another share's rows."""
+    from oslomig.shares.store import ScanStore
+
+    store = ScanStore(tmp_path / "s.sqlite")
+
+    def scan(share: str, n: int) -> int:
+        scan_id = store.begin_scan(share, f"/{share}")
+        store.add_files(scan_id, [(f"f{k}".encode(), "file", k, 1.0, "root") for k in range(n)], column=None)
+        store.finish_scan(scan_id, share)
+        return scan_id
+
+    def recorded(scan_id: int) -> int:
+        return store.db.execute("SELECT files FROM scans WHERE id = ?", (scan_id,)).fetchone()[0]
+
+    first = scan("a", 5)
+    assert recorded(first) == 5
+    again = scan("a", 3)  # replaces the first: its 3 rows are then the table's only ones
+    assert recorded(again) == 3 and store.db.execute("SELECT count(*) FROM files").fetchone()[0] == 3
+    other = scan("b", 4)  # beside share a's rows
+    assert recorded(other) == 4 and recorded(again) == 3
+    assert store.db.execute("SELECT count(*) FROM files").fetchone()[0] == 7
+    store.close()
