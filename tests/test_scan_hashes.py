@@ -350,3 +350,31 @@ def test_first_of_each_is_what_np_unique_gives(values, spread):
     want_values, want_first = np.unique(buckets, return_index=True)
     got_values, got_first = scan._first_of_each(buckets, np)
     assert got_values.tolist() == want_values.tolist() and got_first.tolist() == want_first.tolist()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    chunks=st.lists(st.lists(st.integers(0, 40), max_size=30), max_size=8),
+    spill=st.sampled_from([3, 1 << 17]),
+)
+def test_the_sizes_that_collide_are_the_same_counted_through_the_map_of_repeats(tmp_path, monkeypatch, chunks, spill):
+    """Sizes go through `_Listing._new` a chunk at a time (within a chunk and across chunks, a size repeats or
+    not); counted through its map of repeats (`hit`), the sizes that collide and their files are those a count of
+    every size gives, whether the tally spilled to its file or not."""
+    import numpy as np
+
+    monkeypatch.setattr(scan.SizeTally, "SIZES_AT_ONCE", spill)
+    result = scan.ScanResult("s", 1)
+    listing = scan._Listing(str(tmp_path), result, write=lambda rows: None)
+    every: list[int] = []
+    try:
+        for sizes in chunks:
+            array = np.array(sizes, dtype=np.int64)
+            listing.tally.extend_array(array[array > 0])
+            listing._new(np.ones(len(array), dtype=bool), array)
+            every.extend(s for s in sizes if s > 0)
+        counts = Counter(every)
+        want = {s for s, n in counts.items() if n > 1}
+        assert listing.colliding_sizes() == (want, sum(counts[s] for s in want))
+    finally:
+        listing.close()

@@ -179,11 +179,14 @@ class SizeTally:
         self.sized += len(self.sizes)
         self.sizes = array("q")
 
-    def colliding(self) -> tuple[set[int], int]:
+    def colliding(self, keep=None) -> tuple[set[int], int]:
         """Sizes more than one non-empty file has, and how many files have them. Counted one slice at a time: the
         sizes whose hash falls in the slice, read back from their file, sorted, neighbours compared (all sizes at
         once took 8 bytes a file and np.unique as much again: +25 MB at 1,000,000 files). Sizes that never left
-        memory are counted by a Counter, without importing numpy (0.1 s: a tenth of a small SSH scan)."""
+        memory are counted by a Counter, without importing numpy (0.1 s: a tenth of a small SSH scan).
+
+        `keep`: a test (a numpy array of sizes -> a mask) that passes every size more than one file has, and may
+        pass others; the sizes it fails are not counted. When few pass, they are counted at once after one read."""
         if not self.sized:
             counts = Counter(self.sizes)
             colliding = {size for size, n in counts.items() if n > 1}
@@ -191,25 +194,46 @@ class SizeTally:
         import numpy as np
 
         self._spill()
+        if keep is not None:
+            kept, total = [], 0
+            for chunk in self._read_back(np):
+                kept.append(chunk[keep(chunk)])
+                total += len(kept[-1])
+                if total > self.COUNTED_AT_ONCE:  # many pass: counted a slice at a time below
+                    break
+            else:
+                return self._count(kept, np)
         slices = max(1, -(-self.sized // self.COUNTED_AT_ONCE))
         colliding: set[int] = set()
         files = 0
         for part in range(slices):
-            self.file.seek(0)
             chosen = []
-            while len(chunk := np.fromfile(self.file, dtype=np.int64, count=self.SIZES_AT_ONCE)):
+            for chunk in self._read_back(np):
+                if keep is not None:
+                    chunk = chunk[keep(chunk)]
                 if slices > 1:  # a multiplicative hash: sizes that are all multiples of 4 KiB still spread
                     chunk = chunk[
                         (chunk.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15) >> np.uint64(40)) % slices == part
                     ]
                 chosen.append(chunk)
-            sizes = np.concatenate(chosen) if chosen else np.empty(0, dtype=np.int64)
-            sizes.sort()
-            repeats = sizes[1:] == sizes[:-1]
-            found = distinct(sizes[1:][repeats])
-            colliding.update(found.tolist())
-            files += int(np.count_nonzero(repeats)) + len(found)
+            found, n = self._count(chosen, np)
+            colliding.update(found)
+            files += n
         return colliding, files
+
+    def _read_back(self, np) -> Iterator:
+        self.file.seek(0)
+        while len(chunk := np.fromfile(self.file, dtype=np.int64, count=self.SIZES_AT_ONCE)):
+            yield chunk
+
+    @staticmethod
+    def _count(chosen: list, np) -> tuple[set[int], int]:
+        """The sizes in `chosen` (arrays) more than one has, and how many have them."""
+        sizes = np.concatenate(chosen) if chosen else np.empty(0, dtype=np.int64)
+        sizes.sort()
+        repeats = sizes[1:] == sizes[:-1]
+        found = distinct(sizes[1:][repeats])
+        return set(found.tolist()), int(np.count_nonzero(repeats)) + len(found)
 
     def close(self) -> None:
         self.file.close()
@@ -260,6 +284,8 @@ class _Listing:
         self.rows: list[tuple] = []
         self.waiting: list[tuple] = []  # rows that wait for the walk's end, gathered a batch at a time
         self.seen: Any = None
+        self.hit: Any = None  # sizes a file had that an earlier file had too, as bits of a map like `seen`
+        self.marked = 0  # files whose sizes went through `_new` (all of the tally's: `hit` holds every repeat)
         self.early = 0  # files of a size > 0 written at once
         self.waited = 0  # rows that wait for the walk's end
         self.root = root
@@ -376,12 +402,18 @@ class _Listing:
 
         if self.seen is None:
             self.seen = np.zeros(1 << (self.SEEN_BITS - 3), dtype=np.uint8)
+            self.hit = np.zeros_like(self.seen)
         files = np.flatnonzero(is_file & (sizes > 0))
-        buckets = (sizes[files].view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - self.SEEN_BITS)
-        buckets, first = _first_of_each(buckets, np)
+        every = self._buckets(sizes[files], np)
+        buckets, first = _first_of_each(every, np)
         byte, bit = buckets >> np.uint64(3), np.left_shift(1, buckets & np.uint64(7)).astype(np.uint8)
         new = first[(self.seen[byte] & bit) == 0]
         np.bitwise_or.at(self.seen, byte, bit)
+        repeated = np.ones(len(files), dtype=bool)  # a size an earlier file had, in this chunk or before
+        repeated[new] = False
+        again = every[repeated]
+        np.bitwise_or.at(self.hit, again >> np.uint64(3), np.left_shift(1, again & np.uint64(7)).astype(np.uint8))
+        self.marked += len(files)
         if len(new) < self.EARLY_FROM * len(files):
             return None
         now = np.ones(len(sizes), dtype=bool)
@@ -396,9 +428,24 @@ class _Listing:
 
     def colliding_sizes(self) -> tuple[set[int], int]:
         """The tally's `colliding`, once the last rows are spilled: those it writes at once must be in the table
-        before `files_of_sizes`."""
+        before `files_of_sizes`. When every size went through `_new`, only the sizes whose bit is set in `hit` are
+        counted (a size's second file sets it): at a million listing-tree files a few thousand, not a million."""
         self._spill()
-        return self.tally.colliding()
+        whole = self.hit is not None and self.marked == self.tally.sized + len(self.tally.sizes)
+        return self.tally.colliding(self._maybe_repeated if whole else None)
+
+    def _buckets(self, sizes, np):
+        """Each size's place in the maps `seen` and `hit` (a multiplicative hash: sizes that are all multiples of
+        4 KiB still spread)."""
+        return (sizes.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - self.SEEN_BITS)
+
+    def _maybe_repeated(self, sizes):
+        """Which sizes may have had more than one file: their bit in `hit` is set."""
+        import numpy as np
+
+        buckets = self._buckets(sizes, np)
+        bits = np.left_shift(1, buckets & np.uint64(7)).astype(np.uint8)
+        return (self.hit[buckets >> np.uint64(3)] & bits) != 0
 
     def batches(self) -> Iterator[list[tuple]]:
         self._spill(last=True)
