@@ -538,3 +538,29 @@ def test_an_early_session_is_closed_when_the_scan_file_cannot_be_opened(tmp_path
         run_scan(_two_ssh_shares(tmp_path), None, [], tmp_path / "dir.sqlite", fake_env())
     assert [e[0] for e in events] == ["start", "store"]
     assert events[0][1] == "ssh://u@filsrv01/srv/first" and events[0][2].closed
+
+
+def test_the_server_hashes_odd_names_each_under_its_own(ssh_server, tmp_path):
+    """Files whose sizes collide (206 of them), named with a newline, a backslash, a carriage return and a long
+    name, hashed by the server's sha256sum: each file's hash is SHA-256 of its content, under its own name."""
+    import hashlib
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    base = Path(tempfile.mkdtemp(prefix="oslomig-sshodd-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        names = ["new\nline.txt", "back\\slash.txt", "carriage\rreturn.txt", "plain.txt", "x" * 200 + ".txt"]
+        contents = {name: f"{k:05d}".encode() for k, name in enumerate(names)}  # one size, each its own content
+        contents["plain-copy.txt"] = contents["plain.txt"]
+        contents.update({f"many/{k:03d}.txt": f"m{k:04d}".encode() for k in range(200)})
+        (base / "many").mkdir()
+        for name, data in contents.items():
+            (base / name).write_bytes(data)
+        result, rows = _scan(ssh_server, base, tmp_path)
+        hashes = {row[0]: row[5] for row in rows}
+        assert result.hashed == len(contents) and result.problems == 0
+        assert hashes == {name.encode(): hashlib.sha256(data).hexdigest() for name, data in contents.items()}
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
