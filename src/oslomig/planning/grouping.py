@@ -357,7 +357,7 @@ def _bound_keys(nodes: _Nodes, bind: set[str], systems: bool, labels, np) -> dic
         tied = np.flatnonzero(counts >= 2)
         comp = labels[node_offset + tied] if members is None else db_label[members[tied]]
         keys = _pick(names, tied.tolist())
-        order = _rank(keys, np).argsort()  # by name (sorted by numpy, not a key function per name)
+        order = _order(keys, np)  # by name (sorted by numpy, not a key function per name)
         comps.append(comp[order])
         entries.extend([{"rule": rule, "key": key} for key in _pick(keys, order.tolist())])
 
@@ -583,16 +583,18 @@ def _numpy_sorts(names: list[str]) -> bool:
     return len(names) * width * 4 <= 256 << 20 and "\0\n" not in "\n".join(names) + "\n"
 
 
-def _rank(names: list[str], np):
-    """Each name's place in sorted order (names unique), as an int64 array. numpy sorts the names when they fit in
+def _order(names: list[str], np):
+    """The places of the names (unique) in sorted order, as an int64 array. numpy sorts the names when they fit in
     256 MB as fixed-width text (it lets go of the GIL while sorting), Python's sort otherwise."""
-    n = len(names)
     if _numpy_sorts(names):
-        order = np.argsort(np.array(names), kind="stable")
-    else:
-        order = np.array(sorted(range(n), key=names.__getitem__), dtype=np.int64)
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n, dtype=np.int64)
+        return np.argsort(np.array(names), kind="stable")
+    return np.array(sorted(range(len(names)), key=names.__getitem__), dtype=np.int64)
+
+
+def _rank(names: list[str], np):
+    """Each name's place in sorted order (names unique), as an int64 array (`_order` inverted)."""
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[_order(names, np)] = np.arange(len(names), dtype=np.int64)
     return rank
 
 

@@ -264,6 +264,11 @@ def _first_of_each(buckets, np):
     return values[first], (packed[first] & ((np.uint64(1) << shift) - np.uint64(1))).astype(np.int64)
 
 
+def _byte_bit(buckets, np):
+    """Each bucket's byte in a map of bits (`_Listing.seen`, `_Listing.hit`) and its bit in that byte."""
+    return buckets >> np.uint64(3), np.left_shift(1, buckets & np.uint64(7)).astype(np.uint8)
+
+
 class _Listing:
     """The local walk's rows, held in a temporary file until the walk is done: which sizes collide is known only
     then, and a file's prefix hash goes into its row when the row is first written (filling it in afterwards, one
@@ -406,13 +411,12 @@ class _Listing:
         files = np.flatnonzero(is_file & (sizes > 0))
         every = self._buckets(sizes[files], np)
         buckets, first = _first_of_each(every, np)
-        byte, bit = buckets >> np.uint64(3), np.left_shift(1, buckets & np.uint64(7)).astype(np.uint8)
+        byte, bit = _byte_bit(buckets, np)
         new = first[(self.seen[byte] & bit) == 0]
         np.bitwise_or.at(self.seen, byte, bit)
         repeated = np.ones(len(files), dtype=bool)  # a size an earlier file had, in this chunk or before
         repeated[new] = False
-        again = every[repeated]
-        np.bitwise_or.at(self.hit, again >> np.uint64(3), np.left_shift(1, again & np.uint64(7)).astype(np.uint8))
+        np.bitwise_or.at(self.hit, *_byte_bit(every[repeated], np))
         self.marked += len(files)
         if len(new) < self.EARLY_FROM * len(files):
             return None
@@ -443,9 +447,8 @@ class _Listing:
         """Which sizes may have had more than one file: their bit in `hit` is set."""
         import numpy as np
 
-        buckets = self._buckets(sizes, np)
-        bits = np.left_shift(1, buckets & np.uint64(7)).astype(np.uint8)
-        return (self.hit[buckets >> np.uint64(3)] & bits) != 0
+        byte, bit = _byte_bit(self._buckets(sizes, np), np)
+        return (self.hit[byte] & bit) != 0
 
     def batches(self) -> Iterator[list[tuple]]:
         self._spill(last=True)

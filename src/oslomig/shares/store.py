@@ -204,8 +204,9 @@ class ScanStore:
     def commits_every(self, batches: int):
         """One transaction over `batches` of the caller's writes at a time: yields a function the caller calls after
         each batch, which commits every `batches` calls and begins the next transaction. The last ones are
-        committed at the end, rolled back on any exception, Ctrl-C included. (A commit writes every page the
-        transaction changed to the write-ahead log, the B-tree's upper pages each time.)"""
+        committed at the end, rolled back on any exception, Ctrl-C included, by `transaction`. (A commit writes every
+        page the transaction changed to the write-ahead log, the B-tree's upper pages each time.)"""
+        assert not self.db.in_transaction  # its commits would end the caller's transaction
         done = 0
 
         def written() -> None:
@@ -215,14 +216,8 @@ class ScanStore:
                 self.db.execute("COMMIT")
                 self.db.execute("BEGIN")
 
-        self.db.execute("BEGIN")
-        try:
+        with self.transaction():
             yield written
-        except BaseException:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
 
     # -- writing a scan
     def begin_scan(self, share: str, source: str) -> int:
