@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench fuzz mutate examples clean setup
+.PHONY: demo test lint bench fuzz mutate examples clean setup compile
 
 setup: $(STAMP)
 
@@ -14,10 +14,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# the modules' bytecode, as pip writes it for a package it installs: an editable install leaves it to each run, which
+# writes none where PYTHONDONTWRITEBYTECODE is set, and each command then compiles its modules again (see README)
+compile: $(STAMP)
+	$(PY) -m compileall -q src > /dev/null
+
+demo: $(STAMP) compile
 	$(PY) scripts/demo.py
 
-test: $(STAMP) lint
+test: $(STAMP) lint compile
 	bash scripts/system-packages.sh
 	$(PY) -m pytest -q
 
