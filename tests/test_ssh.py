@@ -542,7 +542,7 @@ def test_an_early_session_is_closed_when_the_scan_file_cannot_be_opened(tmp_path
 
 def test_the_server_hashes_odd_names_each_under_its_own(ssh_server, tmp_path):
     """Files whose sizes collide (206 of them), named with a newline, a backslash, a carriage return and a long
-    name, hashed by the server's sha256sum: each file's hash is SHA-256 of its content, under its own name."""
+    name, hashed by the server's b2sum: each file's hash is BLAKE2b-256 of its content, under its own name."""
     import hashlib
     import shutil
     import tempfile
@@ -561,6 +561,66 @@ def test_the_server_hashes_odd_names_each_under_its_own(ssh_server, tmp_path):
         result, rows = _scan(ssh_server, base, tmp_path)
         hashes = {row[0]: row[5] for row in rows}
         assert result.hashed == len(contents) and result.problems == 0
-        assert hashes == {name.encode(): hashlib.sha256(data).hexdigest() for name, data in contents.items()}
+        assert hashes == {
+            name.encode(): hashlib.blake2b(data, digest_size=32).hexdigest() for name, data in contents.items()
+        }
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_server_without_b2sum_hashes_by_sha256(ssh_server, tree, tmp_path, monkeypatch):
+    """A coreutils older than 8.26 has sha256sum but no b2sum: the script's commands are found only in a folder that
+    holds every tool it runs but b2sum, and the files whose sizes collide get SHA-256 of their content."""
+    import hashlib
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from oslomig.shares import ssh
+
+    tools = Path(tempfile.mkdtemp(prefix="oslomig-sshbin-", dir="/tmp"))
+    try:
+        tools.chmod(0o755)
+        for tool in ("getent", "cat", "head", "find", "xargs", "sha256sum"):
+            (tools / tool).symlink_to(shutil.which(tool))
+        monkeypatch.setattr(ssh, "SCRIPT", f"PATH={tools}; " + ssh.SCRIPT)
+        result, rows = _scan(ssh_server, tree, tmp_path)
+        hashes = {row[0]: row[5] for row in rows if row[5] is not None}
+        assert result.problems == 0
+        assert hashes == {rel.encode(): hashlib.sha256(OWNED[rel]).hexdigest() for rel in ("a.txt", "b.txt", "c.txt")}
+    finally:
+        shutil.rmtree(tools, ignore_errors=True)
+
+
+def test_a_file_the_server_cannot_read_for_its_hash_is_a_problem(ssh_server, tmp_path):
+    """Two files of one size, one of them unreadable by the server's user: the readable one is hashed, the other is
+    listed with no hash and recorded as hash_failed, in the words of the server's b2sum."""
+    import hashlib
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from oslomig.shares.store import ScanStore
+
+    if os.geteuid() == 0 and ssh_server.user == "root":
+        pytest.skip("root reads any file")
+    base = Path(tempfile.mkdtemp(prefix="oslomig-sshdeny-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        (base / "open.txt").write_bytes(b"same size")
+        (base / "shut.txt").write_bytes(b"size same")
+        (base / "shut.txt").chmod(0)
+        store = ScanStore(tmp_path / "deny.sqlite")
+        try:
+            from oslomig.shares.ssh import scan_ssh
+
+            result = scan_ssh(store, "s", ssh_server.url(str(base)), target(ssh_server, ssh_server.known_hosts))
+            rows = dict(store.db.execute("SELECT path, full_hash FROM files").fetchall())
+            problems = store.db.execute("SELECT path, kind, message FROM problems").fetchall()
+        finally:
+            store.close()
+        assert rows == {b"open.txt": hashlib.blake2b(b"same size", digest_size=32).hexdigest(), b"shut.txt": None}
+        assert problems == [(b"shut.txt", "hash_failed", "Permission denied")] and result.problems == 1
     finally:
         shutil.rmtree(base, ignore_errors=True)

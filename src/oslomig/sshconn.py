@@ -235,7 +235,7 @@ def openssh_command(target: SshTarget, command: str) -> list[str] | None:
     return [*argv, "--", target.host, command]
 
 
-REMOTE_NOISE = ("@", "find: ", "sha256sum: ", "xargs: ", "sh: ", "head: ", "cat: ", "getent: ")
+REMOTE_NOISE = ("@", "find: ", "b2sum: ", "sha256sum: ", "xargs: ", "sh: ", "head: ", "cat: ", "getent: ")
 
 
 def openssh_failure(target: SshTarget, stderr: str) -> ConnectError:

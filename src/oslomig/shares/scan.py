@@ -5,7 +5,7 @@ records, read while it walks) and, where find is missing or complains about
 anything, walked with `os.scandir` on bytes paths, which records unreadable and
 vanished entries exactly; names that are not UTF-8 survive either way. SSH
 sources are listed by one `find -printf` on the server in the same format and
-hashed there with `sha256sum -z` — files are never downloaded to be listed or
+hashed there with coreutils' `b2sum -z` — files are never downloaded to be listed or
 hashed.
 """
 
