@@ -624,3 +624,38 @@ def test_a_file_the_server_cannot_read_for_its_hash_is_a_problem(ssh_server, tmp
         assert problems == [(b"shut.txt", "hash_failed", "Permission denied")] and result.problems == 1
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_hashes_are_written_a_batch_at_a_time_as_they_come(ssh_server, tmp_path, monkeypatch):
+    """The server's hashes read a few bytes at a time and written two at a time: every batch goes to its rows while
+    the rest are still coming, and the scan ends with each file's own hash."""
+    import hashlib
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from oslomig.shares import ssh, store
+
+    base = Path(tempfile.mkdtemp(prefix="oslomig-sshbatch-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        contents = {f"f{k}.txt": f"{k:04d}".encode() for k in range(7)}
+        for name, data in contents.items():
+            (base / name).write_bytes(data)
+        monkeypatch.setattr(ssh.FieldChunks, "CHUNK", 40)  # less than a line: each read brings a piece of one
+        monkeypatch.setattr(store, "BATCH", 2)
+        batches: list[int] = []
+        set_hashes = store.ScanStore.set_hashes
+
+        def recorded(self, scan_id, column, rows):
+            batches.append(len(rows))
+            return set_hashes(self, scan_id, column, rows)
+
+        monkeypatch.setattr(store.ScanStore, "set_hashes", recorded)
+        result, rows = _scan(ssh_server, base, tmp_path)
+        assert batches == [2, 2, 2, 1] and result.hashed == 7
+        assert {row[0]: row[5] for row in rows} == {
+            name.encode(): hashlib.blake2b(data, digest_size=32).hexdigest() for name, data in contents.items()
+        }
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
