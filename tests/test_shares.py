@@ -337,6 +337,10 @@ def test_files_of_sizes_bound_or_in_a_table_are_the_files_of_those_sizes(tmp_pat
     sizes = set(range(1, wanted + 1)) | ({999} if wanted > 100 else set())  # 999: a size no file has
     expected = sorted((path, size) for path, kind, size, _mtime, _owner in rows if kind == "file" and size in sizes)
     assert expected and store.files_of_sizes(scans[0], sizes) == expected
+    batches = list(store.batches_of_sizes(scans[0], sizes, 7))  # as an SSH scan sends them, a batch at a time
+    assert [len(b) for b in batches] == [7] * (len(expected) // 7) + ([len(expected) % 7] if len(expected) % 7 else [])
+    assert [row for batch in batches for row in batch] == expected
+    assert not store.db.in_transaction  # the temporary table's transaction ended with the last batch
     store.close()
 
 

@@ -14,7 +14,7 @@ import contextlib
 import re
 import shlex
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from oslomig.collector import without_cycle_collector
@@ -138,11 +138,12 @@ class _Session:
         """A little of the script's input (a line it reads before its output goes on)."""
         raise NotImplementedError
 
-    def send(self, data: bytes) -> None:
-        threading.Thread(target=self._send, args=(data,), daemon=True).start()
+    def send(self, pieces: Iterable[bytes]) -> None:
+        threading.Thread(target=self._send, args=(pieces,), daemon=True).start()
 
-    def _send(self, data: bytes) -> None:
-        self.write(data)
+    def _send(self, pieces: Iterable[bytes]) -> None:
+        for data in pieces:
+            self.write(data)
         self.end_input()
 
     def end_input(self) -> None:
@@ -366,15 +367,23 @@ def _write_held(session: _Session, store: ScanStore, scan_id: int, owners: _Owne
 
 
 def _hash_remote(session: _Session, store: ScanStore, scan_id: int, sizes: tuple[set[int], int], rest: bytes) -> int:
-    """Full hashes on the server (`SCRIPT`), only of files whose sizes collide (`sizes`: `SizeTally.colliding`'s),
-    each written to its row as soon as BATCH of them have come back, while the server hashes the next: the server's
-    hashing and this process's UPDATEs overlap (a 200,000-file department tree: 194,233 hashes, whose UPDATE took
-    0.8 s after the last came). How many were written. `rest`: what was read of the hashes already."""
+    """Full hashes on the server (`SCRIPT`), only of files whose sizes collide (`sizes`: `SizeTally.colliding`'s).
+    Their paths go to the server a batch at a time as SQLite finds them, so the server hashes while the rest are
+    found, and the hashes are written to their rows a batch at a time as they come back, while the server hashes the
+    next (a 200,000-file department tree: 194,233 hashes, whose UPDATE took 0.8 s after the last came). How many were
+    written. `rest`: what was read of the hashes already."""
+    from queue import SimpleQueue
+
     from oslomig.shares.store import BATCH
 
     colliding, _files = sizes
-    candidates = [rel for rel, _size in store.files_of_sizes(scan_id, colliding)] if colliding else []
-    session.send(b"".join(c + b"\0" for c in candidates))
+    paths: SimpleQueue[bytes | None] = SimpleQueue()
+    session.send(iter(paths.get, None))  # the script's input: written from a thread, then closed at the None
+    try:
+        for rows in store.batches_of_sizes(scan_id, colliding, BATCH) if colliding else ():
+            paths.put(b"".join(rel + b"\0" for rel, _size in rows))
+    finally:
+        paths.put(None)
     hashes: list[tuple[bytes, str]] = []
     written = 0
     chunks = FieldChunks(session.read, 1)

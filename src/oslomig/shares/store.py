@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import functools
+import itertools
 import os
 import sqlite3
 import stat
@@ -348,26 +349,35 @@ class ScanStore:
             db.execute("DELETE FROM new_hashes")
 
     def files_of_sizes(self, scan_id: int, sizes: set[int]) -> list[tuple[bytes, int]]:
-        """(path, size) of the scan's files of a size in `sizes`, in key order: one pass over the table in SQLite. A
-        few sizes are bound in the statement, compared to each row's size before its kind; more go to a temporary
-        table, which SQLite searches once per row (1,000,000 rows, one size: 0.16 s bound, 0.27 s in the table)."""
+        """(path, size) of the scan's files of a size in `sizes`, in key order (`batches_of_sizes`)."""
+        return list(itertools.chain.from_iterable(self.batches_of_sizes(scan_id, sizes, BATCH)))
+
+    def batches_of_sizes(self, scan_id: int, sizes: set[int], batch: int) -> Iterator[list[tuple[bytes, int]]]:
+        """`files_of_sizes` a batch at a time, each as soon as SQLite has found it (an SSH scan sends each to the
+        server at once). One pass over the table in SQLite. A few sizes are bound in the statement, compared to each
+        row's size before its kind; more go to a temporary table, which SQLite searches once per row (1,000,000
+        rows, one size: 0.16 s bound, 0.27 s in the table)."""
         if len(sizes) <= FEW_SIZES:
             marks = ",".join("?" * len(sizes))
-            return self.db.execute(
+            cursor = self.db.execute(
                 f"SELECT path, size FROM files WHERE scan_id = ? AND size IN ({marks}) AND kind = 'file' ORDER BY path",
                 (scan_id, *sorted(sizes)),
-            ).fetchall()
+            )
+            while rows := cursor.fetchmany(batch):
+                yield rows
+            return
         with self.transaction() as db:
             db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_sizes (size INTEGER PRIMARY KEY)")
             db.execute("DELETE FROM wanted_sizes")
             db.executemany("INSERT INTO wanted_sizes VALUES (?)", ((size,) for size in sorted(sizes)))
-            rows = db.execute(
+            cursor = db.execute(
                 "SELECT path, size FROM files WHERE scan_id = ? AND kind = 'file' "
                 "AND size IN (SELECT size FROM wanted_sizes) ORDER BY path",
                 (scan_id,),
-            ).fetchall()
+            )
+            while rows := cursor.fetchmany(batch):
+                yield rows
             db.execute("DELETE FROM wanted_sizes")
-        return rows
 
     def drop_files(self, scan_id: int) -> None:
         with self.transaction() as db:
