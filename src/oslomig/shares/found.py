@@ -4,7 +4,7 @@ find prints each entry as a header of fixed width, then its path: `PRINTF`. The 
 numbers in fixed columns, so numpy reads a chunk's types, sizes, times and owners a column of digits at a time, and
 SQLite takes the rows written at once straight from the chunk's bytes (`ScanStore.add_found`): a path is a slice of
 the chunk, a size or a time is cast from its columns. No Python object is made per row on that path (1,000,000
-listing-tree rows: ~2.3 s of the writer's CPU, against ~6-7 s in the two processes as tuples; see README).
+listing-tree rows: ~2.3 s of the writer's CPU, against ~6-7 s in the two processes as tuples; see docs/performance.md).
 
 A chunk whose headers are not all of that width and shape (a time before 1970 or after 2286, an owner id of more
 than 11 digits) is read record by record, with the same rules, and its rows go in as tuples. A field that is not

@@ -572,7 +572,7 @@ class _Behind:
 
 
 # files read during the walk, and rows waiting for its end that are held until their full hashes are known, at most
-# (memory stays flat; see README)
+# (memory stays flat; see docs/performance.md)
 HOLD = 50_000
 
 
@@ -696,7 +696,8 @@ def _hash_failed(rel: bytes, exc: OSError) -> tuple[bytes, str, str]:
     return rel, "hash_failed", f"cannot read content: {exc.strerror or exc}"
 
 
-OWN_SHARE = 1 / 6  # of a batch's files read here, not by the worker, after writing the batch before (see README)
+# of a batch's files read here, not by the worker, after writing the batch before (see docs/performance.md)
+OWN_SHARE = 1 / 6
 POOL_FROM = 20_000  # files to read before a worker process pays for itself (starting it: ~30 ms)
 
 

@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS problems (
 """
 
 BATCH = 5000
-PAGE_SIZE = 1 << 16  # of a new scan file (see README)
+PAGE_SIZE = 1 << 16  # of a new scan file (see docs/performance.md)
 WAL_BYTES = 1 << 24  # written to the write-ahead log before it is copied into the file
 FEW_SIZES = 64  # sizes `files_of_sizes` binds in its statement, at most
 # Rows written by one INSERT statement: binding and stepping a statement per row cost more than SQLite's own work
