@@ -337,3 +337,77 @@ def test_passwords_come_from_the_variable_or_the_file_the_plan_names(tmp_path, m
         name, password_env, password_file = "pg01", None, str(secret)
 
     assert read_secret(Target()) == "from-the-file"
+
+
+def test_files_read_over_smb_hash_as_the_same_files_read_locally(smb_server, tmp_path):
+    """Files whose sizes collide: small ones (read whole in one round trip), larger ones whose first 4 KiB differ
+    or agree (prefix in one round trip, then whole), and two of 100 KiB whose prefixes agree (too big for one read:
+    opened and read to the end). The SMB scan's prefix and full hashes are the local scan's, file by file."""
+    from oslomig.shares.scan import PREFIX_BYTES, READ_AT_ONCE
+    from oslomig.shares.smb import scan_smb
+    from oslomig.shares.store import ScanStore
+
+    tree = smb_server.root / "hashes"
+    tree.mkdir()
+    os.chmod(tree, 0o755)
+    head = bytes(range(256)) * (PREFIX_BYTES // 256)
+    contents = {
+        "small-a.txt": b"abc",
+        "small-b.txt": b"abc",
+        "small-c.txt": b"xyz",
+        "mid-a.bin": head + b"tail one",
+        "mid-b.bin": head + b"tail two",
+        "mid-c.bin": b"x" * PREFIX_BYTES + b"tail one",
+        "big-a.bin": head + b"A" * (READ_AT_ONCE + 40_000),
+        "big-b.bin": head + b"B" * (READ_AT_ONCE + 40_000),
+    }
+    for name, data in contents.items():
+        (tree / name).write_bytes(data)
+    hashes = {}
+    for kind, source in (("local", str(tree)), ("smb", smb_server.url("dept", "hashes"))):
+        store = ScanStore(tmp_path / f"{kind}.sqlite")
+        if kind == "smb":
+            scan_smb(store, "s", source, SMB_PASSWORD)
+        else:
+            from oslomig.shares.scan import scan_local
+
+            scan_local(store, "s", source)
+        hashes[kind] = dict(
+            (r[0].decode(), r[1:]) for r in store.db.execute("SELECT path, prefix_hash, full_hash FROM files")
+        )
+        store.close()
+    assert hashes["smb"] == hashes["local"]
+    assert hashes["smb"]["small-a.txt"][1] == hashes["smb"]["small-b.txt"][1] != hashes["smb"]["small-c.txt"][1]
+    assert hashes["smb"]["mid-a.bin"][0] == hashes["smb"]["mid-b.bin"][0]  # one prefix, then read whole
+    assert None not in hashes["smb"]["big-a.bin"] and hashes["smb"]["big-a.bin"][1] != hashes["smb"]["big-b.bin"][1]
+
+
+def test_a_head_read_in_one_call_falls_back_to_reading_a_file_that_grew():
+    """`_hash_head`: the prefix and a small file's whole content come from one read of its head; a file longer than
+    its listed size (it grew) or too big for one read is opened and read to its end."""
+    import io
+
+    import xxhash
+
+    from oslomig.shares.scan import READ_AT_ONCE, _hash_head
+
+    files = {b"same": b"12345", b"grew": b"12345678", b"shrank": b"12", b"big": b"z" * (READ_AT_ONCE + 5)}
+    asked: list[tuple[bytes, int]] = []
+    opened: list[bytes] = []
+
+    def read_head(rel: bytes, n: int) -> bytes:
+        asked.append((rel, n))
+        return files[rel][:n]
+
+    def open_file(rel: bytes):
+        opened.append(rel)
+        return io.BytesIO(files[rel])
+
+    whole = {rel: xxhash.xxh3_128_hexdigest(data) for rel, data in files.items()}
+    assert _hash_head(read_head, open_file, b"same", 5, None) == whole[b"same"]
+    assert _hash_head(read_head, open_file, b"grew", 5, None) == whole[b"grew"]
+    assert _hash_head(read_head, open_file, b"shrank", 5, None) == whole[b"shrank"]
+    assert _hash_head(read_head, open_file, b"big", READ_AT_ONCE + 5, None) == whole[b"big"]
+    assert _hash_head(read_head, open_file, b"big", READ_AT_ONCE + 5, 4) == xxhash.xxh3_128_hexdigest(b"zzzz")
+    assert asked == [(b"same", 6), (b"grew", 6), (b"shrank", 6), (b"big", 4)]
+    assert opened == [b"grew", b"big"]

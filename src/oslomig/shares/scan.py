@@ -905,18 +905,38 @@ def _hash_file(open_file: Callable[[], IO[bytes]], limit: int | None) -> str:
     return h.hexdigest()
 
 
+READ_AT_ONCE = 1 << 16  # bytes `hash_collisions`' `read_head` is asked for at most (one SMB credit)
+
+
+def _hash_head(
+    read_head: Callable[[bytes, int], bytes], open_file: Callable[[bytes], IO[bytes]], rel: bytes, size: int, limit
+) -> str:
+    """`_hash_file` of a file, its head read in one call where that is all that is wanted: the prefix, or a file
+    smaller than READ_AT_ONCE whole (one byte more than its listed size is asked for: a file that grew since is
+    read to its end by `open_file`)."""
+    if limit is not None:
+        return xxhash.xxh3_128_hexdigest(read_head(rel, limit))
+    if size < READ_AT_ONCE:
+        data = read_head(rel, size + 1)
+        if len(data) <= size:  # the whole file (it may have shrunk since it was listed)
+            return xxhash.xxh3_128_hexdigest(data)
+    return _hash_file(partial(open_file, rel), None)
+
+
 def hash_collisions(
     store: ScanStore,
     scan_id: int,
     result: ScanResult,
     open_file: Callable[[bytes], IO[bytes]],
     workers: int = 1,
+    read_head: Callable[[bytes, int], bytes] | None = None,
 ) -> None:
     """Hashes only where sizes collide: size, then a 4 KiB prefix hash, then the full hash where prefixes collide
     too. A file of at most 4 KiB is read once: its prefix hash is its full hash. `open_file` opens a scanned path
-    for reading (a file on an SMB share; a local scan reads as it writes, `_store_listing`); `workers` > 1 reads
-    that many files at a time. The hashes are kept in memory (only colliding files have any) and written once, in
-    key order (`store_hashes`)."""
+    for reading (a file on an SMB share; a local scan reads as it writes, `_store_listing`); `read_head(path, n)`,
+    where given, reads a file's first n bytes (n at most READ_AT_ONCE) in one call (one round trip over SMB), for
+    the prefixes and the files small enough; `workers` > 1 reads that many files at a time. The hashes are kept in
+    memory (only colliding files have any) and written once, in key order (`store_hashes`)."""
     from concurrent.futures import ThreadPoolExecutor
 
     failures: list[tuple] = []
@@ -925,8 +945,11 @@ def hash_collisions(
     def read_all(items: list[tuple[bytes, int]], limit: int | None) -> list[tuple[bytes, int, str]]:
         def one(item: tuple[bytes, int]) -> tuple[bytes, int, str | OSError]:
             rel, size = item
+            wanted = limit if size > PREFIX_BYTES else None
             try:
-                return rel, size, _hash_file(partial(open_file, rel), limit if size > PREFIX_BYTES else None)
+                if read_head is not None:
+                    return rel, size, _hash_head(read_head, open_file, rel, size, wanted)
+                return rel, size, _hash_file(partial(open_file, rel), wanted)
             except OSError as exc:
                 return rel, size, exc
 
