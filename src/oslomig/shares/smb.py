@@ -268,7 +268,7 @@ def scan_smb(
         batch.flush()
         store.add_problems(scan_id, problems)
         # as for local shares: only where sizes collide, prefix first; offline stubs are `offline`, never among them
-        # eight files at a time: each costs three round trips (open, read, close) that overlap on one connection
+        # eight files at a time over the one connection: a prefix, or a file under 64 KiB, one round trip each (`read`)
         hash_collisions(
             store,
             scan_id,
