@@ -659,3 +659,11 @@ def test_hashes_are_written_a_batch_at_a_time_as_they_come(ssh_server, tmp_path,
         }
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_an_ssh_targets_repr_never_shows_its_password():
+    from oslomig.sshconn import SshTarget
+
+    target = SshTarget(host="filsrv01", username="ann", password="Pw-7d1e-secret")
+    assert "Pw-7d1e-secret" not in repr(target) and "host='filsrv01'" in repr(target)
+    assert target.password == "Pw-7d1e-secret"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -54,7 +54,7 @@ class SshTarget(SshSettings):
     host: str
     port: int = 22
     username: str = ""
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log or a traceback
 
     @classmethod
     def reaching(cls, host: str, port: int, username: str, how: Any, password: str | None = None) -> SshTarget:
