@@ -411,3 +411,50 @@ def test_a_head_read_in_one_call_falls_back_to_reading_a_file_that_grew():
     assert _hash_head(read_head, open_file, b"big", READ_AT_ONCE + 5, 4) == xxhash.xxh3_128_hexdigest(b"zzzz")
     assert asked == [(b"same", 6), (b"grew", 6), (b"shrank", 6), (b"big", 4)]
     assert opened == [b"grew", b"big"]
+
+
+def test_folders_are_listed_ahead_and_walked_in_the_same_order():
+    """The next folders are listed while one is walked (several listings on the wire at once), and what the walk
+    yields is what a walk one folder at a time yields: the same rows, problems and order; a folder that vanished or
+    cannot be read is recorded in its turn."""
+    import errno as errno_
+    import threading
+    import time
+
+    from oslomig.shares.smb import DIRECTORY, SmbShare, walk_smb
+
+    tree = {"": ["a", "b", "c", "gone", "shut"], "b": ["b1", "b2"], "b\\b2": ["deep"]}
+    files = {"": ["top.txt"], "a": ["a.txt"], "b\\b1": ["x.txt", "y.txt"], "b\\b2\\deep": ["z.txt"], "c": []}
+    busy, most = [0], [0]
+    lock = threading.Lock()
+
+    def listdir(rel):
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        time.sleep(0.02)  # a round trip
+        with lock:
+            busy[0] -= 1
+        if rel == "gone":
+            raise FileNotFoundError(errno_.ENOENT, "gone")
+        if rel == "shut":
+            raise PermissionError(errno_.EACCES, "Permission denied")
+        folders = [(name, DIRECTORY, 0, 0.0, 0) for name in tree.get(rel, [])]
+        return folders + [(name, 0x20, 7, 1.5, 0) for name in files.get(rel, [])]
+
+    share = SmbShare("smb://kari@filsrv01/INE/Felles", "pw")
+    share.listdir = listdir
+    one_at_a_time = list(walk_smb(share, ahead=1))
+    assert most[0] == 1
+    ahead = list(walk_smb(share, ahead=4))
+    assert most[0] > 1
+    assert ahead == one_at_a_time
+    assert ("problem", b"gone", "vanished", "directory vanished during the scan") in ahead
+    assert ("unreadable", b"shut", 0, 0.0, None) in ahead
+    assert {item[1] for item in ahead if item[0] == "file"} == {
+        b"top.txt",
+        b"a/a.txt",
+        b"b/b1/x.txt",
+        b"b/b1/y.txt",
+        b"b/b2/deep/z.txt",
+    }

@@ -33,6 +33,7 @@ LINK_TAGS = {0xA000000C, 0xA0000003}
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 END_OF_FILE = 0xC0000011  # STATUS_END_OF_FILE: a read at or past a file's end
 HASH_WORKERS = 8
+LIST_AHEAD = 4  # folders listed at once (see `walk_smb`)
 
 
 def _seconds(value) -> float:
@@ -219,33 +220,45 @@ class SmbShare:
         smbclient.reset_connection_cache(connection_cache=self.cache)
 
 
-def walk_smb(share: SmbShare) -> Iterator[tuple]:
+def walk_smb(share: SmbShare, ahead: int = LIST_AHEAD) -> Iterator[tuple]:
     """Yield (kind, relpath bytes, size, mtime, attributes) for files, links and stubs, and ("problem", relpath,
-    kind, message); folders in name order, as `walk_local` does."""
+    kind, message); folders in name order, as `walk_local` does. The next `ahead` folders to be walked are listed
+    meanwhile by as many threads over the one connection (a folder's listing is a round trip the server answers
+    after reading the folder), in the same order: what is yielded is what one folder at a time yields."""
+    from concurrent.futures import ThreadPoolExecutor
+
     stack = [""]
-    while stack:
-        rel = stack.pop()
-        rel_b = _name_bytes(rel.replace("\\", "/"))
-        try:
-            entries = share.listdir(rel)
-        except OSError as exc:
-            if getattr(exc, "errno", None) == errno.ENOENT:
-                yield ("problem", rel_b, "vanished", "directory vanished during the scan")
-            else:
-                yield ("unreadable", rel_b, 0, 0.0, None)
-                yield ("problem", rel_b, "unreadable", f"cannot list directory: {exc.strerror or exc}")
-            continue
-        except Exception as exc:  # the server's other answers (a dropped connection, a status smbclient does not
-            # map to an OSError): the scan cannot go on, and says why in a sentence
-            raise ConnectError(f"listing {share.url.unc(rel)}: {share._sentence(exc)}") from None
-        entries.sort(key=lambda e: e[0])
-        for name, attributes, size, mtime, tag in entries:
-            child = f"{rel}\\{name}" if rel else name
-            kind = kind_of(attributes, tag if attributes & REPARSE_POINT else 0)
-            if kind == "dir":
-                stack.append(child)
+    listing: dict = {}  # folder -> its listing, asked for
+    pool = ThreadPoolExecutor(ahead, thread_name_prefix="oslomig-smb-list")
+    try:
+        while stack:
+            for rel in reversed(stack[-ahead:]):  # the next to be walked first
+                if rel not in listing:
+                    listing[rel] = pool.submit(share.listdir, rel)
+            rel = stack.pop()
+            rel_b = _name_bytes(rel.replace("\\", "/"))
+            try:
+                entries = listing.pop(rel).result()
+            except OSError as exc:
+                if getattr(exc, "errno", None) == errno.ENOENT:
+                    yield ("problem", rel_b, "vanished", "directory vanished during the scan")
+                else:
+                    yield ("unreadable", rel_b, 0, 0.0, None)
+                    yield ("problem", rel_b, "unreadable", f"cannot list directory: {exc.strerror or exc}")
                 continue
-            yield (kind, _name_bytes(child.replace("\\", "/")), size, mtime, attributes)
+            except Exception as exc:  # the server's other answers (a dropped connection, a status smbclient does not
+                # map to an OSError): the scan cannot go on, and says why in a sentence
+                raise ConnectError(f"listing {share.url.unc(rel)}: {share._sentence(exc)}") from None
+            entries.sort(key=lambda e: e[0])
+            for name, attributes, size, mtime, tag in entries:
+                child = f"{rel}\\{name}" if rel else name
+                kind = kind_of(attributes, tag if attributes & REPARSE_POINT else 0)
+                if kind == "dir":
+                    stack.append(child)
+                    continue
+                yield (kind, _name_bytes(child.replace("\\", "/")), size, mtime, attributes)
+    finally:  # a walk ended early (a failure, Ctrl-C) waits only for the listings already on the wire
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @without_cycle_collector  # the rows held as tuples would be rescanned again and again
