@@ -378,3 +378,33 @@ def test_the_sizes_that_collide_are_the_same_counted_through_the_map_of_repeats(
         assert listing.colliding_sizes() == (want, sum(counts[s] for s in want))
     finally:
         listing.close()
+
+
+@pytest.mark.parametrize("early", [0.0, 2.0])  # first files of their size written during the walk, or none
+@pytest.mark.parametrize("keys_held", [0, 10**9])  # the keys grouped by SQLite in the rows, or held in memory
+def test_shared_prefixes_found_in_the_rows_are_those_found_in_memory(tmp_path, monkeypatch, early, keys_held):
+    """Past KEYS_HELD files read, the files whose size and prefix hash another file has are found by SQLite in the
+    rows (`ScanStore.shared_prefixes`), not from keys held in memory: the hashes are the oracle's either way."""
+    root = tmp_path / "share"
+    spec = [
+        *SMALL_COPIES,
+        ("", 4097, 0, 0),  # three larger files of one size: two the same, one with the same prefix, another tail
+        ("a/", 4097, 0, 0),
+        ("c/", 4097, 0, 1),
+        ("d/", 4097, 1, 0),  # the same size, another prefix
+        ("", 5000, 2, 0),  # a size of its own
+    ]
+    build(root, spec)
+    monkeypatch.setattr(scan, "BATCH", 3)
+    monkeypatch.setattr(scan._Listing, "EARLY_FROM", early)
+    monkeypatch.setattr(scan, "HOLD", -1)  # rows written with their prefix hashes as they are read
+    monkeypatch.setattr(scan, "KEYS_HELD", keys_held)
+    used: list[int] = []
+    real = ScanStore.shared_prefixes
+    monkeypatch.setattr(ScanStore, "shared_prefixes", lambda self, scan_id: used.append(1) or real(self, scan_id))
+    store = ScanStore(tmp_path / "s.sqlite")
+    scan_local(store, "s", str(root))
+    got = {p: (h, f) for p, h, f in store.db.execute("SELECT path, prefix_hash, full_hash FROM files")}
+    assert got.pop(b"link") == (None, None)
+    assert got == oracle(root)
+    assert bool(used) == (keys_held == 0)

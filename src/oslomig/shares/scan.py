@@ -574,6 +574,9 @@ class _Behind:
 # files read during the walk, and rows waiting for its end that are held until their full hashes are known, at most
 # (memory stays flat; see docs/performance.md)
 HOLD = 50_000
+# files read for their prefix hashes whose keys are held in memory to find those another file shares, at most; past
+# that (a share of millions of files) SQLite groups the keys in the rows (`ScanStore.shared_prefixes`)
+KEYS_HELD = 1 << 18
 
 
 def _store_listing(
@@ -585,7 +588,17 @@ def _store_listing(
     read during the walk (`_Listing._read_now`) are not read again."""
     colliding, to_read = listing.colliding_sizes()
     held: list[tuple] | None = [] if listing.waited <= HOLD else None  # written after the full hashes, with them
-    hashed: list[tuple[bytes, int, str]] = list(listing.hashed)
+    # (path, size, prefix hash) of the files read; None once more than KEYS_HELD: SQLite then finds those that share
+    # a key in the rows, which have their prefix hashes (rows held for their full hashes keep the keys in memory)
+    hashed: list[tuple[bytes, int, str]] | None = list(listing.hashed)
+
+    def note(read: list[tuple[bytes, int, str]]) -> None:
+        nonlocal hashed
+        if hashed is not None:
+            hashed.extend(read)
+            if held is None and len(hashed) > KEYS_HELD:
+                hashed = None
+
     problems.extend(listing.problems)
     written = store.files_of_sizes(scan_id, colliding) if listing.early and colliding else []
     if listing.read:  # rows written during the walk with their hashes: read already
@@ -610,7 +623,7 @@ def _store_listing(
             result.hashed += len(items)
             read = list(zip(paths, map(itemgetter(1), items), hashes))
         prefixes = dict(zip(paths, hashes, strict=True))
-        hashed.extend(read)
+        note(read)
         # each row with its prefix hash (None: not read) appended by map over C functions, not a comprehension
         rows = list(map(add, rows, zip(map(prefixes.get, map(itemgetter(0), rows)))))
         if held is None:
@@ -628,7 +641,7 @@ def _store_listing(
                 outcomes = reader.submit(items, PREFIX_BYTES, 0.5).result()
                 for (rel, size), h in zip(items, keep(items, outcomes), strict=True):
                     if h is not None:
-                        hashed.append((rel, size, h))
+                        note([(rel, size, h)])
                         prefixes.append((rel, h))
             pending: list[tuple] = []
             for rows in listing.batches():
@@ -639,7 +652,12 @@ def _store_listing(
                     batch_done()
             for args in pending:
                 write(*args)
-            full, again = _prefix_collisions(hashed)
+            if hashed is None:  # every row's prefix hash in the table first, then SQLite finds the shared ones
+                store.set_hashes(scan_id, "prefix_hash", prefixes)
+                prefixes = []
+                full, again = _split_shared(store.shared_prefixes(scan_id))
+            else:
+                full, again = _prefix_collisions(hashed)
             if listing.full:  # those written during the walk with their full hash already
                 full = [(rel, h) for rel, h in full if rel not in listing.full]
             for i in range(0, len(again), BATCH):
@@ -657,10 +675,15 @@ def _store_listing(
 
 
 def _prefix_collisions(hashed: list[tuple[bytes, int, str]]) -> tuple[list[tuple[bytes, str]], list[tuple[bytes, int]]]:
-    """Of files read for their prefix hash (path, size, hash), those another file matches in size and prefix hash:
-    (path, full hash) of the small ones, read whole, whose prefix hash is their full hash, and (path, size) of the
-    larger ones, which must be read whole."""
-    shared = _shared(hashed)
+    """Of files read for their prefix hash (path, size, hash), those another file matches in size and prefix hash,
+    as `_split_shared` gives them."""
+    return _split_shared(_shared(hashed))
+
+
+def _split_shared(shared: list[tuple[bytes, int, str]]) -> tuple[list[tuple[bytes, str]], list[tuple[bytes, int]]]:
+    """Files (path, size, prefix hash) whose size and prefix hash another file has: (path, full hash) of the small
+    ones, read whole, whose prefix hash is their full hash, and (path, size) of the larger ones, which must be read
+    whole."""
     small = [(rel, h) for rel, size, h in shared if size <= PREFIX_BYTES]
     again = [(rel, size) for rel, size, h in shared if size > PREFIX_BYTES]
     return small, again
