@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import nasty_tree
+import pytest
 from conftest import run_cli
 from servers import SMB_PASSWORD, free_port
 
@@ -339,15 +340,23 @@ def test_passwords_come_from_the_variable_or_the_file_the_plan_names(tmp_path, m
     assert read_secret(Target()) == "from-the-file"
 
 
-def test_files_read_over_smb_hash_as_the_same_files_read_locally(smb_server, tmp_path):
+@pytest.mark.parametrize("keys_held", [0, 10**9])  # shared prefixes found by SQLite in the rows, or in memory
+def test_files_read_over_smb_hash_as_the_same_files_read_locally(smb_server, tmp_path, monkeypatch, keys_held):
     """Files whose sizes collide: small ones (read whole in one round trip), larger ones whose first 4 KiB differ
     or agree (prefix in one round trip, then whole), and two of 100 KiB whose prefixes agree (too big for one read:
-    opened and read to the end). The SMB scan's prefix and full hashes are the local scan's, file by file."""
+    opened and read to the end). The SMB scan's prefix and full hashes are the local scan's, file by file, with
+    the prefix hashes written two files at a time and the shared ones found from keys in memory or by SQLite."""
+    from oslomig.shares import scan
     from oslomig.shares.scan import PREFIX_BYTES, READ_AT_ONCE
     from oslomig.shares.smb import scan_smb
     from oslomig.shares.store import ScanStore
 
-    tree = smb_server.root / "hashes"
+    monkeypatch.setattr(scan, "BATCH", 2)
+    monkeypatch.setattr(scan, "KEYS_HELD", keys_held)
+    used: list[int] = []
+    real = ScanStore.shared_prefixes
+    monkeypatch.setattr(ScanStore, "shared_prefixes", lambda self, scan_id: used.append(1) or real(self, scan_id))
+    tree = smb_server.root / f"hashes-{keys_held}"
     tree.mkdir()
     os.chmod(tree, 0o755)
     head = bytes(range(256)) * (PREFIX_BYTES // 256)
@@ -364,7 +373,7 @@ def test_files_read_over_smb_hash_as_the_same_files_read_locally(smb_server, tmp
     for name, data in contents.items():
         (tree / name).write_bytes(data)
     hashes = {}
-    for kind, source in (("local", str(tree)), ("smb", smb_server.url("dept", "hashes"))):
+    for kind, source in (("local", str(tree)), ("smb", smb_server.url("dept", tree.name))):
         store = ScanStore(tmp_path / f"{kind}.sqlite")
         if kind == "smb":
             scan_smb(store, "s", source, SMB_PASSWORD)
@@ -377,6 +386,7 @@ def test_files_read_over_smb_hash_as_the_same_files_read_locally(smb_server, tmp
         )
         store.close()
     assert hashes["smb"] == hashes["local"]
+    assert bool(used) == (keys_held == 0)  # the SMB scan's; the local scan's rows are held (fewer than HOLD)
     assert hashes["smb"]["small-a.txt"][1] == hashes["smb"]["small-b.txt"][1] != hashes["smb"]["small-c.txt"][1]
     assert hashes["smb"]["mid-a.bin"][0] == hashes["smb"]["mid-b.bin"][0]  # one prefix, then read whole
     assert None not in hashes["smb"]["big-a.bin"] and hashes["smb"]["big-a.bin"][1] != hashes["smb"]["big-b.bin"][1]

@@ -657,7 +657,7 @@ def _store_listing(
                 prefixes = []
                 full, again = _split_shared(store.shared_prefixes(scan_id))
             else:
-                full, again = _prefix_collisions(hashed)
+                full, again = _split_shared(_shared(hashed))
             if listing.full:  # those written during the walk with their full hash already
                 full = [(rel, h) for rel, h in full if rel not in listing.full]
             for i in range(0, len(again), BATCH):
@@ -672,12 +672,6 @@ def _store_listing(
             full = list(fulls.items())
         store.set_hashes(scan_id, "prefix_hash", prefixes)
         store.set_hashes(scan_id, "full_hash", full)
-
-
-def _prefix_collisions(hashed: list[tuple[bytes, int, str]]) -> tuple[list[tuple[bytes, str]], list[tuple[bytes, int]]]:
-    """Of files read for their prefix hash (path, size, hash), those another file matches in size and prefix hash,
-    as `_split_shared` gives them."""
-    return _split_shared(_shared(hashed))
 
 
 def _split_shared(shared: list[tuple[bytes, int, str]]) -> tuple[list[tuple[bytes, str]], list[tuple[bytes, int]]]:
@@ -958,8 +952,10 @@ def hash_collisions(
     too. A file of at most 4 KiB is read once: its prefix hash is its full hash. `open_file` opens a scanned path
     for reading (a file on an SMB share; a local scan reads as it writes, `_store_listing`); `read_head(path, n)`,
     where given, reads a file's first n bytes (n at most READ_AT_ONCE) in one call (one round trip over SMB), for
-    the prefixes and the files small enough; `workers` > 1 reads that many files at a time. The hashes are kept in
-    memory (only colliding files have any) and written once, in key order (`store_hashes`)."""
+    the prefixes and the files small enough; `workers` > 1 reads that many files at a time. The prefix hashes are
+    written a batch at a time as they are read (`store_hashes`); the files whose prefix another file shares are found
+    from their keys held in memory, or past KEYS_HELD files by SQLite in the rows (`shared_prefixes`), so memory
+    stays flat; their full hashes are written last."""
     from concurrent.futures import ThreadPoolExecutor
 
     failures: list[tuple] = []
@@ -986,11 +982,18 @@ def hash_collisions(
         return done
 
     try:
-        prefixes = read_all(store.size_collisions(scan_id), PREFIX_BYTES)
-        small, again = _prefix_collisions(prefixes)
+        held: list[tuple[bytes, int, str]] | None = []  # the keys of the files read, up to KEYS_HELD of them
+        for items in store.size_collisions(scan_id, BATCH):
+            read = read_all(items, PREFIX_BYTES)
+            store.store_hashes(scan_id, [(rel, h, None) for rel, _size, h in read])
+            if held is not None:
+                held.extend(read)
+                if len(held) > KEYS_HELD:
+                    held = None
+        small, again = _split_shared(_shared(held) if held is not None else store.shared_prefixes(scan_id))
         full = dict(small)
         full.update((rel, h) for rel, _size, h in read_all(again, None))
-        store.store_hashes(scan_id, [(rel, h, full.get(rel)) for rel, _size, h in prefixes])
+        store.set_hashes(scan_id, "full_hash", list(full.items()))
     finally:
         if pool:
             pool.shutdown(wait=True, cancel_futures=True)

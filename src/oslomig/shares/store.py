@@ -324,14 +324,17 @@ class ScanStore:
             db.execute("DELETE FROM scans WHERE id = ?", (scan_id,))
 
     # -- duplicates, fclones-style: size, then prefix hash, then full hash
-    def size_collisions(self, scan_id: int):
-        """(path, size) of every file whose size another file shares: one pass and one sort (a window count),
-        where `size IN (SELECT … GROUP BY …)` read the table twice."""
-        return self.db.execute(
+    def size_collisions(self, scan_id: int, batch: int) -> Iterator[list[tuple[bytes, int]]]:
+        """(path, size) of every file whose size another file shares, `batch` at a time: one pass and one sort (a
+        window count), where `size IN (SELECT … GROUP BY …)` read the table twice. The sort is done before the first
+        row comes, so the caller may write hashes to the rows between batches."""
+        cursor = self.db.execute(
             "SELECT path, size FROM (SELECT path, size, count(*) OVER (PARTITION BY size) AS n FROM files "
             "WHERE scan_id = ? AND kind = 'file' AND size > 0) WHERE n > 1 ORDER BY size, path",
             (scan_id,),
-        ).fetchall()
+        )
+        while rows := cursor.fetchmany(batch):
+            yield rows
 
     def store_hashes(self, scan_id: int, rows: list[tuple[bytes, str, str | None]]) -> None:
         """(path, prefix hash, full hash or None) for every hashed file, in one statement: the rows go to a
