@@ -579,6 +579,30 @@ HOLD = 50_000
 KEYS_HELD = 1 << 18
 
 
+class _Keys:
+    """(path, size, prefix hash) of the files read, to find those whose size and prefix hash another file has
+    (`shared`): held in memory up to KEYS_HELD files, past that left to SQLite, which finds them in the rows (they
+    must carry their prefix hashes by then). `spill=False`: always held (rows waiting for their full hashes are
+    not in the table yet)."""
+
+    def __init__(self, first: list[tuple[bytes, int, str]] | None = None, spill: bool = True):
+        self.held: list[tuple[bytes, int, str]] | None = list(first or ())
+        self.spill = spill
+
+    @property
+    def in_rows(self) -> bool:
+        return self.held is None
+
+    def add(self, read: list[tuple[bytes, int, str]]) -> None:
+        if self.held is not None:
+            self.held.extend(read)
+            if self.spill and len(self.held) > KEYS_HELD:
+                self.held = None
+
+    def shared(self, store: ScanStore, scan_id: int) -> list[tuple[bytes, int, str]]:
+        return _shared(self.held) if self.held is not None else store.shared_prefixes(scan_id)
+
+
 def _store_listing(
     store: ScanStore, scan_id: int, root: bytes, listing: _Listing, result: ScanResult, problems: list[tuple]
 ) -> None:
@@ -588,17 +612,7 @@ def _store_listing(
     read during the walk (`_Listing._read_now`) are not read again."""
     colliding, to_read = listing.colliding_sizes()
     held: list[tuple] | None = [] if listing.waited <= HOLD else None  # written after the full hashes, with them
-    # (path, size, prefix hash) of the files read; None once more than KEYS_HELD: SQLite then finds those that share
-    # a key in the rows, which have their prefix hashes (rows held for their full hashes keep the keys in memory)
-    hashed: list[tuple[bytes, int, str]] | None = list(listing.hashed)
-
-    def note(read: list[tuple[bytes, int, str]]) -> None:
-        nonlocal hashed
-        if hashed is not None:
-            hashed.extend(read)
-            if held is None and len(hashed) > KEYS_HELD:
-                hashed = None
-
+    keys = _Keys(listing.hashed, spill=held is None)  # rows held for their full hashes keep their keys in memory
     problems.extend(listing.problems)
     written = store.files_of_sizes(scan_id, colliding) if listing.early and colliding else []
     if listing.read:  # rows written during the walk with their hashes: read already
@@ -623,7 +637,7 @@ def _store_listing(
             result.hashed += len(items)
             read = list(zip(paths, map(itemgetter(1), items), hashes))
         prefixes = dict(zip(paths, hashes, strict=True))
-        note(read)
+        keys.add(read)
         # each row with its prefix hash (None: not read) appended by map over C functions, not a comprehension
         rows = list(map(add, rows, zip(map(prefixes.get, map(itemgetter(0), rows)))))
         if held is None:
@@ -641,7 +655,7 @@ def _store_listing(
                 outcomes = reader.submit(items, PREFIX_BYTES, 0.5).result()
                 for (rel, size), h in zip(items, keep(items, outcomes), strict=True):
                     if h is not None:
-                        note([(rel, size, h)])
+                        keys.add([(rel, size, h)])
                         prefixes.append((rel, h))
             pending: list[tuple] = []
             for rows in listing.batches():
@@ -652,12 +666,10 @@ def _store_listing(
                     batch_done()
             for args in pending:
                 write(*args)
-            if hashed is None:  # every row's prefix hash in the table first, then SQLite finds the shared ones
+            if keys.in_rows:  # every row's prefix hash in the table first, then SQLite finds the shared ones
                 store.set_hashes(scan_id, "prefix_hash", prefixes)
                 prefixes = []
-                full, again = _split_shared(store.shared_prefixes(scan_id))
-            else:
-                full, again = _split_shared(_shared(hashed))
+            full, again = _split_shared(keys.shared(store, scan_id))
             if listing.full:  # those written during the walk with their full hash already
                 full = [(rel, h) for rel, h in full if rel not in listing.full]
             for i in range(0, len(again), BATCH):
@@ -982,15 +994,12 @@ def hash_collisions(
         return done
 
     try:
-        held: list[tuple[bytes, int, str]] | None = []  # the keys of the files read, up to KEYS_HELD of them
+        keys = _Keys()
         for items in store.size_collisions(scan_id, BATCH):
             read = read_all(items, PREFIX_BYTES)
             store.store_hashes(scan_id, [(rel, h, None) for rel, _size, h in read])
-            if held is not None:
-                held.extend(read)
-                if len(held) > KEYS_HELD:
-                    held = None
-        small, again = _split_shared(_shared(held) if held is not None else store.shared_prefixes(scan_id))
+            keys.add(read)
+        small, again = _split_shared(keys.shared(store, scan_id))
         full = dict(small)
         full.update((rel, h) for rel, _size, h in read_all(again, None))
         store.set_hashes(scan_id, "full_hash", list(full.items()))

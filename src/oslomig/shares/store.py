@@ -61,6 +61,12 @@ FEW_SIZES = 64  # sizes `files_of_sizes` binds in its statement, at most
 ROWS_PER_STATEMENT = 250
 
 
+def _batches(cursor: sqlite3.Cursor, batch: int) -> Iterator[list]:
+    """A query's rows, `batch` at a time."""
+    while rows := cursor.fetchmany(batch):
+        yield rows
+
+
 def _check_db_path(path: Path, create: bool) -> bool:
     """True when the file exists already. Refuses devices, directories and links (SPEC §8) before SQLite
     creates a journal beside them."""
@@ -328,13 +334,14 @@ class ScanStore:
         """(path, size) of every file whose size another file shares, `batch` at a time: one pass and one sort (a
         window count), where `size IN (SELECT … GROUP BY …)` read the table twice. The sort is done before the first
         row comes, so the caller may write hashes to the rows between batches."""
-        cursor = self.db.execute(
-            "SELECT path, size FROM (SELECT path, size, count(*) OVER (PARTITION BY size) AS n FROM files "
-            "WHERE scan_id = ? AND kind = 'file' AND size > 0) WHERE n > 1 ORDER BY size, path",
-            (scan_id,),
+        yield from _batches(
+            self.db.execute(
+                "SELECT path, size FROM (SELECT path, size, count(*) OVER (PARTITION BY size) AS n FROM files "
+                "WHERE scan_id = ? AND kind = 'file' AND size > 0) WHERE n > 1 ORDER BY size, path",
+                (scan_id,),
+            ),
+            batch,
         )
-        while rows := cursor.fetchmany(batch):
-            yield rows
 
     def store_hashes(self, scan_id: int, rows: list[tuple[bytes, str, str | None]]) -> None:
         """(path, prefix hash, full hash or None) for every hashed file, in one statement: the rows go to a
@@ -362,24 +369,27 @@ class ScanStore:
         rows, one size: 0.16 s bound, 0.27 s in the table)."""
         if len(sizes) <= FEW_SIZES:
             marks = ",".join("?" * len(sizes))
-            cursor = self.db.execute(
-                f"SELECT path, size FROM files WHERE scan_id = ? AND size IN ({marks}) AND kind = 'file' ORDER BY path",
-                (scan_id, *sorted(sizes)),
+            yield from _batches(
+                self.db.execute(
+                    f"SELECT path, size FROM files WHERE scan_id = ? AND size IN ({marks}) AND kind = 'file' "
+                    "ORDER BY path",
+                    (scan_id, *sorted(sizes)),
+                ),
+                batch,
             )
-            while rows := cursor.fetchmany(batch):
-                yield rows
             return
         with self.transaction() as db:
             db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_sizes (size INTEGER PRIMARY KEY)")
             db.execute("DELETE FROM wanted_sizes")
             db.executemany("INSERT INTO wanted_sizes VALUES (?)", ((size,) for size in sorted(sizes)))
-            cursor = db.execute(
-                "SELECT path, size FROM files WHERE scan_id = ? AND kind = 'file' "
-                "AND size IN (SELECT size FROM wanted_sizes) ORDER BY path",
-                (scan_id,),
+            yield from _batches(
+                db.execute(
+                    "SELECT path, size FROM files WHERE scan_id = ? AND kind = 'file' "
+                    "AND size IN (SELECT size FROM wanted_sizes) ORDER BY path",
+                    (scan_id,),
+                ),
+                batch,
             )
-            while rows := cursor.fetchmany(batch):
-                yield rows
             db.execute("DELETE FROM wanted_sizes")
 
     def shared_prefixes(self, scan_id: int) -> list[tuple[bytes, int, str]]:
@@ -424,7 +434,7 @@ class ScanStore:
             f"SELECT path, kind, full_hash, {self.attributes} FROM files WHERE scan_id = ? AND path BETWEEN ? AND ? "
             f"AND (kind != 'file' OR full_hash IS NOT NULL OR {self.attributes} IS NOT NULL)"
         )
-        while rows := cursor.fetchmany(batch):
+        for rows in _batches(cursor, batch):
             paths, sizes, mtimes = (list(column) for column in zip(*rows, strict=True))
             n = len(paths)
             kinds: list = ["file"] * n
