@@ -263,8 +263,8 @@ def test_an_ssh_listing_is_written_from_its_chunks_and_unnamed_owners_wait(tmp_p
     store = ScanStore(tmp_path / "scan.sqlite")
     result, tally = ScanResult("s", store.begin_scan("s", "ssh://x/y")), SizeTally(str(tmp_path))
     owners = ssh._Owners(names, str(tmp_path))
-    writer = Writer(store, result.scan_id)
-    assert ssh._read_listing(session, b"", writer, tally, owners, result, None) == 2
+    writer, held = Writer(store, result.scan_id), ssh._HeldPaths()
+    assert ssh._read_listing(session, b"", writer, tally, owners, held, result, None) == 2
     writer.close()
     query = "SELECT path, kind, size, mtime, owner FROM files ORDER BY path"
     assert store.db.execute(query).fetchall() == [(b"dir/a b", "file", 3, 1700000000.5, "ann")]
@@ -275,6 +275,8 @@ def test_an_ssh_listing_is_written_from_its_chunks_and_unnamed_owners_wait(tmp_p
     ]
     assert list(owners.held({}))[0][0][4] == "1001"  # no name on the server either: the number, as a local scan
     assert (result.files, result.bytes) == (3, 6) and tally.colliding() == ({3}, 2)
+    # the files' paths held, both owners', so those of colliding sizes go to the server before SQLite has them all
+    assert held.of_sizes({3}) == [b"dir/a b", b"same size"]
     owners.close()
     tally.close()
     store.close()

@@ -380,6 +380,34 @@ def test_the_sizes_that_collide_are_the_same_counted_through_the_map_of_repeats(
         listing.close()
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    sizes=st.lists(st.integers(1, 2**62), max_size=60).flatmap(
+        lambda base: (
+            st.lists(st.sampled_from(base), max_size=60).map(lambda again: base + again) if base else st.just([])
+        )
+    ),
+    by_counter=st.sampled_from([0, 10**9]),
+    spill=st.sampled_from([5, 1 << 17]),
+)
+def test_the_tally_counts_colliding_sizes_alike_every_way(tmp_path, monkeypatch, sizes, by_counter, spill):
+    """The sizes that collide and their files, as a count of every size gives them: held and counted by a Counter,
+    held and sorted by numpy, or spilled to the tally's file."""
+    import numpy  # noqa: F401 (imported: the held sizes may be sorted by it)
+
+    monkeypatch.setattr(scan.SizeTally, "COUNTED_BY_COUNTER", by_counter)
+    monkeypatch.setattr(scan.SizeTally, "SIZES_AT_ONCE", spill)
+    tally = scan.SizeTally(str(tmp_path))
+    try:
+        for k in range(0, len(sizes), 7):
+            tally.extend(sizes[k : k + 7])
+        counts = Counter(sizes)
+        want = {s for s, n in counts.items() if n > 1}
+        assert tally.colliding() == (want, sum(counts[s] for s in want))
+    finally:
+        tally.close()
+
+
 @pytest.mark.parametrize("early", [0.0, 2.0])  # first files of their size written during the walk, or none
 @pytest.mark.parametrize("keys_held", [0, 10**9])  # the keys grouped by SQLite in the rows, or held in memory
 def test_shared_prefixes_found_in_the_rows_are_those_found_in_memory(tmp_path, monkeypatch, early, keys_held):

@@ -212,6 +212,28 @@ def test_a_listing_written_by_the_writers_thread_ends_and_hashes_alike(ssh_serve
     assert got == [expected]
 
 
+def test_the_paths_to_hash_held_or_found_by_sqlite_alike(ssh_server, tree, tmp_path, monkeypatch):
+    """The paths whose sizes collide go to the server from the listing's held chunks, SQLite untouched; past
+    HELD_BYTES of chunks SQLite finds them: the same rows and hashes either way."""
+    from oslomig.shares import ssh
+    from oslomig.shares.store import ScanStore
+
+    searched: list[set[int]] = []
+    real = ScanStore.batches_of_sizes
+
+    def batches_of_sizes(self, scan_id, sizes, batch):
+        searched.append(set(sizes))
+        return real(self, scan_id, sizes, batch)
+
+    monkeypatch.setattr(ScanStore, "batches_of_sizes", batches_of_sizes)
+    held = _scan(ssh_server, tree, tmp_path)
+    assert searched == []
+    monkeypatch.setattr(ssh._HeldPaths, "HELD_BYTES", 0)
+    assert _scan(ssh_server, tree, tmp_path) == held
+    assert len(searched) == 1 and searched[0]  # the colliding sizes, searched by SQLite
+    assert held[0].hashed == 3
+
+
 def test_a_listing_not_in_gnu_finds_format_is_one_sentence(tmp_path, monkeypatch):
     """A server whose find prints something else for the format asked (another find, a changed %T@): the scan ends
     in one sentence naming the host and the folder, and leaves no rows behind."""
@@ -626,11 +648,12 @@ def test_a_file_the_server_cannot_read_for_its_hash_is_a_problem(ssh_server, tmp
         shutil.rmtree(base, ignore_errors=True)
 
 
-def test_hashes_are_written_a_batch_at_a_time_as_they_come(ssh_server, tmp_path, monkeypatch):
-    """The server's hashes read a few bytes at a time and written two at a time: every batch goes to its rows while
-    the rest are still coming, and the scan ends with each file's own hash."""
+def test_hashes_are_written_as_they_come_and_committed_a_batch_at_a_time(ssh_server, tmp_path, monkeypatch):
+    """The server's hashes read a few bytes at a time: each goes to its row as its line comes, while the rest are
+    still coming, committed two at a time (a reader sees them so), and the scan ends with each file's own hash."""
     import hashlib
     import shutil
+    import sqlite3
     import tempfile
     from pathlib import Path
 
@@ -645,15 +668,20 @@ def test_hashes_are_written_a_batch_at_a_time_as_they_come(ssh_server, tmp_path,
         monkeypatch.setattr(ssh.FieldChunks, "CHUNK", 40)  # less than a line: each read brings a piece of one
         monkeypatch.setattr(store, "BATCH", 2)
         batches: list[int] = []
+        committed: list[int] = []
         set_hashes = store.ScanStore.set_hashes
 
         def recorded(self, scan_id, column, rows):
             batches.append(len(rows))
+            reader = sqlite3.connect(self.path)
+            committed.append(reader.execute("SELECT count(full_hash) FROM files").fetchone()[0])
+            reader.close()
             return set_hashes(self, scan_id, column, rows)
 
         monkeypatch.setattr(store.ScanStore, "set_hashes", recorded)
         result, rows = _scan(ssh_server, base, tmp_path)
-        assert batches == [2, 2, 2, 1] and result.hashed == 7
+        assert batches == [1] * 7 and result.hashed == 7
+        assert committed == [0, 0, 2, 2, 4, 4, 6]
         assert {row[0]: row[5] for row in rows} == {
             name.encode(): hashlib.blake2b(data, digest_size=32).hexdigest() for name, data in contents.items()
         }

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from oslomig.collector import without_cycle_collector
-from oslomig.shares.found import PRINTF, Found, FoundChunks, distinct
+from oslomig.shares.found import HEAD, PRINTF, Found, FoundChunks, distinct
 from oslomig.sshconn import SshTarget, connect, openssh_command, openssh_failure, parse_ssh_url
 
 if TYPE_CHECKING:  # imported by the scan once the client has started: the session's handshake does not wait for them
@@ -126,6 +126,48 @@ class _Owners:
         self.spool.close()
 
 
+class _HeldPaths:
+    """The listing's non-empty files (each chunk's bytes, and its files' sizes and path offsets) held up to
+    HELD_BYTES of chunks, so that the paths whose sizes collide go to the server as soon as the listing has ended:
+    not after the writer's last batches and SQLite's search of the rows for them (`ScanStore.batches_of_sizes`), ~40
+    ms of a 100,000-file scan's tail. Past HELD_BYTES nothing is held, and SQLite finds them as before."""
+
+    HELD_BYTES = 1 << 25  # ~300,000 files of the listing tree
+
+    def __init__(self) -> None:
+        self.chunks: list[tuple] | None = []
+        self.held = 0
+
+    def add(self, found: Found, is_file) -> None:
+        """`is_file`: which of the chunk's rows are files (`count_found`'s mask)."""
+        if self.chunks is None:
+            return
+        self.held += len(found.data)
+        if self.held > self.HELD_BYTES:
+            self.chunks = None
+            return
+        keep = is_file & (found.sizes > 0)
+        self.chunks.append((found.data, found.sizes[keep], found.heads[keep], found.ends[keep]))
+
+    def of_sizes(self, sizes: set[int]) -> list[bytes] | None:
+        """The paths of the files of these sizes, sorted as SQLite sorts BLOBs (by their bytes); None when they were
+        not all held."""
+        if self.chunks is None:
+            return None
+        chunks, self.chunks = self.chunks, None
+        if not sizes:
+            return []
+        import numpy as np
+
+        wanted = np.fromiter(sizes, dtype=np.int64, count=len(sizes))
+        paths: list[bytes] = []
+        for data, chunk_sizes, heads, ends in chunks:
+            pick = np.isin(chunk_sizes, wanted)
+            paths.extend(map(data.__getitem__, map(slice, (heads[pick] + (HEAD + 1)).tolist(), ends[pick].tolist())))
+        paths.sort()
+        return paths
+
+
 class _Session:
     """The remote script's standard streams, whichever client carries them. `read(n)` returns what has arrived
     (b"" at the end); `send(data)` writes the script's input and closes it, from a thread, so the script's output
@@ -142,9 +184,10 @@ class _Session:
         threading.Thread(target=self._send, args=(pieces,), daemon=True).start()
 
     def _send(self, pieces: Iterable[bytes]) -> None:
-        for data in pieces:
-            self.write(data)
-        self.end_input()
+        with contextlib.suppress(OSError, ValueError):  # the session closed under it (the scan failed): said there
+            for data in pieces:
+                self.write(data)
+            self.end_input()
 
     def end_input(self) -> None:
         raise NotImplementedError
@@ -280,32 +323,39 @@ def scan_ssh(
 
 def _scan(session: _Session, store: ScanStore, share: str, url: str, progress) -> ScanResult:
     # the client connects while the scan is set up and numpy (which reads the listing) is imported
-    from concurrent.futures import ThreadPoolExecutor
-
     import numpy  # noqa: F401
 
     from oslomig.shares.scan import ScanResult, SizeTally, Writer
+    from oslomig.shares.store import BATCH
 
     _user, host, _port, path = parse_ssh_url(url)
     scan_id = store.begin_scan(share, url)
     result = ScanResult(share, scan_id)
     directory = str(store.path.parent)
     tally, owners, find_status, hashed = SizeTally(directory), None, None, 0
-    writer = Writer(store, scan_id)
+    writer, held = Writer(store, scan_id), _HeldPaths()
     try:
         if (first := _through_nul(session.read)) is not None:
             owners = _Owners(_passwd_names(first[0]), directory)
             try:
-                find_status = _read_listing(session, first[1], writer, tally, owners, result, progress)
+                find_status = _read_listing(session, first[1], writer, tally, owners, held, result, progress)
             except ValueError:  # a field that is not what -printf was asked for
                 raise ConnectionError(f"{host}: find on the server did not list {path} as GNU find does") from None
-            with ThreadPoolExecutor(1) as pool:  # the sizes that collide counted while the last rows go in
-                sizes = pool.submit(tally.colliding)
-                # every row of the listing is in: the database is this thread's again
-                writer.close()
-                if find_status is not None:
-                    rest = _write_held(session, store, scan_id, owners)
-                    hashed = _hash_remote(session, store, scan_id, sizes.result(), rest)
+            # while the writer's thread writes the last rows: the sizes that collide, and the server asked for the
+            # owners' names the first ones missed and, where the paths were held, sent the paths to hash
+            colliding, _files = tally.colliding()
+            sent = False
+            if find_status is not None:
+                session.write(owners.question())
+                if (paths := held.of_sizes(colliding)) is not None:
+                    session.send(_joined(paths[k : k + BATCH] for k in range(0, len(paths), BATCH)))
+                    sent = True
+            writer.close()  # every row of the listing is in: the database is this thread's again
+            if find_status is not None:
+                rest = _write_held(session, store, scan_id, owners)
+                if not sent:
+                    _send_found(session, store, scan_id, colliding)
+                hashed = _write_hashes(session, store, scan_id, rest)
         status, errors = session.finish()
         failed = ConnectionError(f"{host}: listing {path} failed: {errors.decode('utf-8', 'replace').strip()[:300]}")
         if find_status is None:  # the session ended before the listing did
@@ -329,18 +379,25 @@ def _scan(session: _Session, store: ScanStore, share: str, url: str, progress) -
 
 
 def _read_listing(
-    session: _Session, data: bytes, writer: Writer, tally: SizeTally, owners: _Owners, result: ScanResult, progress
+    session: _Session,
+    data: bytes,
+    writer: Writer,
+    tally: SizeTally,
+    owners: _Owners,
+    held: _HeldPaths,
+    result: ScanResult,
+    progress,
 ) -> int | None:
-    """Writes find's records as they arrive (`data`: what came with the names), counting the files' sizes and
-    holding back the rows of owners without a name yet; find's exit status, or None when the session ended without
-    one (no connection, no such folder). ValueError: a record not in the format asked for."""
+    """Writes find's records as they arrive (`data`: what came with the names), counting the files' sizes, holding
+    their paths (`held`) and holding back the rows of owners without a name yet; find's exit status, or None when the
+    session ended without one (no connection, no such folder). ValueError: a record not in the format asked for."""
     from oslomig.shares.scan import count_found
 
     chunks = FoundChunks(session.read, until=b"E")
     chunks.pending = data
     for found in chunks:
         if len(found):
-            count_found(found, result, tally)
+            held.add(found, count_found(found, result, tally))
             owners.write(found, writer.add)
             if progress:
                 progress.advance(len(found))
@@ -348,11 +405,11 @@ def _read_listing(
 
 
 def _write_held(session: _Session, store: ScanStore, scan_id: int, owners: _Owners) -> bytes:
-    """Asks the server for the names the first ones missed, and writes the rows held for them, at least BATCH to a
-    transaction (they were held a chunk at a time); what was read past the names (the first hashes, if any)."""
+    """Reads the names the first ones missed (`_Owners.question` was sent), and writes the rows held for them, at
+    least BATCH to a transaction (they were held a chunk at a time); what was read past the names (the first hashes,
+    if any)."""
     from oslomig.shares.store import BATCH
 
-    session.write(owners.question())
     answer = _through_nul(session.read)
     names = _passwd_names(answer[0] + b"\n") if answer is not None else {}
     rows: list[tuple] = []
@@ -366,39 +423,56 @@ def _write_held(session: _Session, store: ScanStore, scan_id: int, owners: _Owne
     return answer[1] if answer is not None else b""
 
 
-def _hash_remote(session: _Session, store: ScanStore, scan_id: int, sizes: tuple[set[int], int], rest: bytes) -> int:
-    """Full hashes on the server (`SCRIPT`), only of files whose sizes collide (`sizes`: `SizeTally.colliding`'s).
-    Their paths go to the server a batch at a time as SQLite finds them, so the server hashes while the rest are
-    found, and the hashes are written to their rows a batch at a time as they come back, while the server hashes the
-    next (a 200,000-file department tree: 194,233 hashes, whose UPDATE took 0.8 s after the last came). How many were
-    written. `rest`: what was read of the hashes already."""
+def _joined(batches: Iterable[list[bytes]]) -> Iterator[bytes]:
+    """The script's input: each batch of paths, each path ended by a NUL."""
+    for paths in batches:
+        yield b"".join(path + b"\0" for path in paths)
+
+
+def _send_found(session: _Session, store: ScanStore, scan_id: int, colliding: set[int]) -> None:
+    """The paths of the files of the `colliding` sizes sent a batch at a time as SQLite finds them (where they were
+    not held: `_HeldPaths`), so the server hashes while the rest are found."""
     from queue import SimpleQueue
 
     from oslomig.shares.store import BATCH
 
-    colliding, _files = sizes
-    paths: SimpleQueue[bytes | None] = SimpleQueue()
-    session.send(iter(paths.get, None))  # the script's input: written from a thread, then closed at the None
+    pieces: SimpleQueue[bytes | None] = SimpleQueue()
+    session.send(iter(pieces.get, None))  # the script's input: written from a thread, then closed at the None
     try:
-        for rows in store.batches_of_sizes(scan_id, colliding, BATCH) if colliding else ():
-            paths.put(b"".join(rel + b"\0" for rel, _size in rows))
+        for piece in _joined(
+            [rel for rel, _size in rows]
+            for rows in (store.batches_of_sizes(scan_id, colliding, BATCH) if colliding else ())
+        ):
+            pieces.put(piece)
     finally:
-        paths.put(None)
-    hashes: list[tuple[bytes, str]] = []
-    written = 0
+        pieces.put(None)
+
+
+def _write_hashes(session: _Session, store: ScanStore, scan_id: int, rest: bytes) -> int:
+    """Full hashes on the server (`SCRIPT`) of the paths sent, only files whose sizes collide: each written to its
+    row as it comes back, while the server hashes the next, and committed every BATCH (a 200,000-file department
+    tree: 194,233 hashes, whose UPDATE took 0.8 s after the last came; 2,001 of the listing tree, 12 ms). How many
+    were written. `rest`: what was read of the hashes already."""
+    from oslomig.shares.store import BATCH
+
+    written = uncommitted = 0
     chunks = FieldChunks(session.read, 1)
     chunks.pending = rest
-    for fields, n in chunks:
-        for line in fields[:n]:
-            digest, _, rel = line.partition(b"  ")
-            hashes.append((rel, digest.decode("ascii")))
-        if len(hashes) >= BATCH:
-            store.set_hashes(scan_id, "full_hash", hashes)
-            written += len(hashes)
+    with store.transaction() as db:
+        for fields, n in chunks:
             hashes = []
-    if hashes:
-        store.set_hashes(scan_id, "full_hash", hashes)
-    return written + len(hashes)
+            for line in fields[:n]:
+                digest, _, rel = line.partition(b"  ")
+                hashes.append((rel, digest.decode("ascii")))
+            if hashes:
+                store.set_hashes(scan_id, "full_hash", hashes)  # joins the transaction
+                written += len(hashes)
+                uncommitted += len(hashes)
+            if uncommitted >= BATCH:
+                db.execute("COMMIT")
+                db.execute("BEGIN")
+                uncommitted = 0
+    return written
 
 
 def _problems(store: ScanStore, scan_id: int, errors: bytes) -> list[tuple[bytes, str, str]]:
