@@ -276,7 +276,7 @@ def test_an_ssh_listing_is_written_from_its_chunks_and_unnamed_owners_wait(tmp_p
     assert list(owners.held({}))[0][0][4] == "1001"  # no name on the server either: the number, as a local scan
     assert (result.files, result.bytes) == (3, 6) and tally.colliding() == ({3}, 2)
     # the files' paths held, both owners', so those of colliding sizes go to the server before SQLite has them all
-    assert held.of_sizes({3}) == [b"dir/a b", b"same size"]
+    assert b"".join(held.pieces_of_sizes({3})) == b"dir/a b\0same size\0"
     owners.close()
     tally.close()
     store.close()

@@ -667,6 +667,7 @@ def test_hashes_are_written_as_they_come_and_committed_a_batch_at_a_time(ssh_ser
             (base / name).write_bytes(data)
         monkeypatch.setattr(ssh.FieldChunks, "CHUNK", 40)  # less than a line: each read brings a piece of one
         monkeypatch.setattr(store, "BATCH", 2)
+        monkeypatch.setattr(ssh, "HASHES_AT_ONCE", 1)
         batches: list[int] = []
         committed: list[int] = []
         set_hashes = store.ScanStore.set_hashes
