@@ -240,6 +240,33 @@ def test_an_ssh_listing_ends_at_finds_status_without_reading_on(records, reads, 
     assert chunks.status == status and chunks.pending == b""
 
 
+def test_the_writers_thread_commits_every_commit_rows_rows_however_the_batches_come(tmp_path, monkeypatch):
+    """The thread's transaction spans COMMIT_ROWS rows, not a number of batches (an SSH listing's batches are what
+    has arrived, often small): a reader sees the rows at each commit, and all of them once the writer is closed."""
+    import sqlite3
+
+    from oslomig.shares.scan import Writer
+
+    monkeypatch.setattr(Writer, "COMMIT_ROWS", 5)
+    store = ScanStore(tmp_path / "scan.sqlite")
+    scan_id = store.begin_scan("s", "ssh://x/y")
+    writer = Writer(store, scan_id)
+    writer.batches = 1  # the thread starts at the first batch
+    reader = sqlite3.connect(tmp_path / "scan.sqlite")
+    seen, n = [], 0
+    for size in (2, 2, 2, 3, 1, 4):
+        writer.add([(b"f%03d" % (n + k), "file", 1, 0.0, "ann") for k in range(size)])
+        n += size
+        while writer.pending:
+            writer.pending.pop(0).result()
+        seen.append(reader.execute("SELECT count(*) FROM files").fetchone()[0])
+    assert seen == [0, 0, 6, 6, 6, 14]
+    writer.close()
+    assert reader.execute("SELECT count(*) FROM files").fetchone()[0] == 14
+    reader.close()
+    store.close()
+
+
 @pytest.mark.parametrize("piece", [37, 1 << 20])  # about a record a chunk; one chunk of records of both owners
 def test_an_ssh_listing_is_written_from_its_chunks_and_unnamed_owners_wait(tmp_path, piece):
     """The server's records of every type, read by `ssh._read_listing` as the local listing is (files and symlinks
