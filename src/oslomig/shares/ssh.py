@@ -135,7 +135,7 @@ class _HeldPaths:
     not after the writer's last batches and SQLite's search of the rows for them (`ScanStore.batches_of_sizes`), ~40
     ms of a 100,000-file scan's tail. Past HELD_BYTES nothing is held, and SQLite finds them as before."""
 
-    HELD_BYTES = 1 << 25  # ~300,000 files of the listing tree
+    HELD_BYTES = 1 << 24  # ~170,000 files of the listing tree; at most ~20 MB more at the peak
 
     def __init__(self) -> None:
         self.chunks: list[tuple] | None = []
