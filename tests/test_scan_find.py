@@ -374,6 +374,16 @@ RECORDS = st.lists(
 @example(
     records=[(b"f", 1, 1, 0, 10**11 + 7, b"x")], spoil=[], picks={0}
 )  # a 12-digit owner: a wider header, one by one
+@example(  # the widest numbers of a fixed header: 18-digit sizes, 11-digit times and owners, to the last digit
+    records=[
+        (b"f", 10**18 - 1, 10**11 - 1, 999_999_999, 10**11 - 1, b"x"),
+        (b"f", 10**15, 10**11 - 2, 1, 10**11 - 2, b"y"),
+        (b"f", 10**15 - 1, 0, 0, 0, b"z"),
+        (b"l", 123_456_789_012_345_678, 12_345_678_901, 123_456_789, 4294967294, b"w"),
+    ],
+    spoil=[],
+    picks={1},
+)
 def test_find_records_read_a_column_at_a_time_as_one_by_one(tmp_path_factory, records, spoil, picks):
     """find's records, mostly of the fixed shape (read by numpy a column at a time, and by SQLite from the chunk),
     sometimes wider, signed or spoiled (read one by one): the same rows, times to the last bit, or ValueError.
