@@ -431,12 +431,6 @@ def _write_held(session: _Session, store: ScanStore, scan_id: int, owners: _Owne
     return answer[1] if answer is not None else b""
 
 
-def _joined(batches: Iterable[list[bytes]]) -> Iterator[bytes]:
-    """The script's input: each batch of paths, each path ended by a NUL."""
-    for paths in batches:
-        yield b"".join(path + b"\0" for path in paths)
-
-
 def _send_found(session: _Session, store: ScanStore, scan_id: int, colliding: set[int]) -> None:
     """The paths of the files of the `colliding` sizes sent a batch at a time as SQLite finds them (where they were
     not held: `_HeldPaths`), so the server hashes while the rest are found."""
@@ -447,20 +441,17 @@ def _send_found(session: _Session, store: ScanStore, scan_id: int, colliding: se
     pieces: SimpleQueue[bytes | None] = SimpleQueue()
     session.send(iter(pieces.get, None))  # the script's input: written from a thread, then closed at the None
     try:
-        for piece in _joined(
-            [rel for rel, _size in rows]
-            for rows in (store.batches_of_sizes(scan_id, colliding, BATCH) if colliding else ())
-        ):
-            pieces.put(piece)
+        for rows in store.batches_of_sizes(scan_id, colliding, BATCH) if colliding else ():
+            pieces.put(b"".join(rel + b"\0" for rel, _size in rows))
     finally:
         pieces.put(None)
 
 
 def _write_hashes(session: _Session, store: ScanStore, scan_id: int, rest: bytes) -> int:
-    """Full hashes on the server (`SCRIPT`) of the paths sent, only files whose sizes collide: each written to its
-    row as it comes back, while the server hashes the next, and committed every BATCH (a 200,000-file department
-    tree: 194,233 hashes, whose UPDATE took 0.8 s after the last came; 2,001 of the listing tree, 12 ms). How many
-    were written. `rest`: what was read of the hashes already."""
+    """Full hashes on the server (`SCRIPT`) of the paths sent, only files whose sizes collide: written to their rows
+    HASHES_AT_ONCE at a time as they come back, while the server hashes the next, and committed every BATCH (a
+    200,000-file department tree: 194,233 hashes, whose UPDATE took 0.8 s after the last came; 2,001 of the listing
+    tree, 12 ms). How many were written. `rest`: what was read of the hashes already."""
     from oslomig.shares.store import BATCH
 
     hashes: list[tuple[bytes, str]] = []
