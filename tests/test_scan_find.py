@@ -384,10 +384,14 @@ RECORDS = st.lists(
     spoil=[],
     picks={1},
 )
-def test_find_records_read_a_column_at_a_time_as_one_by_one(tmp_path_factory, records, spoil, picks):
+@pytest.mark.parametrize("digits_at_once", [3, 2048])  # the headers' digits multiplied a few rows at a time, or all
+def test_find_records_read_a_column_at_a_time_as_one_by_one(
+    tmp_path_factory, monkeypatch, digits_at_once, records, spoil, picks
+):
     """find's records, mostly of the fixed shape (read by numpy a column at a time, and by SQLite from the chunk),
     sometimes wider, signed or spoiled (read one by one): the same rows, times to the last bit, or ValueError.
     A fixed chunk's rows stored by SQLite from the chunk are the rows stored as tuples."""
+    monkeypatch.setattr(found, "DIGITS_AT_ONCE", digits_at_once)
     data = bytearray(b"".join(_record(*record) for record in records))
     heads = [i for i, byte in enumerate(data) if i == 0 or data[i - 1 : i] == b"\0"][0::2]
     for at, byte in spoil:  # a byte of a header spoiled
