@@ -666,6 +666,8 @@ def test_hashes_are_written_as_they_come_and_committed_a_batch_at_a_time(ssh_ser
         for name, data in contents.items():
             (base / name).write_bytes(data)
         monkeypatch.setattr(ssh.FieldChunks, "CHUNK", 40)  # less than a line: each read brings a piece of one
+        through_nul = ssh._through_nul  # and so does the read that brings the owners' names: the paths went out
+        monkeypatch.setattr(ssh, "_through_nul", lambda read: through_nul(lambda n: read(min(n, 40))))  # before it
         monkeypatch.setattr(store, "BATCH", 2)
         monkeypatch.setattr(ssh, "HASHES_AT_ONCE", 1)
         batches: list[int] = []
