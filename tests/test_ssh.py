@@ -234,6 +234,40 @@ def test_the_paths_to_hash_held_or_found_by_sqlite_alike(ssh_server, tree, tmp_p
     assert held[0].hashed == 3
 
 
+@pytest.mark.parametrize("client", ["openssh", "paramiko"])
+def test_paths_that_fail_to_be_made_end_the_input_and_fail_the_scan(ssh_server, tree, tmp_path, monkeypatch, client):
+    """The paths to hash are made by the sending thread: when making them fails, the script's input is closed all
+    the same (the scan never waits on a server waiting for more) and the scan fails with that error, not with some
+    files silently left without a hash."""
+    import threading
+
+    from oslomig.shares import ssh
+
+    if client == "paramiko":
+        monkeypatch.setenv("OSLOMIG_SSH_CLIENT", "paramiko")
+    else:
+        monkeypatch.delenv("OSLOMIG_SSH_CLIENT", raising=False)
+
+    def failing(chunks, sizes):
+        raise MemoryError("no room for the paths")
+        yield b""  # a generator, as the real one
+
+    monkeypatch.setattr(ssh, "_held_pieces", failing)
+    outcome: list = []
+
+    def scan() -> None:
+        try:
+            _scan(ssh_server, tree, tmp_path)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    scanning = threading.Thread(target=scan, daemon=True)
+    scanning.start()
+    scanning.join(60)
+    assert not scanning.is_alive(), "the scan waited for input that never came"
+    assert len(outcome) == 1 and isinstance(outcome[0], MemoryError)
+
+
 def test_a_listing_not_in_gnu_finds_format_is_one_sentence(tmp_path, monkeypatch):
     """A server whose find prints something else for the format asked (another find, a changed %T@): the scan ends
     in one sentence naming the host and the folder, and leaves no rows behind."""

@@ -184,6 +184,7 @@ class _Session:
     as it comes, so it never stalls the script either)."""
 
     read: Callable[[int], bytes]
+    unsent: BaseException | None = None  # why the input could not be made (`send`'s pieces raised it)
 
     def write(self, data: bytes) -> None:
         """A little of the script's input (a line it reads before its output goes on)."""
@@ -193,10 +194,17 @@ class _Session:
         threading.Thread(target=self._send, args=(pieces,), daemon=True).start()
 
     def _send(self, pieces: Iterable[bytes]) -> None:
-        with contextlib.suppress(OSError, ValueError):  # the session closed under it (the scan failed): said there
+        """The input is closed whatever happens, so the script never waits for more; a failure to make a piece is
+        kept for the scan to raise (`unsent`), where the script hashed only what came before it."""
+        try:
             for data in pieces:
-                self.write(data)
-            self.end_input()
+                with contextlib.suppress(ValueError):  # closed under it: the scan failed, and says why
+                    self.write(data)
+        except BaseException as exc:
+            self.unsent = exc
+        finally:
+            with contextlib.suppress(ValueError):
+                self.end_input()
 
     def end_input(self) -> None:
         raise NotImplementedError
@@ -364,6 +372,8 @@ def _scan(session: _Session, store: ScanStore, share: str, url: str, progress) -
                 if not sent:
                     _send_found(session, store, scan_id, colliding)
                 hashed = _write_hashes(session, store, scan_id, rest)
+                if session.unsent is not None:  # some paths never went to the server: their files have no hash
+                    raise session.unsent
         status, errors = session.finish()
         failed = ConnectionError(f"{host}: listing {path} failed: {errors.decode('utf-8', 'replace').strip()[:300]}")
         if find_status is None:  # the session ended before the listing did
