@@ -371,7 +371,7 @@ def test_the_sizes_that_collide_are_the_same_counted_through_the_map_of_repeats(
         for sizes in chunks:
             array = np.array(sizes, dtype=np.int64)
             listing.tally.extend_array(array[array > 0])
-            listing._new(np.ones(len(array), dtype=bool), array)
+            listing._new(array > 0, array)  # the non-empty files, as count_found gives them
             every.extend(s for s in sizes if s > 0)
         counts = Counter(every)
         want = {s for s, n in counts.items() if n > 1}

@@ -248,13 +248,14 @@ class SizeTally:
 
 
 def count_found(found: Found, result: ScanResult, tally: SizeTally):
-    """A chunk of find's listing counted into the result (files, bytes) and its files' sizes into the tally; which
-    of its rows are files (a boolean mask)."""
+    """A chunk of find's listing counted into the result (files, bytes) and its non-empty files' sizes into the
+    tally; which of its rows those are (a boolean mask: the files whose size may collide)."""
     is_file = found.kinds == ord("f")
     result.files += len(found)
     result.bytes += int(found.sizes[is_file].sum())
-    tally.extend_array(found.sizes[is_file & (found.sizes > 0)])
-    return is_file
+    sized = is_file & (found.sizes > 0)
+    tally.extend_array(found.sizes[sized])
+    return sized
 
 
 def _first_of_each(buckets, np):
@@ -325,8 +326,8 @@ class _Listing:
             self._spill()
         if not len(found):
             return
-        is_file = count_found(found, self.result, self.tally)
-        now = self._new(is_file, found.sizes) if self.write is not None else None
+        sized = count_found(found, self.result, self.tally)
+        now = self._new(sized, found.sizes) if self.write is not None else None
         if now is None:
             wait = found.rows(owners)
         else:
@@ -409,14 +410,15 @@ class _Listing:
         self.result.hashed += len(rows)
         return out
 
-    def _new(self, is_file, sizes):
-        """Which rows to write at once (a boolean mask), or None when the whole batch waits (`_write_new`)."""
+    def _new(self, sized, sizes):
+        """Which rows to write at once (a boolean mask), or None when the whole batch waits (`_write_new`). `sized`:
+        which rows are non-empty files (`count_found`'s mask)."""
         import numpy as np
 
         if self.seen is None:
             self.seen = np.zeros(1 << (self.SEEN_BITS - 3), dtype=np.uint8)
             self.hit = np.zeros_like(self.seen)
-        files = np.flatnonzero(is_file & (sizes > 0))
+        files = np.flatnonzero(sized)
         every = self._buckets(sizes[files], np)
         buckets, first = _first_of_each(every, np)
         byte, bit = _byte_bit(buckets, np)

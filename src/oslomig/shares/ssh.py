@@ -141,16 +141,15 @@ class _HeldPaths:
         self.chunks: list[tuple] | None = []
         self.held = 0
 
-    def add(self, found: Found, is_file) -> None:
-        """`is_file`: which of the chunk's rows are files (`count_found`'s mask)."""
+    def add(self, found: Found, sized) -> None:
+        """`sized`: which of the chunk's rows are non-empty files (`count_found`'s mask)."""
         if self.chunks is None:
             return
         self.held += len(found.data)
         if self.held > self.HELD_BYTES:
             self.chunks = None
             return
-        keep = is_file & (found.sizes > 0)
-        self.chunks.append((found.data, found.sizes[keep], found.heads[keep], found.ends[keep]))
+        self.chunks.append((found.data, found.sizes[sized], found.heads[sized], found.ends[sized]))
 
     def pieces_of_sizes(self, sizes: set[int]) -> Iterator[bytes] | None:
         """The paths of the files of these sizes, each ended by its NUL (the script's input), a held chunk's at a
