@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 from pathlib import Path
+from types import SimpleNamespace
 from unittest import mock
 
 import pytest
@@ -222,7 +223,8 @@ def _status(status: int) -> bytes:
 def test_an_ssh_listing_ends_at_finds_status_without_reading_on(records, reads, ahead, status):
     """The server's listing, read in pieces that cut records anywhere, some read already with the owners' names
     (`ahead`), ends at find's status record: every record is parsed once, in order, the status is find's, and
-    nothing is read after it (the script then waits for the owners' line: one more read would wait forever)."""
+    nothing is read after it (the script then waits for the owners' line: one more read would wait forever). Each
+    chunk's offset is where it starts in the stream."""
     stream = b"".join(head + b"\0" + path + b"\0" for head, path in records) + _status(status)
     pieces = _pieces(stream[ahead:], reads)
 
@@ -234,9 +236,11 @@ def test_an_ssh_listing_ends_at_finds_status_without_reading_on(records, reads, 
     parsed: list[bytes] = []
     chunks = found.FoundChunks(read, until=b"E")
     chunks.pending = stream[:ahead]
-    with mock.patch.object(found, "parse", lambda data, nuls: parsed.append(data) or len(nuls)):
-        assert sum(chunks) == 2 * len(records) + 2
+    with mock.patch.object(found, "parse", lambda data, nuls: parsed.append(data) or SimpleNamespace(nuls=len(nuls))):
+        got = list(chunks)
+    assert sum(chunk.nuls for chunk in got) == 2 * len(records) + 2
     assert b"".join(parsed) == stream
+    assert [chunk.offset for chunk in got] == [sum(map(len, parsed[:i])) for i in range(len(parsed))]
     assert chunks.status == status and chunks.pending == b""
 
 
@@ -424,14 +428,17 @@ def test_find_records_read_a_column_at_a_time_as_one_by_one(
 )
 def test_a_local_listing_comes_in_whole_records_however_the_pipe_is_cut(records, reads, cut):
     """find's pipe read in pieces that cut records anywhere: every whole record is parsed once, in order, and a
-    record cut short by the end is left over."""
+    record cut short by the end is left over. Each chunk's offset is where it starts in the listing (the scan reads
+    early files' paths back from there: `scan._Places`)."""
     stream = b"".join(head + b"\0" + path + b"\0" for head, path in records) + b"x\0" * cut
     read = _pieces(stream, reads)
     parsed: list[bytes] = []
     chunks = found.FoundChunks(read)
-    with mock.patch.object(found, "parse", lambda data, nuls: parsed.append(data) or len(nuls)):
-        assert sum(chunks) == 2 * len(records)
+    with mock.patch.object(found, "parse", lambda data, nuls: parsed.append(data) or SimpleNamespace(nuls=len(nuls))):
+        got = list(chunks)
+    assert sum(chunk.nuls for chunk in got) == 2 * len(records)
     assert b"".join(parsed) == stream[: len(stream) - 2 * cut]
+    assert [chunk.offset for chunk in got] == [sum(map(len, parsed[:i])) for i in range(len(parsed))]
     assert chunks.pending == b"x\0" * cut
 
 

@@ -436,3 +436,32 @@ def test_shared_prefixes_found_in_the_rows_are_those_found_in_memory(tmp_path, m
     assert got.pop(b"link") == (None, None)
     assert got == oracle(root)
     assert bool(used) == (keys_held == 0)
+
+
+@pytest.mark.parametrize("placed", [True, False])
+def test_early_files_of_colliding_sizes_are_read_from_finds_listing_or_found_by_sqlite(tmp_path, monkeypatch, placed):
+    """The first file of each size is written during the walk without a hash; if a later file has its size, the walk's
+    end finds it again: by its place in find's listing file (`_Places`), or by SQLite in the rows where a place did not
+    fit in its number. The hashes are the oracle's either way, and SQLite is searched only in the second case. find's
+    listing is read a few hundred bytes at a time, so most places are in chunks after the first."""
+    root = tmp_path / "share"
+    spec = [(f"d{i % 3}/", 100 + i, i % 2, 0) for i in range(40)]  # sizes of their own: written at once
+    spec += [("e/", 105, 1, 0), ("e/", 133, 0, 0), ("e/", 133, 1, 0)]  # the sizes of earlier files
+    build(root, spec)
+    monkeypatch.setattr(scan._Listing, "EARLY_FROM", 0.0)
+    monkeypatch.setattr(found.FoundChunks, "CHUNK", 512)
+    if not placed:
+        monkeypatch.setattr(scan, "SPAN_BITS", 2)  # no path's length (5-6 bytes) fits: the places are given up
+    searched: list[set[int]] = []
+    real = ScanStore.files_of_sizes
+    monkeypatch.setattr(
+        ScanStore, "files_of_sizes", lambda self, scan_id, sizes: searched.append(sizes) or real(self, scan_id, sizes)
+    )
+    store = ScanStore(tmp_path / "s.sqlite")
+    result = scan_local(store, "s", str(root))
+    got = {p: (h, f) for p, h, f in store.db.execute("SELECT path, prefix_hash, full_hash FROM files")}
+    assert got.pop(b"link") == (None, None)
+    assert got == oracle(root)
+    assert sum(1 for h, _f in got.values() if h) == 5 and result.files == len(spec) + 1
+    assert searched == ([] if placed else [{105, 133}])
+    assert sorted(os.listdir(tmp_path)) == ["s.sqlite", "s.sqlite-shm", "s.sqlite-wal", "share"]  # no file left

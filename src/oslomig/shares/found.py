@@ -38,6 +38,7 @@ class Found:
     def __init__(self, data: bytes, heads, ends, kinds, sizes, mtimes, uids, fixed: bool, index=None):
         """`index`: each row's record in the chunk, where some records (directories) are not rows."""
         self.data, self.heads, self.ends, self.fixed, self.index = data, heads, ends, fixed, index
+        self.offset = 0  # where the chunk starts in what was read (`FoundChunks`)
         self.kinds, self.sizes, self.mtimes, self.uids = kinds, sizes, mtimes, uids
 
     def __len__(self) -> int:
@@ -125,7 +126,9 @@ class FoundChunks:
 
     `until`: the type of a record that ends the listing, with a number in the size's columns and no path (the
     status a remote script prints after find's listing, before it waits for input): the chunk that ends with it is
-    the last one read, the number is `status`, and the record is no row."""
+    the last one read, the number is `status`, and the record is no row.
+
+    Each chunk's `offset` is where it starts in what was read, counted from what was pending at the start."""
 
     CHUNK = 1 << 20
 
@@ -138,6 +141,7 @@ class FoundChunks:
         import numpy as np
 
         chunk, self.pending = self.pending, b""
+        at = 0
         while chunk or (chunk := self.read(self.CHUNK)):
             data, chunk = self.pending + chunk, b""
             nuls = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0)
@@ -149,6 +153,7 @@ class FoundChunks:
             self.pending = data[end:]
             last = int(nuls[whole - 3]) + 1 if whole > 2 else 0  # the last record's header
             found = parse(data[:end], nuls[:whole])
+            found.offset, at = at, at + end
             if self.until is not None and data[last] == self.until and end - last == HEAD + 2:
                 self.status = int(data[last + SIZE.start : last + SIZE.stop])
                 yield found

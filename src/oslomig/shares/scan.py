@@ -28,7 +28,7 @@ from typing import IO, Any
 import xxhash
 
 from oslomig.collector import without_cycle_collector
-from oslomig.shares.found import PRINTF, Found, FoundBatch, FoundChunks, distinct
+from oslomig.shares.found import HEAD, PRINTF, SPAN_BITS, Found, FoundBatch, FoundChunks, distinct
 from oslomig.shares.store import BATCH, ScanStore
 
 PREFIX_BYTES = 4096
@@ -278,6 +278,65 @@ def _byte_bit(buckets, np):
     return buckets >> np.uint64(3), np.left_shift(1, buckets & np.uint64(7)).astype(np.uint8)
 
 
+class _Places:
+    """Where the files written at once during the walk (`_Listing._new`: the first file of each size) are in find's
+    listing file: each file's size and its path's place there, kept in an unlinked temporary file (16 bytes a file;
+    memory stays flat). At the walk's end the files of the sizes that collide are read from there (`files_of`):
+    SQLite had to look at every row for them, 80 ms at 1,000,000 listing-tree files, to find the one early file of
+    the one size that collides there."""
+
+    AT_ONCE = 1 << 17  # places read back at a time (2 MiB)
+
+    def __init__(self, listing: IO[bytes], directory: str):
+        import tempfile
+
+        self.listing = listing
+        self.file: IO[bytes] | None = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 (closed by close())
+        self.placed = 0
+
+    def add(self, found: Found, chosen) -> None:
+        """The chosen rows' places (a boolean mask over the chunk's rows), counted in `placed`."""
+        import numpy as np
+
+        if self.file is None:
+            return
+        pick = np.flatnonzero(chosen)
+        heads = found.heads[pick]
+        lengths = found.ends[pick] - heads - (HEAD + 1)
+        heads = heads + found.offset  # in the listing file
+        if len(pick) and (heads[-1] >= 1 << (62 - SPAN_BITS) or lengths.max() >= 1 << SPAN_BITS):
+            self.close()  # a place that does not fit in a number: SQLite finds the files instead
+            return
+        places = np.empty((len(pick), 2), dtype=np.int64)
+        places[:, 0] = found.sizes[pick]
+        places[:, 1] = (heads << SPAN_BITS) | lengths
+        places.tofile(self.file)
+        self.placed += len(pick)
+
+    def files_of(self, sizes: set[int]) -> list[tuple[bytes, int]] | None:
+        """(path, size) of the placed files of those sizes, in key order, each path read from the listing; None when
+        some files could not be placed."""
+        import numpy as np
+
+        if self.file is None:
+            return None
+        wanted = np.fromiter(sizes, dtype=np.int64, count=len(sizes))
+        files = []
+        self.file.seek(0)
+        while len(chunk := np.fromfile(self.file, dtype=np.int64, count=2 * self.AT_ONCE)):
+            places = chunk.reshape(-1, 2)
+            for size, at in places[np.isin(places[:, 0], wanted)].tolist():
+                length = at & ((1 << SPAN_BITS) - 1)
+                files.append((os.pread(self.listing.fileno(), length, (at >> SPAN_BITS) + HEAD + 1), size))
+        files.sort()
+        return files
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
 class _Listing:
     """The local walk's rows, held in a temporary file until the walk is done: which sizes collide is known only
     then, and a file's prefix hash goes into its row when the row is first written (filling it in afterwards, one
@@ -308,6 +367,9 @@ class _Listing:
         self.problems: list[tuple] = []  # reads that failed during the walk
         self.keys: set[tuple[int, str]] = set()  # (size, prefix hash) of the files read during the walk
         self.full: set[bytes] = set()  # files written during the walk with their full hash
+        self.listed: IO[bytes] | None = None  # find's listing file (`listing_file`)
+        self.releasing: Any = None  # the thread that closes it (`release_listing`)
+        self.places: _Places | None = None  # where the files counted in `early` are in it
 
     def add(self, rel: bytes, kind: str, size: int, mtime: float, owner: str | None) -> None:
         self.rows.append((rel, kind, size, mtime, owner))
@@ -333,6 +395,8 @@ class _Listing:
         else:
             if now.any():
                 self.write(found.batch(owners, now))
+                if self.places is not None:
+                    self.places.add(found, now & sized)  # the early files: now's other rows are of no size
             wait = self._write_read(found.rows(owners, ~now))
         self._wait(wait)
         if self.progress:
@@ -464,9 +528,43 @@ class _Listing:
         self._spill(last=True)
         yield from self.spool
 
+    def listing_file(self) -> IO[bytes]:
+        """An unlinked file for find to write its listing to, kept open until `close`: the files written at once are
+        found there again at the walk's end (`files_of_sizes`)."""
+        import tempfile
+
+        self.listed = tempfile.TemporaryFile(dir=self.directory)  # noqa: SIM115 (closed by close())
+        self.places = _Places(self.listed, self.directory)
+        return self.listed
+
+    def files_of_sizes(self, store: ScanStore, scan_id: int, sizes: set[int]) -> list[tuple[bytes, int]]:
+        """(path, size) of the files of those sizes that may have been written during the walk without a hash, in
+        key order: read from find's listing where every early file was placed there, else found by SQLite in the
+        rows (which gives the files read during the walk too)."""
+        files = None
+        if self.places is not None and self.places.placed == self.early:
+            files = self.places.files_of(sizes)
+        return store.files_of_sizes(scan_id, sizes) if files is None else files
+
+    def release_listing(self) -> None:
+        """find's listing file closed by a thread while the scan goes on: freeing its pages (70 MB at 1,000,000
+        files) took 13-15 ms of the scan's end, while the other core was idle."""
+        import threading
+
+        if self.listed is not None:
+            self.releasing = threading.Thread(target=self.listed.close, name="oslomig-release")
+            self.releasing.start()
+            self.listed = None
+
     def close(self) -> None:
         self.spool.close()
         self.tally.close()
+        if self.places is not None:
+            self.places.close()
+        if self.listed is not None:
+            self.listed.close()
+        if self.releasing is not None:
+            self.releasing.join()
 
 
 @without_cycle_collector  # the rows held as tuples would be rescanned again and again
@@ -530,7 +628,8 @@ def list_with_find(root: bytes, listing: _Listing, owners: _Owners) -> bool:
         return False
     # find writes to an unlinked file, not a pipe: it never waits for this process (numpy's import, the writer's
     # start), and the listing is read behind it
-    with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile(dir=listing.directory) as out:
+    with tempfile.TemporaryFile() as errors:
+        out = listing.listing_file()  # kept by the listing: its early files' paths are read from it at the end
         try:
             proc = subprocess.Popen(
                 [find, ".", *FIND],
@@ -624,7 +723,8 @@ def _store_listing(
     held: list[tuple] | None = [] if listing.waited <= HOLD else None  # written after the full hashes, with them
     keys = _Keys(listing.hashed, spill=held is None)  # rows held for their full hashes keep their keys in memory
     problems.extend(listing.problems)
-    written = store.files_of_sizes(scan_id, colliding) if listing.early and colliding else []
+    written = listing.files_of_sizes(store, scan_id, colliding) if listing.early and colliding else []
+    listing.release_listing()
     if listing.read:  # rows written during the walk with their hashes: read already
         written = [item for item in written if item[0] not in listing.read]
 
