@@ -197,6 +197,99 @@ def test_a_new_scan_file_has_large_pages_and_one_from_before_keeps_its_own(tmp_p
     store.close()
 
 
+def _synced(monkeypatch) -> list[str]:
+    """The files and folders os.fsync is called on, by name, as they are synced."""
+    synced: list[str] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real(fd))
+    return synced
+
+
+def test_a_new_scan_file_is_synced_once_when_closed_and_one_from_before_by_sqlite(tmp_path, monkeypatch):
+    """A scan file this run creates is written without waiting for the disk (its connections, the writer's too,
+    synchronous OFF); the flusher copies the log into the file while the scan goes on; and closing it syncs the
+    file, after SQLite has closed it, and then its folder. A file from before keeps SQLite's own syncs (NORMAL) and
+    is not synced again."""
+    from oslomig.shares.scan import Writer, scan_local
+    from oslomig.shares.store import ScanStore
+
+    share = tmp_path / "share"
+    share.mkdir()
+    for i in range(12):
+        (share / f"{i}.txt").write_text("x" * i)
+    monkeypatch.setattr("oslomig.shares.found.FoundChunks.CHUNK", 32)  # chunks enough to start the writer's thread
+    modes: list[int] = []
+    start = Writer._start
+    monkeypatch.setattr(
+        Writer,
+        "_start",
+        lambda self: start(self) or modes.append(self.own.db.execute("PRAGMA synchronous").fetchone()[0]),
+    )
+    synced = _synced(monkeypatch)
+    path = tmp_path / "new.sqlite"
+    store = ScanStore(path)
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
+    scan_local(store, "s", str(share))  # its listing's rows flushed behind it
+    store._join_flusher()
+    assert modes == [0] and synced == [str(path)]
+    closed = store.db.close
+    monkeypatch.setattr(store, "db", type("Db", (), {"close": lambda self: synced.append("closed") or closed()})())
+    store.close()
+    assert synced == [str(path), "closed", str(path), str(tmp_path)]
+
+    synced.clear()
+    modes.clear()
+    again = ScanStore(path)
+    assert again.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    scan_local(again, "s", str(share))
+    again.flush_behind()  # nothing to do: SQLite syncs a file from before at its checkpoints
+    again.close()
+    assert modes == [1] and synced == []
+    assert [r[0] for r in ScanStore(path).iter_files(1)] == []  # the second scan replaced the first
+
+
+def test_the_flusher_copies_the_log_into_a_new_file_and_syncs_it(tmp_path, monkeypatch):
+    """`flush_behind`: the rows in the write-ahead log are copied into the file and the file synced, by a thread,
+    while the scan goes on."""
+    from oslomig.shares.store import ScanStore
+
+    synced = _synced(monkeypatch)
+    path = tmp_path / "new.sqlite"
+    store = ScanStore(path)
+    store.add_files(store.begin_scan("s", "/x"), [(b"%06d" % i, "file", i, 0.0, None) for i in range(3000)], None)
+    size = store.db.execute("PRAGMA page_count").fetchone()[0] * store.db.execute("PRAGMA page_size").fetchone()[0]
+    assert os.path.getsize(path) < size  # the rows are in the log
+    store.flush_behind()
+    store._join_flusher()
+    assert os.path.getsize(path) == size and synced == [str(path)]
+    store.close()
+
+
+def test_a_scan_file_that_cannot_be_synced_is_a_plain_sentence(tmp_path, monkeypatch):
+    from oslomig.errors import OslomigError
+    from oslomig.shares.store import ScanStore
+
+    store = ScanStore(tmp_path / "new.sqlite")
+
+    def failing(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing)
+    with pytest.raises(OslomigError, match=r"^cannot write the scan database .*new\.sqlite: Input/output error$"):
+        store.close()
+
+
+def test_a_new_scan_file_left_without_a_scan_is_removed_not_synced(tmp_path, monkeypatch):
+    from oslomig.shares.store import ScanStore
+
+    synced = _synced(monkeypatch)
+    store = ScanStore(tmp_path / "new.sqlite")
+    store.flush_behind()
+    store.discard_if_empty()
+    store.close()
+    assert sorted(os.listdir(tmp_path)) == [] and synced == [str(tmp_path / "new.sqlite")]  # the flusher's alone
+
+
 def test_only_size_collisions_are_hashed(tmp_path):
     from oslomig.shares.scan import scan_local
     from oslomig.shares.store import ScanStore

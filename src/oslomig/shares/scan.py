@@ -584,6 +584,7 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
         listed = after_listing is None and list_with_find(root_b, listing, owners)
         listing.spill()  # the last rows written at once go to the writer too
         writer.close()  # every row written at once is in: the database is this process's again
+        store.flush_behind()  # the rows on their way to the disk while the scan's end goes on
         if not listed:
             listing.close()  # find could not list it cleanly: the walk below lists it again, exactly
             store.drop_files(scan_id)  # and what was written of find's listing goes
@@ -950,6 +951,8 @@ class Writer:
         from concurrent.futures import ThreadPoolExecutor
 
         self.own = ScanStore(self.store.path, threads=True)
+        if self.store.unsynced:  # a file this run creates: synced once, when the scan's store closes it
+            self.own.db.execute("PRAGMA synchronous=OFF")
         # it only inserts: an INSERT OR REPLACE inside a transaction keeps a statement journal (the pages it changes,
         # to undo it alone), and SQLite moves one of more than 64 KiB, so of any of our pages, to a temporary file it
         # creates and deletes, a statement at a time. Kept in memory: at most the pages one statement changes

@@ -366,6 +366,7 @@ def _scan(session: _Session, store: ScanStore, share: str, url: str, progress) -
                     session.send(pieces)
                     sent = True
             writer.close()  # every row of the listing is in: the database is this thread's again
+            store.flush_behind()  # the rows on their way to the disk while the server hashes
             if find_status is not None:
                 rest = _write_held(session, store, scan_id, owners)
                 if not sent:
