@@ -379,6 +379,27 @@ def test_db_that_is_a_device_a_directory_or_not_sqlite_exits_2(tmp_path):
     assert notdb.read_text().startswith("just text")
 
 
+def test_a_malformed_scan_database_says_what_to_do_and_is_left_alone(tmp_path):
+    """A scan file whose pages are broken (a new one the machine stopped while writing it, unsynced) is one sentence
+    that says to remove it and scan again; the file is not touched."""
+    from oslomig.shares.store import ScanStore
+
+    src = tmp_path / "share"
+    src.mkdir()
+    db = tmp_path / "scan.sqlite"
+    store = ScanStore(db)
+    store.finish_scan(store.begin_scan("s", str(src)), "s")
+    store.close()
+    data = bytearray(db.read_bytes())
+    data[100:108] = b"\x0d\x00\x00\x00\x09\xff\xff\x00"  # the first page's B-tree header: cells past its end
+    db.write_bytes(bytes(data))
+    proc = run_cli("share", "scan", str(src), "--db", str(db))
+    no_traceback(proc)
+    assert proc.returncode == 2, proc.stderr
+    assert "database disk image is malformed" in proc.stderr and "remove it and scan again" in proc.stderr
+    assert db.read_bytes() == bytes(data)
+
+
 def test_scanning_a_missing_source_leaves_no_database(tmp_path):
     db = tmp_path / "scan.sqlite"
     proc = run_cli("share", "scan", str(tmp_path / "nonexistent"), "--db", str(db))

@@ -191,6 +191,11 @@ class ScanStore:
                 raise OslomigError(f"{path} is not an SQLite scan database; give another --db") from None
             if "readonly" in str(exc) or "unable to open" in str(exc):
                 raise OslomigError(f"cannot write the scan database {path}: {exc}") from None
+            if "malformed" in str(exc):  # a new scan file the machine stopped while writing is left so (`unsynced`)
+                raise OslomigError(
+                    f"cannot use the scan database {path}: {exc}; a scan file the machine stopped in the middle of "
+                    "its first scan is left so: remove it and scan again"
+                ) from None
             raise OslomigError(f"cannot use the scan database {path}: {exc}") from None
 
     def flush_behind(self) -> None:
