@@ -23,13 +23,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from operator import add, itemgetter
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import xxhash
 
 from oslomig.collector import without_cycle_collector
 from oslomig.shares.found import HEAD, PRINTF, SPAN_BITS, Found, FoundBatch, FoundChunks, distinct
 from oslomig.shares.store import BATCH, ScanStore
+
+if TYPE_CHECKING:
+    import threading
 
 PREFIX_BYTES = 4096
 
@@ -368,7 +371,7 @@ class _Listing:
         self.keys: set[tuple[int, str]] = set()  # (size, prefix hash) of the files read during the walk
         self.full: set[bytes] = set()  # files written during the walk with their full hash
         self.listed: IO[bytes] | None = None  # find's listing file (`listing_file`)
-        self.releasing: Any = None  # the thread that closes it (`release_listing`)
+        self.releasing: threading.Thread | None = None  # the thread that closes it (`release_listing`)
         self.places: _Places | None = None  # where the files counted in `early` are in it
 
     def add(self, rel: bytes, kind: str, size: int, mtime: float, owner: str | None) -> None:
@@ -584,7 +587,6 @@ def scan_local(store: ScanStore, share: str, root: str, progress=None, after_lis
         listed = after_listing is None and list_with_find(root_b, listing, owners)
         listing.spill()  # the last rows written at once go to the writer too
         writer.close()  # every row written at once is in: the database is this process's again
-        store.flush_behind()  # the rows on their way to the disk while the scan's end goes on
         if not listed:
             listing.close()  # find could not list it cleanly: the walk below lists it again, exactly
             store.drop_files(scan_id)  # and what was written of find's listing goes
@@ -960,7 +962,8 @@ class Writer:
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="oslomig-writer")
 
     def close(self) -> None:
-        """Every batch written (the first failure raised); from now on rows are written here."""
+        """Every batch written (the first failure raised); from now on rows are written here. The rows go on to the
+        disk behind the scan (`ScanStore.flush_behind`) while it does what is left."""
         try:
             while self.pending:
                 self.pending.pop(0).result()
@@ -968,6 +971,7 @@ class Writer:
                 self.own.db.execute("COMMIT")
         finally:
             self.abort()
+        self.store.flush_behind()
 
     def abort(self) -> None:
         """No more batches; the one being written is finished (so the caller can drop the scan's rows after)."""

@@ -365,8 +365,7 @@ def _scan(session: _Session, store: ScanStore, share: str, url: str, progress) -
                 if (pieces := held.pieces_of_sizes(colliding)) is not None:
                     session.send(pieces)
                     sent = True
-            writer.close()  # every row of the listing is in: the database is this thread's again
-            store.flush_behind()  # the rows on their way to the disk while the server hashes
+            writer.close()  # every row of the listing is in: the database is this thread's again (rows on to disk)
             if find_status is not None:
                 rest = _write_held(session, store, scan_id, owners)
                 if not sent:
