@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from oslomig import heap
 from oslomig.shares import found, scan, ssh
 from oslomig.shares.scan import scan_local
 from oslomig.shares.store import ScanStore
@@ -151,6 +152,26 @@ def test_a_fake_find_of_the_right_format_is_read(tmp_path, monkeypatch):
     assert scan.list_with_find(os.fsencode(root), listing, scan._Owners())
     assert [row[:4] for batch in listing.batches() for row in batch] == [(b"ghost", "file", 1, 1700000000.123456789)]
     listing.close()
+
+
+def test_find_keeps_the_memory_it_frees(tmp_path, monkeypatch):
+    """find is run with glibc's heap settings (`heap.keeping_freed_memory`) and the C locale; the scan's own heap
+    is set too."""
+    root = tmp_path / "share"
+    root.mkdir()
+    (root / "a").write_bytes(b"x")
+    seen = tmp_path / "env"
+    fake_find(tmp_path, monkeypatch, f'env > "{seen}"; exec REAL "$@"')
+    monkeypatch.setattr(scan, "keep_freed_memory", lambda: kept.append(True))
+    kept: list[bool] = []
+    listing = scan._Listing(str(tmp_path), scan.ScanResult("s", 0))
+    assert scan.list_with_find(os.fsencode(root), listing, scan._Owners())
+    listing.close()
+    env = dict(line.split("=", 1) for line in seen.read_text().splitlines() if "=" in line)
+    assert env["LC_ALL"] == "C" and kept == [True]
+    assert {k: env[k] for k in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")} == {
+        k: v for k, v in heap.keeping_freed_memory({}).items()
+    }
 
 
 class Counted:

@@ -28,6 +28,7 @@ from typing import IO, TYPE_CHECKING, Any
 import xxhash
 
 from oslomig.collector import without_cycle_collector
+from oslomig.heap import keep_freed_memory, keeping_freed_memory
 from oslomig.shares.found import HEAD, PRINTF, SPAN_BITS, Found, FoundBatch, FoundChunks, distinct
 from oslomig.shares.store import BATCH, ScanStore
 
@@ -640,10 +641,11 @@ def list_with_find(root: bytes, listing: _Listing, owners: _Owners) -> bool:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=errors,  # a file, not a pipe: find never blocks on a full pipe we are not reading
-                env={**os.environ, "LC_ALL": "C"},
+                env=keeping_freed_memory({**os.environ, "LC_ALL": "C"}),
             )
         except OSError:
             return False
+        keep_freed_memory()  # while find starts: the chunks' arrays reuse one another's memory
         chunks = FoundChunks(_Behind(out.fileno(), proc).read)
         try:
             for found in chunks:
