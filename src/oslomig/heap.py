@@ -26,7 +26,7 @@ def keep_freed_memory() -> bool:
         import ctypes
 
         mallopt = ctypes.CDLL(None).mallopt
-    except (ImportError, OSError, AttributeError):  # not glibc: no mallopt, or one of another meaning
+    except (ImportError, OSError, AttributeError, TypeError):  # no C library to load by name (Windows), no mallopt
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
