@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from oslomig.collector import without_cycle_collector
+from oslomig.collector import collector_on, without_cycle_collector
 from oslomig.shares.found import HEAD, PRINTF, Found, FoundChunks, distinct
 from oslomig.sshconn import SshTarget, connect, openssh_command, openssh_failure, parse_ssh_url
 
@@ -339,9 +339,10 @@ def scan_ssh(
 
 def _scan(session: _Session, store: ScanStore, share: str, url: str, progress) -> ScanResult:
     # the client connects while the scan is set up and numpy (which reads the listing) is imported
-    import numpy  # noqa: F401
+    with collector_on():
+        import numpy  # noqa: F401
 
-    from oslomig.shares.scan import ScanResult, SizeTally, Writer
+        from oslomig.shares.scan import ScanResult, SizeTally, Writer
 
     _user, host, _port, path = parse_ssh_url(url)
     scan_id = store.begin_scan(share, url)
