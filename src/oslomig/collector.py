@@ -21,13 +21,8 @@ def without_cycle_collector(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with _collector(False):
             return func(*args, **kwargs)
-        finally:
-            if was_enabled:
-                gc.enable()
 
     return run
 
@@ -38,10 +33,17 @@ def collector_on() -> Iterator[None]:
     as the process (numpy's), made while the cores wait for something else. Made with the collector off, they are all
     young when it comes back on, and its first pass goes over every one of them at the command's end (4.3 ms after an
     SSH scan); made with it on, they are looked at and moved to the older generations as they are made."""
+    with _collector(True):
+        yield
+
+
+@contextlib.contextmanager
+def _collector(on: bool) -> Iterator[None]:
+    """The collector on or off for a while, and then as it was before."""
     was_enabled = gc.isenabled()
-    gc.enable()
+    (gc.enable if on else gc.disable)()
     try:
         yield
     finally:
-        if not was_enabled:
-            gc.disable()
+        if was_enabled != on:  # what the caller had, where this changed it
+            (gc.enable if was_enabled else gc.disable)()
