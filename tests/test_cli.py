@@ -91,3 +91,52 @@ def test_internal_errors_and_interrupts_map_to_exit_codes(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli_module._run(interrupted)
     assert exit_.value.code == 130
+
+
+def _options(p) -> set[str]:
+    return {s for a in p._actions for s in a.option_strings}
+
+
+def test_a_commands_arguments_are_added_when_it_is_run_or_shown(capsys):
+    """Building the parser adds no command's arguments (they cost every start); the command that is parsed, or whose
+    help or usage is shown, has all of its own, and its runner."""
+    import pytest
+
+    from oslomig import cli
+
+    def leaf(root, *words):
+        p = root
+        for word in words:
+            p = next(a for a in p._actions if a.dest == "==SUPPRESS==" and a.choices).choices[word]
+        return p
+
+    root = cli.parser()
+    scan, validate = leaf(root, "share", "scan"), leaf(root, "validate")
+    assert _options(scan) == _options(validate) == {"-h", "--help"}
+    ns = root.parse_args(["share", "scan", "/srv/x", "--db", "x.sqlite"])
+    assert ns.db is not None and callable(ns._run)
+    assert {"--db", "--plan", "--key-file"} <= _options(scan)
+    assert _options(validate) == {"-h", "--help"}  # not parsed, not shown
+    with pytest.raises(SystemExit):
+        root.parse_args(["validate", "--format", "xml"])
+    assert "--format" in capsys.readouterr().err  # the usage of an error shows the command's options
+    assert "--format" in _options(validate)
+    fresh = leaf(cli.parser(), "schedule")
+    assert "--time-limit" in fresh.format_help() and "--time-limit" in _options(fresh)
+    assert "--time-limit" in leaf(cli.parser(), "schedule").format_usage()
+
+
+def test_argparse_looks_each_of_its_words_up_once(monkeypatch):
+    """argparse's own words go through gettext, which searches the disk at every call; within a run each word is
+    looked up once, however many parsers are built."""
+    import gettext
+
+    from oslomig import cli
+
+    cli.parser()
+    looked: list[str] = []
+    real = gettext.find
+    monkeypatch.setattr(gettext, "find", lambda *a, **k: looked.append(a[0]) or real(*a, **k))
+    cli.parser()
+    cli.parser()
+    assert looked == []
