@@ -690,42 +690,51 @@ def peak_pss(cmd: list[str]) -> int:
     return peak
 
 
-# CPU seconds SQLite takes to store a listing's paths alone in a new scan file (the table's key, nothing else
-# parsed or cast): what no scan that keeps its rows in SQLite can do without. Run in a process of its own; find's
-# listing is made and cut into chunks before the clock starts.
+# CPU seconds of what a scan that keeps its rows in SQLite cannot do without, each in a process of its own: `find`
+# printing the scan's own format (`found.PRINTF`: the type and owner too), SQLite storing the listing's paths alone
+# (the table's key, nothing parsed or cast), and SQLite storing every column as the scan stores them
+# (`ScanStore.add_found`). find's listing is made and cut into chunks before SQLite's clock starts.
 _STORE_PATHS = """
-import os, sys, tempfile, time
+import os, resource, sys, tempfile, time
 from oslomig.shares import found
 from oslomig.shares.store import FOUND_PATH, ScanStore
 root, directory = sys.argv[1], sys.argv[2]
 with tempfile.TemporaryFile(dir=directory) as out:
     import subprocess
-    subprocess.run(["find", ".", "-mindepth", "1", "-printf", found.PRINTF], cwd=root, stdout=out, check=True)
+    subprocess.run(["find", ".", "-mindepth", "1", "-printf", found.PRINTF], cwd=root, stdout=out, check=True,
+                   env={**os.environ, "LC_ALL": "C"})
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print("find", used.ru_utime + used.ru_stime)
     out.seek(0)
     batches = [f.batch(lambda uid: "owner") for f in found.FoundChunks(out.read)]
 sql = (
     f"INSERT INTO files (scan_id, path, kind, size, mtime, owner) SELECT ?1, {FOUND_PATH}, 'file', 0, 0.0, ?3 "
     "FROM json_each(?4)"
 )
-with tempfile.TemporaryDirectory(dir=directory) as tmp:
-    store = ScanStore(os.path.join(tmp, "paths.sqlite"))
-    scan_id = store.begin_scan("floor", root)
-    cpu = time.process_time()
-    for batch in batches:
-        with store.transaction() as db:
-            for owner, spans in batch.groups:
-                db.execute(sql, (scan_id, batch.data, owner, spans))
-    store.close()
-    print(time.process_time() - cpu)
+for what in ("paths", "rows"):
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+        store = ScanStore(os.path.join(tmp, "paths.sqlite"))
+        scan_id = store.begin_scan("floor", root)
+        cpu = time.process_time()
+        for batch in batches:
+            if what == "rows":
+                store.add_found(scan_id, batch.data, batch.groups, batch.kind)
+                continue
+            with store.transaction() as db:
+                for owner, spans in batch.groups:
+                    db.execute(sql, (scan_id, batch.data, owner, spans))
+        store.close()
+        print(what, time.process_time() - cpu)
 """
 
 
-def store_paths_cpu(root: Path) -> float:
-    """`_STORE_PATHS` on the tree: SQLite's CPU seconds to store its paths alone."""
+def store_paths_cpu(root: Path) -> dict[str, float]:
+    """`_STORE_PATHS` on the tree: CPU seconds of find in the scan's format ("find"), and of SQLite storing the paths
+    alone ("paths") and every column ("rows")."""
     proc = subprocess.run(
         [PY, "-c", _STORE_PATHS, str(root), str(BENCH_DIR)], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    return float(proc.stdout.split()[-1])
+    return {line.split()[0]: float(line.split()[1]) for line in proc.stdout.splitlines() if line.strip()}
 
 
 def bench_share_local(args) -> None:
@@ -749,15 +758,22 @@ def bench_share_local(args) -> None:
             f"ratio {ratio:.2f}x (budget 1.0x): {'OK' if ratio <= 1 else 'OVER'}",
         )
         timed.floor_row("ours", "find")
-        if n >= 1_000_000:  # the physical floor: find's own CPU and SQLite storing the paths, over the cores
-            paths = store_paths_cpu(root)
+        if n >= 1_000_000:  # the physical floors: find's CPU and SQLite's storing, over the cores
+            alone = store_paths_cpu(root)
             cores = os.cpu_count() or 1
-            least = (statistics.median(timed.cpu["find"]) + paths) / cores / timed.median("find")
+            least = (statistics.median(timed.cpu["find"]) + alone["paths"]) / cores / timed.median("find")
             row(
                 "",
-                f"paths {paths:.2f} s",
+                f"paths {alone['paths']:.2f} s",
                 "SQLite storing the paths alone: CPU",
                 f"find + that on {cores} cores: {least:.2f}x",
+            )
+            every = (alone["find"] + alone["rows"]) / cores / timed.median("find")
+            row(
+                "",
+                f"rows {alone['rows']:.2f} s",
+                f"SQLite storing every column as the scan does: CPU; find in the scan's format: {alone['find']:.2f} s",
+                f"the two on {cores} cores: {every:.2f}x",
             )
 
 
