@@ -396,6 +396,8 @@ RECORDS = st.lists(
 @example(records=[(b"f", 1, 1, 0, 0, b"x"), (b"l", 7, -1, 500_000_000, 0, b"y")], spoil=[], picks={1})
 @example(records=[(b"f", 1, 1, 0, 0, b"x")], spoil=[(23, ord("-"))], picks={0})  # a sign where a space was: one by one
 @example(records=[(b"f", 1, 1, 0, 0, b"x")], spoil=[(44, ord("5"))], picks=set())  # no final 0: not the format
+@example(records=[(b"f", 7, 1, 0, 0, b"x")], spoil=[(21, ord(" "))], picks=set())  # a size of spaces alone: no number
+@example(records=[(b"f", 10**18, 1, 0, 0, b"x")], spoil=[], picks={0})  # 19 digits: more than the fixed header reads
 @example(
     records=[(b"f", 1, 1, 0, 10**11 + 7, b"x")], spoil=[], picks={0}
 )  # a 12-digit owner: a wider header, one by one
@@ -424,6 +426,8 @@ def test_find_records_read_a_column_at_a_time_as_one_by_one(
         data[head + at % found.HEAD] = byte
     got, chunk = _parsed(bytes(data))
     assert got == _expected(bytes(data))
+    if not spoil and all(size < 10**18 and 0 <= s < 10**11 and uid < 10**11 for _, size, s, _, uid, _ in records):
+        assert chunk is not None and chunk.fixed  # every header of the fixed shape: read a column at a time
     if chunk is None or not len(chunk):
         return
     chosen = [k in picks for k in range(len(chunk))]  # the rows written at once, say: the others wait as tuples

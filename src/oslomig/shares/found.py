@@ -187,26 +187,16 @@ def _fixed(data: bytes, heads, ends) -> Found | None:
     digits = grid - np.uint8(48)  # not a digit: 10 or more (uint8 wraps below '0')
     is_digit, is_space = digits < 10, grid == ord(" ")
     values = digits * is_digit  # a space counts 0
-
-    def number(columns: slice) -> bool:
-        """The columns hold a number: spaces, then digits, the last column a digit."""
-        shape = is_digit[:, columns] | is_space[:, columns]
-        if not (shape.all() and is_digit[:, columns.stop - 1].all()):
-            return False
-        # no space after a digit
-        return not (is_digit[:, columns.start : columns.stop - 1] & is_space[:, columns.start + 1 : columns.stop]).any()
-
+    spaces, digit_columns, numbers, inside = _shape(np)
     if not (
-        all((grid[:, k] == ord(" ")).all() for k in SEPARATORS)
+        (is_space | ~spaces).all()  # the separators, and the size's first two columns (at most 18 digits)
+        and (is_digit | ~digit_columns).all()  # the nanoseconds, and each number's last column
+        and (is_digit | is_space | ~numbers).all()  # a number's columns: spaces or digits
+        and not (is_digit[:, :-1] & is_space[:, 1:] & inside).any()  # and no space after a digit
         and not _whitespace(np)[grid[:, 0]].any()  # a type: read one by one, it would split into fewer fields
         and (grid[:, NANOS.start - 1] == ord(".")).all()
         and (grid[:, NANOS.stop] == ord("0")).all()
-        and is_digit[:, NANOS].all()
-        and is_space[:, SIZE.start : SIZE.start + 2].all()  # at most 18 digits: no int64 overflow
         and (ends - heads - (HEAD + 1) < 1 << SPAN_BITS).all()
-        and number(SIZE)
-        and number(SECONDS)
-        and number(OWNER)
     ):
         return None
     sizes, seconds, nanos, uids = _decimals(values, np)
@@ -218,6 +208,20 @@ def _fixed(data: bytes, heads, ends) -> Found | None:
     return Found(
         data, heads[keep], ends[keep], kinds[keep], sizes[keep], mtimes[keep], uids[keep], True, np.flatnonzero(keep)
     )
+
+
+@functools.cache
+def _shape(np):
+    """The header's columns as masks, for checks over whole rows at once (a number's columns checked apart took 62
+    ns a row, all of these 32): those that must be spaces, those that must be digits, a number's, and those inside
+    a number (where a space must not follow a digit)."""
+    spaces, digit_columns, numbers = (np.zeros(HEAD, dtype=bool) for _ in range(3))
+    inside = np.zeros(HEAD - 1, dtype=bool)
+    spaces[list(SEPARATORS)] = spaces[SIZE.start : SIZE.start + 2] = True
+    digit_columns[NANOS] = True
+    for columns in (SIZE, SECONDS, OWNER):
+        numbers[columns] = digit_columns[columns.stop - 1] = inside[columns.start : columns.stop - 1] = True
+    return spaces, digit_columns, numbers, inside
 
 
 @functools.cache
