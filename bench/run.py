@@ -691,9 +691,9 @@ def peak_pss(cmd: list[str]) -> int:
 
 
 # CPU seconds of what a scan that keeps its rows in SQLite cannot do without, each in a process of its own: `find`
-# printing the scan's own format (`found.PRINTF`: the type and owner too), SQLite storing the listing's paths alone
-# (the table's key, nothing parsed or cast), and SQLite storing every column as the scan stores them
-# (`ScanStore.add_found`). find's listing is made and cut into chunks before SQLite's clock starts.
+# printing the scan's own format (`found.PRINTF`, as `find_expression` asks: the type and owner too), SQLite storing
+# the listing's paths alone (the table's key, nothing parsed or cast), and SQLite storing every column as the scan
+# stores them (`ScanStore.add_found`). find's listing is made and cut into chunks before SQLite's clock starts.
 _STORE_PATHS = """
 import os, resource, sys, tempfile, time
 from oslomig.shares import found
@@ -701,8 +701,8 @@ from oslomig.shares.store import FOUND_PATH, ScanStore
 root, directory = sys.argv[1], sys.argv[2]
 with tempfile.TemporaryFile(dir=directory) as out:
     import subprocess
-    subprocess.run(["find", ".", "-mindepth", "1", "-printf", found.PRINTF], cwd=root, stdout=out, check=True,
-                   env={**os.environ, "LC_ALL": "C"})
+    subprocess.run(["find", ".", "-mindepth", "1", *found.find_expression(os.stat(root).st_uid)], cwd=root,
+                   stdout=out, check=True, env={**os.environ, "LC_ALL": "C"})
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     print("find", used.ru_utime + used.ru_stime)
     out.seek(0)

@@ -27,22 +27,28 @@ TIMES_NS = st.one_of(
     st.sampled_from([0, 1, 999_999_999, 1_000_000_000, -1, -1_500_000_000, 1_700_000_000_123_456_789]),
     st.integers(-(10**18), 4 * 10**18),
 )
+OWNERS = st.sampled_from([None, None, 4321, 54321, 4294967294])  # None: the process's; others when run as root
 ENTRIES = st.lists(
     st.tuples(
         st.lists(NAMES, min_size=1, max_size=3),
         st.sampled_from(["file", "link", "dangling", "fifo", "dir"]),
         st.integers(0, 5000),
         TIMES_NS,
+        OWNERS,
     ),  # fmt: skip
     min_size=1,
     max_size=12,
 )
 
 
-def build(root: Path, entries) -> None:
+def build(root: Path, entries, owner: int | None = None) -> None:
+    """The entries under `root`, each owned by its owner where one is given and the process may give it (root)."""
     root.mkdir()
     base = os.fsencode(root)
-    for parts, kind, size, mtime_ns in entries:
+    give = os.geteuid() == 0
+    if owner is not None and give:
+        os.chown(root, owner, -1)
+    for parts, kind, size, mtime_ns, *owned in entries:
         path = os.path.join(base, *parts)
         parent = os.path.dirname(path)
         if os.path.lexists(path):
@@ -62,6 +68,8 @@ def build(root: Path, entries) -> None:
                 os.mkfifo(path)
             else:
                 os.makedirs(path, exist_ok=True)
+            if owned and owned[0] is not None and give:
+                os.lchown(path, owned[0], -1)
         except OSError:
             continue  # a name already taken by another kind of entry
 
@@ -80,12 +88,20 @@ def walked(tmp: Path, root: Path) -> tuple[list[tuple], scan.ScanResult]:
 
 @pytest.mark.skipif(shutil.which("find") is None, reason="needs find")
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(entries=ENTRIES)
-@example(entries=[([b"d", b"f"], "file", 10, -1_500_000_000), ([b"g"], "file", 10, 1_700_000_000_000_000_001)])
-def test_find_and_the_walk_store_the_same_rows(tmp_path_factory, entries):
+@given(entries=ENTRIES, owner=OWNERS)
+@example(
+    entries=[([b"d", b"f"], "file", 10, -1_500_000_000, None), ([b"g"], "file", 10, 1_700_000_000_000_000_001, None)],
+    owner=None,
+)
+@example(  # the root's owner is most files' (printed as text by find) and not the others' (printed by %U)
+    entries=[([b"a"], "file", 1, 0, 4321), ([b"b"], "link", 1, 0, 4321), ([b"c"], "file", 1, 0, None)], owner=4321
+)
+def test_find_and_the_walk_store_the_same_rows(tmp_path_factory, entries, owner):
+    """The same rows from find's listing as from the walk, owners too: those of the root's owner, whose id find
+    prints as text, and the others."""
     tmp = tmp_path_factory.mktemp("t")
     root = tmp / "share"
-    build(root, entries)
+    build(root, entries, owner)
     listing = scan._Listing(str(tmp), scan.ScanResult("s", 0))
     assert scan.list_with_find(os.fsencode(root), listing, scan._Owners())  # find listed it, no fallback
     listing.close()
@@ -601,3 +617,31 @@ def test_a_scan_never_imports_numpys_masked_arrays(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("find") is None or os.geteuid() != 0, reason="needs find, and root to give owners")
+@pytest.mark.parametrize("owner", [0, 4321, 4294967294])
+def test_find_prints_the_roots_owner_as_text_in_the_fixed_header(tmp_path, owner):
+    """Entries of the root's owner get that owner as text, the others `%11U`: every header keeps the fixed shape
+    (read a column at a time) and every owner is the entry's own."""
+    import subprocess
+
+    import numpy as np
+
+    root = tmp_path / "share"
+    build(root, [([b"a"], "file", 1, 0, owner), ([b"b"], "link", 1, 0, owner), ([b"c"], "file", 2, 0, 54321)], owner)
+    expression = found.find_expression(os.stat(root).st_uid)
+    assert expression[:3] == ("(", "-uid", str(owner))
+    data = subprocess.run(
+        ["find", ".", "-mindepth", "1", *expression], cwd=root, capture_output=True, check=True
+    ).stdout
+    chunk = found.parse(data, np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0))
+    assert chunk.fixed
+    got = {row[0]: row[4] for row in chunk.rows(str)}
+    assert got == {name: str(os.lstat(root / os.fsdecode(name)).st_uid) for name in (b"a", b"b", b"c")}
+    assert sorted(got.values()) == sorted([str(owner), str(owner), "54321"])
+
+
+def test_an_owner_id_too_wide_for_the_header_is_left_to_find():
+    assert found.find_expression(None) == found.find_expression(10**11) == ("-printf", found.PRINTF)
+    assert found.find_expression(99_999_999_999)[-3:] == ("-printf", found.PRINTF, ")")  # 11 digits: fits

@@ -30,6 +30,18 @@ SPAN_BITS = 24  # a span is the header's offset << SPAN_BITS | the path's length
 DIGITS_AT_ONCE = 2048  # headers whose digits are multiplied as doubles at a time (~1 MB of them)
 
 
+def find_expression(owner: int | None) -> tuple[str, ...]:
+    """find's expression for the listing (after `-mindepth 1`): each entry printed as `PRINTF` says. `owner`: the
+    owner id most entries are expected to have (the tree root's: a tree copied or created by one account, a Windows
+    share mounted with one uid for every file). Its entries get that id as text in their format, the same 11
+    columns `%11U` would print, behind a `-uid` test, so find formats one number less for each of them (~0.06 s of
+    find's 1.9 s of CPU at a million files); the others are printed with `%11U` as before."""
+    if owner is None or not 0 <= owner < 10 ** (OWNER.stop - OWNER.start):
+        return ("-printf", PRINTF)
+    owned = PRINTF.replace("%11U", f"{owner:11d}")
+    return ("(", "-uid", str(owner), "-printf", owned, "-o", "-printf", PRINTF, ")")
+
+
 class Found:
     """The files and symlinks of one chunk of find's listing: the chunk, and a column per field (numpy arrays in the
     chunk's order). `fixed`: every header had the fixed width and shape, so SQLite can read the rows from the chunk
