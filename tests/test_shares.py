@@ -249,14 +249,15 @@ def test_a_new_scan_file_is_synced_once_when_closed_and_one_from_before_by_sqlit
 
 
 def test_the_flusher_copies_the_log_into_a_new_file_and_syncs_it(tmp_path, monkeypatch):
-    """`flush_behind`: the rows in the write-ahead log are copied into the file and the file synced, by a thread,
-    while the scan goes on."""
+    """`flush_behind`: the rows in the write-ahead log (a new file's second scan: its first was finished) are copied
+    into the file and the file synced, by a thread, while the scan goes on."""
     from oslomig.shares.store import ScanStore
 
     synced = _synced(monkeypatch)
     path = tmp_path / "new.sqlite"
     store = ScanStore(path)
-    store.add_files(store.begin_scan("s", "/x"), [(b"%06d" % i, "file", i, 0.0, None) for i in range(3000)], None)
+    store.finish_scan(store.begin_scan("s", "/x"), "s")
+    store.add_files(store.begin_scan("t", "/y"), [(b"%06d" % i, "file", i, 0.0, None) for i in range(3000)], None)
     size = store.db.execute("PRAGMA page_count").fetchone()[0] * store.db.execute("PRAGMA page_size").fetchone()[0]
     assert os.path.getsize(path) < size  # the rows are in the log
     store.flush_behind()
@@ -485,4 +486,95 @@ def test_a_finished_scan_counts_its_own_rows_alone_or_beside_other_shares(tmp_pa
     other = scan("b", 4)  # beside share a's rows
     assert recorded(other) == 4 and recorded(again) == 3
     assert store.db.execute("SELECT count(*) FROM files").fetchone()[0] == 7
+    store.close()
+
+
+def _journal(db) -> str:
+    return db.execute("PRAGMA journal_mode").fetchone()[0]
+
+
+def test_a_new_scan_file_has_no_journal_until_its_first_scan_is_finished(tmp_path):
+    """Both connections of a new file's first scan (the scan's and its writer's thread's) write without a journal;
+    once that scan is finished the file has its write-ahead log, and a file that exists has it from the start."""
+    from oslomig.shares.scan import Writer
+    from oslomig.shares.store import ScanStore
+
+    path = tmp_path / "new.sqlite"
+    store = ScanStore(path)
+    assert store.bare and _journal(store.db) == "off"
+    scan_id = store.begin_scan("s", "/x")
+    writer = Writer(store, scan_id)
+    for start in (0, 10, 20):  # the first batch is written here, the next by the writer's thread
+        writer.add([(b"%06d" % i, "file", i, 0.0, None) for i in range(start, start + 10)])
+    assert writer.own is not None and _journal(writer.own.db) == "off"
+    writer.close()
+    store.finish_scan(scan_id, "s")
+    assert not store.bare and _journal(store.db) == "wal"
+    store.close()
+    again = ScanStore(path)
+    assert not again.bare and _journal(again.db) == "wal"
+    assert again.db.execute("SELECT count(*) FROM files").fetchone()[0] == 30
+    again.close()
+
+
+def test_a_failed_first_scan_starts_the_new_file_over(tmp_path, monkeypatch, capsys):
+    """A new file's first scan fails after its rows are in (there is no journal to roll them back): the file starts
+    over, and the plan's next share is scanned into it whole, the only scan it holds."""
+    from oslomig import cli
+    from oslomig.shares import scan
+
+    for name, n in (("first", 30), ("second", 20)):
+        (tmp_path / name).mkdir()
+        for i in range(n):
+            (tmp_path / name / f"f{i}.txt").write_bytes(b"x" * i)
+    plan = tmp_path / "plan.yaml"
+    target = '{site: "https://tenant.sharepoint.com/sites/x", library: Documents, folder: ""}'
+    plan.write_text(
+        "kind: share-migration\nname: x\nshares:\n"
+        + "".join(f"  - id: {name}\n    source: {name}\n    target: {target}\n" for name in ("first", "second")),
+        encoding="utf-8",
+    )
+    real = scan._store_listing
+
+    def failing(store, scan_id, root, *args):
+        if root.endswith(b"/first"):
+            raise OSError(5, "Input/output error")
+        return real(store, scan_id, root, *args)
+
+    monkeypatch.setattr(scan, "_store_listing", failing)
+    db = tmp_path / "scan.sqlite"
+    with pytest.raises(SystemExit) as done:
+        cli.main(["share", "scan", "--plan", str(plan), "--db", str(db)])
+    assert done.value.code == 1
+    assert "first" in capsys.readouterr().err
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("SELECT share, files, finished_at IS NOT NULL FROM scans").fetchall() == [("second", 20, 1)]
+    assert con.execute("SELECT count(*) FROM files").fetchone()[0] == 20
+    assert _journal(con) == "wal"
+    con.close()
+
+
+def test_abandoning_a_new_files_first_scan_starts_the_file_over_and_a_later_scan_rolls_back(tmp_path):
+    from oslomig.shares.store import ScanStore
+
+    rows = [(b"%06d" % i, "file", i, 0.0, None) for i in range(100)]
+    store = ScanStore(tmp_path / "new.sqlite")
+    first, old = store.begin_scan("s", "/x"), store.db
+    store.db.execute("BEGIN")
+    store.add_files(first, rows, None)  # inside the open transaction, as the writer's batches are
+    store.abandon_scan(first)  # nothing to roll it back with: the file is made again
+    with pytest.raises(sqlite3.ProgrammingError):
+        old.execute("SELECT 1")
+    assert store.bare and _journal(store.db) == "off"
+    assert store.db.execute("SELECT count(*) FROM scans").fetchone()[0] == 0
+    kept = store.begin_scan("s", "/x")
+    store.add_files(kept, rows, None)
+    store.finish_scan(kept, "s")
+    later, db = store.begin_scan("t", "/y"), store.db
+    store.db.execute("BEGIN")
+    store.add_files(later, rows, None)
+    store.abandon_scan(later)  # the log rolls it back: the file and the finished scan stay
+    assert store.db is db and store.db.execute("SELECT share, files FROM scans").fetchall() == [("s", 100)]
+    assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     store.close()

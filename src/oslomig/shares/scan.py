@@ -955,7 +955,7 @@ class Writer:
     def _start(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        self.own = ScanStore(self.store.path, threads=True)
+        self.own = ScanStore(self.store.path, threads=True, bare=self.store.bare)
         if self.store.unsynced:  # a file this run creates: synced once, when the scan's store closes it
             self.own.db.execute("PRAGMA synchronous=OFF")
         # it only inserts: an INSERT OR REPLACE inside a transaction keeps a statement journal (the pages it changes,

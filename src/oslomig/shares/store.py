@@ -145,16 +145,34 @@ def _found_insert() -> str:
 _FOUND = _found_insert()
 
 
+def _remove(path: Path) -> None:
+    """An SQLite file and what SQLite keeps beside it."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{path}{suffix}")
+
+
 class ScanStore:
-    def __init__(self, path: Path | str, create: bool = True, threads: bool = False):
+    def __init__(self, path: Path | str, create: bool = True, threads: bool = False, bare: bool | None = None):
         """`threads`: the connection may be used from a thread other than this one (one thread at a time: the
-        scan's `Writer`)."""
+        scan's `Writer`). `bare`: written without a journal (the writer's connection to a store that is `bare`);
+        by default a file this command creates is, until its first scan is finished."""
         self.path = Path(path)
         self.existed = _check_db_path(self.path, create)
         # a file this run creates is written without waiting for the disk, and made durable once, when it is closed
         # (`close`): until then it holds nothing that was not this run's (see `flush_behind`)
         self.unsynced = not self.existed
+        # and without a journal until its first scan is finished: then it holds nothing that scan's failure could
+        # lose, and a failed first scan starts the file over (`abandon_scan`), where a journal would roll it back.
+        # The write-ahead log had every page written twice, to the log and then into the file: 5% of a local scan
+        # (docs/performance.md)
+        self.bare = (create and not self.existed) if bare is None else bare
+        self.threads = threads
         self.flusher: threading.Thread | None = None
+        self._connect(create)
+
+    def _connect(self, create: bool) -> None:
+        path, threads = self.path, self.threads
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=not threads)
             if self.existed:
@@ -170,7 +188,7 @@ class ScanStore:
                     )
             if create:
                 self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # a new file's; one that exists keeps its own
-                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute(f"PRAGMA journal_mode={'OFF' if self.bare else 'WAL'}")
                 self.db.execute(f"PRAGMA synchronous={'OFF' if self.unsynced else 'NORMAL'}")
                 # 8 MB of pages: rows are written once, a batch at a time, and hashes in key order (neighbouring
                 # pages), so more cache only grew memory with the share (measured on the 1,000,000-file listing tree:
@@ -208,19 +226,21 @@ class ScanStore:
         if not self.unsynced:
             return
         self._join_flusher()
-        self.flusher = threading.Thread(target=self._flush, name="oslomig-flush")
+        self.flusher = threading.Thread(target=self._flush, args=(not self.bare,), name="oslomig-flush")
         self.flusher.start()
 
-    def _flush(self) -> None:
-        """In the flusher's thread: a checkpoint that waits for no one (its own connection), then the file synced.
-        A failure here is left to `close`, whose own sync is the one that counts."""
+    def _flush(self, logged: bool) -> None:
+        """In the flusher's thread: a checkpoint that waits for no one (its own connection) where the file has a
+        write-ahead log (`logged`), then the file synced. A failure here is left to `close`, whose own sync is the
+        one that counts."""
         with contextlib.suppress(sqlite3.Error, OSError):
-            db = sqlite3.connect(self.path, isolation_level=None)
-            try:
-                db.execute("PRAGMA synchronous=OFF")  # the log is not synced: only the file's pages count
-                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            finally:
-                db.close()
+            if logged:
+                db = sqlite3.connect(self.path, isolation_level=None)
+                try:
+                    db.execute("PRAGMA synchronous=OFF")  # the log is not synced: only the file's pages count
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                finally:
+                    db.close()
             _sync(self.path)
 
     def _join_flusher(self) -> None:
@@ -242,6 +262,14 @@ class ScanStore:
             with contextlib.suppress(OSError):  # a folder some file systems cannot sync: as SQLite, not an error
                 _sync(self.path.parent)
 
+    def _start_over(self) -> None:
+        """The file this command created, removed and created again, empty (`abandon_scan` of its first scan)."""
+        self._join_flusher()
+        self.db.close()
+        _remove(self.path)
+        self.existed = _check_db_path(self.path, True)
+        self._connect(True)
+
     def discard_if_empty(self) -> None:
         """A database this run created and left without a finished scan is removed, not left as an empty file."""
         if self.existed:
@@ -251,9 +279,7 @@ class ScanStore:
         self._join_flusher()
         self.unsynced = False  # nothing of it is left to sync
         self.db.close()
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(f"{self.path}{suffix}")
+        _remove(self.path)
 
     @contextlib.contextmanager
     def transaction(self):
@@ -375,6 +401,9 @@ class ScanStore:
                 "UPDATE scans SET finished_at = ?, files = ?, problems = ? WHERE id = ?",
                 (time.time(), files, problems, scan_id),
             )
+        if self.bare:  # the file holds a finished scan: the next ones are written with the log, and can roll back
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.bare = False
 
     def _count_files(self, scan_id: int) -> int:
         """The scan's rows. When the table holds no other scan's (its first and last keys are this scan's: two
@@ -387,6 +416,9 @@ class ScanStore:
         return self.db.execute("SELECT count(*) FROM files WHERE scan_id = ?", (scan_id,)).fetchone()[0]
 
     def abandon_scan(self, scan_id: int) -> None:
+        if self.bare:  # the file's first scan, without a journal to roll back what it wrote: the file starts over
+            self._start_over()
+            return
         if self.db.in_transaction:  # interrupted inside a batch: that batch goes too
             self.db.execute("ROLLBACK")
         with self.transaction() as db:
