@@ -21,8 +21,16 @@ def without_cycle_collector(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        with _collector(False):
+        changed = _switch(False)
+        try:
             return func(*args, **kwargs)
+        finally:
+            # nothing is made between turning it on and returning: the collector's first pass over what `func` made
+            # (0.47 s after a million databases' groups, everything young) comes at the caller's next allocation,
+            # as it would after any call that made so many objects. A context manager's exit made a generator's
+            # StopIteration here, and that pass ran inside the call.
+            if changed:
+                gc.enable()
 
     return run
 
@@ -33,17 +41,16 @@ def collector_on() -> Iterator[None]:
     as the process (numpy's), made while the cores wait for something else. Made with the collector off, they are all
     young when it comes back on, and its first pass goes over every one of them at the command's end (4.3 ms after an
     SSH scan); made with it on, they are looked at and moved to the older generations as they are made."""
-    with _collector(True):
-        yield
-
-
-@contextlib.contextmanager
-def _collector(on: bool) -> Iterator[None]:
-    """The collector on or off for a while, and then as it was before."""
-    was_enabled = gc.isenabled()
-    (gc.enable if on else gc.disable)()
+    changed = _switch(True)
     try:
         yield
     finally:
-        if was_enabled != on:  # what the caller had, where this changed it
-            (gc.enable if was_enabled else gc.disable)()
+        if changed:
+            gc.disable()
+
+
+def _switch(on: bool) -> bool:
+    """The collector turned on or off; whether that changed it (then the caller turns it back)."""
+    changed = gc.isenabled() != on
+    (gc.enable if on else gc.disable)()
+    return changed
