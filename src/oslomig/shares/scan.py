@@ -941,7 +941,8 @@ class Writer:
 
     def _write_own(self, rows: Batch) -> None:
         """In the thread: the batch written inside a transaction that spans COMMIT_ROWS rows (a commit writes every
-        page the transaction changed to the write-ahead log, the B-tree's upper pages each time)."""
+        page the transaction changed, to the write-ahead log or, in a new file's first scan, to the file: the
+        B-tree's upper pages each time)."""
         assert self.own is not None
         db = self.own.db
         if not db.in_transaction:

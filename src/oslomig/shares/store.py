@@ -217,10 +217,11 @@ class ScanStore:
             raise OslomigError(f"cannot use the scan database {path}: {exc}") from None
 
     def flush_behind(self) -> None:
-        """For a file this run creates: what is in the write-ahead log copied into the file, and the file's pages
-        written to the disk, by a thread while the scan goes on (its last rows and hashes), so that `close` finds
-        little left to wait for. Each sync of the log and the file at a checkpoint (every 16 MB) and at the close
-        had cost the scan its wait for the disk: 3-5% of a million-file local scan and of an SSH scan."""
+        """For a file this run creates: what is in the write-ahead log copied into the file (none in its first scan,
+        written without a journal: `bare`), and the file's pages written to the disk, by a thread while the scan goes
+        on (its last rows and hashes), so that `close` finds little left to wait for. Each sync of the log and the
+        file at a checkpoint (every 16 MB) and at the close had cost the scan its wait for the disk: 3-5% of a
+        million-file local scan and of an SSH scan."""
         import threading
 
         if not self.unsynced:
