@@ -145,13 +145,6 @@ def _found_insert() -> str:
 _FOUND = _found_insert()
 
 
-def _remove(path: Path) -> None:
-    """An SQLite file and what SQLite keeps beside it."""
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(f"{path}{suffix}")
-
-
 class ScanStore:
     def __init__(self, path: Path | str, create: bool = True, threads: bool = False, bare: bool | None = None):
         """`threads`: the connection may be used from a thread other than this one (one thread at a time: the
@@ -265,11 +258,17 @@ class ScanStore:
 
     def _start_over(self) -> None:
         """The file this command created, removed and created again, empty (`abandon_scan` of its first scan)."""
-        self._join_flusher()
-        self.db.close()
-        _remove(self.path)
+        self._remove_file()
         self.existed = _check_db_path(self.path, True)
         self._connect(True)
+
+    def _remove_file(self) -> None:
+        """The file this command created closed and removed, with what SQLite keeps beside it."""
+        self._join_flusher()
+        self.db.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{self.path}{suffix}")
 
     def discard_if_empty(self) -> None:
         """A database this run created and left without a finished scan is removed, not left as an empty file."""
@@ -277,10 +276,8 @@ class ScanStore:
             return
         if self.db.execute("SELECT count(*) FROM scans WHERE finished_at IS NOT NULL").fetchone()[0]:
             return
-        self._join_flusher()
         self.unsynced = False  # nothing of it is left to sync
-        self.db.close()
-        _remove(self.path)
+        self._remove_file()
 
     @contextlib.contextmanager
     def transaction(self):
