@@ -694,11 +694,11 @@ def peak_pss(cmd: list[str]) -> int:
     return peak
 
 
-# CPU seconds of what a scan that keeps its rows in SQLite cannot do without, each in a process of its own: `find`
+# CPU seconds of what a scan that keeps its rows in SQLite cannot do without, in a process of its own: `find`
 # printing the scan's own format (`found.PRINTF`, as `find_expression` asks: the type and owner too), SQLite storing
 # the listing's paths alone (the table's key, nothing parsed or cast), and SQLite storing every column as the scan
 # stores them (`ScanStore.add_found`). find's listing is made and cut into chunks before SQLite's clock starts.
-_STORE_PATHS = """
+_FLOORS = """
 import os, resource, sys, tempfile, time
 from oslomig.shares import found
 from oslomig.shares.store import FOUND_PATH, ScanStore
@@ -717,7 +717,7 @@ sql = (
 )
 for what in ("paths", "rows"):
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
-        store = ScanStore(os.path.join(tmp, "paths.sqlite"))
+        store = ScanStore(os.path.join(tmp, f"{what}.sqlite"))
         scan_id = store.begin_scan("floor", root)
         cpu = time.process_time()
         for batch in batches:
@@ -732,11 +732,11 @@ for what in ("paths", "rows"):
 """
 
 
-def store_paths_cpu(root: Path) -> dict[str, float]:
-    """`_STORE_PATHS` on the tree: CPU seconds of find in the scan's format ("find"), and of SQLite storing the paths
+def floors_cpu(root: Path) -> dict[str, float]:
+    """`_FLOORS` on the tree: CPU seconds of find in the scan's format ("find"), and of SQLite storing the paths
     alone ("paths") and every column ("rows")."""
     proc = subprocess.run(
-        [PY, "-c", _STORE_PATHS, str(root), str(BENCH_DIR)], cwd=ROOT, capture_output=True, text=True, check=True
+        [PY, "-c", _FLOORS, str(root), str(BENCH_DIR)], cwd=ROOT, capture_output=True, text=True, check=True
     )
     return {line.split()[0]: float(line.split()[1]) for line in proc.stdout.splitlines() if line.strip()}
 
@@ -763,7 +763,7 @@ def bench_share_local(args) -> None:
         )
         timed.floor_row("ours", "find")
         if n >= 1_000_000:  # the physical floors: find's CPU and SQLite's storing, over the cores
-            alone = store_paths_cpu(root)
+            alone = floors_cpu(root)
             cores = os.cpu_count() or 1
             least = (statistics.median(timed.cpu["find"]) + alone["paths"]) / cores / timed.median("find")
             row(
